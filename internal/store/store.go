@@ -1,0 +1,194 @@
+// Package store owns jan's persistent state: the domain types (users,
+// conversations, messages, runs, models, idempotency records, refresh tokens)
+// and the one Store interface the server uses. Two backends implement it over
+// the same SQL: SQLite (embedded default) and Postgres (production).
+//
+// The store never knows about HTTP. Every read and write of user-owned data is
+// scoped by the owner's id, so "not yours" and "does not exist" are the same
+// ErrNotFound.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns; the server maps them to HTTP in one place.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")      // unique constraint (username, email, ...)
+	ErrBadCursor   = errors.New("invalid cursor") // pagination cursor is malformed or unknown
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Message roles and statuses.
+const (
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+	RoleSystem    = "system"
+
+	StatusCompleted  = "completed"
+	StatusIncomplete = "incomplete"
+	StatusInProgress = "in_progress"
+	StatusFailed     = "failed"
+)
+
+type User struct {
+	ID           string
+	Username     string
+	Email        string
+	PasswordHash string
+	IsGuest      bool
+	CreatedAt    time.Time
+}
+
+type Conversation struct {
+	ID        string
+	UserID    string
+	Title     string
+	Metadata  map[string]string
+	Model     string // last model used by a run or chat completion; "" if none
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ConversationUpdate changes only the fields that are non-nil.
+type ConversationUpdate struct {
+	Title    *string
+	Metadata map[string]string // nil: unchanged; empty non-nil: cleared
+	Model    *string
+}
+
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type Message struct {
+	ID             string
+	ConversationID string
+	Role           string
+	Content        string
+	Status         string // completed | incomplete
+	Model          string // for assistant messages
+	RunID          string // for assistant messages produced by a run
+	Usage          *Usage
+	CreatedAt      time.Time
+}
+
+// RunError is why a run failed.
+type RunError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type Run struct {
+	ID             string
+	ConversationID string
+	UserID         string
+	Model          string
+	Status         string // in_progress | completed | incomplete | failed
+	MessageID      string // the assistant message, once finished
+	Usage          *Usage
+	Error          *RunError
+	CreatedAt      time.Time
+	CompletedAt    *time.Time
+}
+
+// Model is a model jan serves, as listed by /v1/models.
+type Model struct {
+	ID           string // public id
+	Provider     string
+	ServedName   string
+	DisplayName  string
+	Capabilities []string
+	Created      time.Time
+}
+
+// Page selects a window of a list. After is an object id (the cursor); ""
+// starts at the beginning. Order is "asc" or "desc".
+type Page struct {
+	Limit int
+	After string
+	Order string
+}
+
+// IdempotencyKey scopes a record: the same key from another principal, method
+// or path is a different record.
+type IdempotencyKey struct {
+	PrincipalID string
+	Method      string
+	Path        string
+	Key         string
+}
+
+// IdempotencyRecord is a request that was begun (Done=false) or finished.
+type IdempotencyRecord struct {
+	IdempotencyKey
+	BodyHash    string
+	Done        bool
+	Status      int
+	ContentType string
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// RefreshToken is stored by hash only.
+type RefreshToken struct {
+	Hash      string
+	UserID    string
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// Store is everything the server persists. Methods taking userID only see
+// that user's objects: another user's id gives ErrNotFound.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateUser(ctx context.Context, u *User) error // sets ID if empty, CreatedAt
+	GetUser(ctx context.Context, id string) (*User, error)
+
+	SaveRefreshToken(ctx context.Context, t *RefreshToken) error
+	// UseRefreshToken atomically revokes a live (unexpired, unrevoked) token
+	// and returns it; ErrNotFound otherwise. Rotation: each token works once.
+	UseRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+
+	// CreateConversation stores c (ID, CreatedAt, UpdatedAt set) and its
+	// initial messages, in one transaction.
+	CreateConversation(ctx context.Context, c *Conversation, msgs []*Message) error
+	GetConversation(ctx context.Context, userID, id string) (*Conversation, error)
+	ListConversations(ctx context.Context, userID string, p Page) (list []Conversation, hasMore bool, err error)
+	UpdateConversation(ctx context.Context, userID, id string, u ConversationUpdate) (*Conversation, error)
+	DeleteConversation(ctx context.Context, userID, id string) error
+
+	// AppendMessages adds msgs (IDs, CreatedAt set; Status defaults to
+	// completed) to the end of the conversation, in one transaction, and bumps
+	// its UpdatedAt.
+	AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error
+	ListMessages(ctx context.Context, userID, conversationID string, p Page) (list []Message, hasMore bool, err error)
+	// History returns every message of the conversation, oldest first.
+	History(ctx context.Context, userID, conversationID string) ([]Message, error)
+	GetMessage(ctx context.Context, userID, conversationID, id string) (*Message, error)
+	DeleteMessage(ctx context.Context, userID, conversationID, id string) error
+
+	CreateRun(ctx context.Context, r *Run) error // sets ID if empty, CreatedAt
+	// FinishRun stores the run's final state and, if msg is non-nil, appends
+	// msg to the conversation, in one transaction (r.MessageID is set).
+	FinishRun(ctx context.Context, r *Run, msg *Message) error
+	GetRun(ctx context.Context, userID, conversationID, id string) (*Run, error)
+
+	UpsertModels(ctx context.Context, models []Model) error
+	ListModels(ctx context.Context) ([]Model, error)
+
+	// BeginIdempotent records a pending request. If a record for the key
+	// exists (and has not expired) it is returned and nothing is written;
+	// otherwise it returns (nil, nil).
+	BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error)
+	CompleteIdempotent(ctx context.Context, k IdempotencyKey, status int, contentType string, body []byte) error
+	// AbortIdempotent deletes a pending record so the key can be retried.
+	AbortIdempotent(ctx context.Context, k IdempotencyKey) error
+}
