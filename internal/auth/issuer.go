@@ -1,0 +1,356 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/janhq/jan/internal/store"
+)
+
+// Paths of the embedded issuer, relative to its URL.
+const (
+	DiscoveryPath = "/.well-known/openid-configuration"
+	JWKSPath      = "/.well-known/jwks.json"
+	// TokenPath is the token endpoint the discovery document advertises
+	// (grant_type refresh_token and password, form-encoded, as Keycloak's).
+	TokenPath = "/auth/token"
+)
+
+// IssuerOptions configure the embedded issuer. Zero values get defaults.
+type IssuerOptions struct {
+	URL        string           // e.g. "http://127.0.0.1:8080"; tokens' iss; a trailing "/" is dropped
+	KeyFile    string           // PEM signing key; created (0600, dir 0700) if missing
+	Audience   string           // default "jan"
+	AccessTTL  time.Duration    // default 1h
+	RefreshTTL time.Duration    // default 30 days
+	Now        func() time.Time // default time.Now; for tests
+}
+
+// Tokens is what guest creation, refresh and upgrade return to the client.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// UserStore is the part of store.Store the issuer needs.
+type UserStore interface {
+	CreateUser(ctx context.Context, u *store.User) error
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	SaveRefreshToken(ctx context.Context, t *store.RefreshToken) error
+	UseRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error)
+}
+
+// Issuer is jan's built-in OIDC issuer: it signs RS256 access tokens shaped
+// like Keycloak's, hands out opaque rotating refresh tokens (stored by hash
+// only), and publishes its discovery document and JWKS.
+type Issuer struct {
+	url, audience         string
+	accessTTL, refreshTTL time.Duration
+	now                   func() time.Time
+	users                 UserStore
+
+	signer    jose.Signer
+	verifier  *oidcVerifier
+	discovery []byte
+	jwks      []byte
+}
+
+// NewIssuer loads (or creates) the signing key and prepares the issuer.
+func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
+	u, err := url.Parse(opts.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("auth: issuer URL %q must be an absolute http(s) URL", opts.URL)
+	}
+	if opts.KeyFile == "" {
+		return nil, errors.New("auth: issuer needs a signing key file path")
+	}
+	i := &Issuer{
+		url:        strings.TrimSuffix(opts.URL, "/"),
+		audience:   orDefault(opts.Audience, "jan"),
+		accessTTL:  orDefault(opts.AccessTTL, time.Hour),
+		refreshTTL: orDefault(opts.RefreshTTL, 30*24*time.Hour),
+		now:        opts.Now,
+		users:      users,
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+
+	key, err := loadOrCreateKey(opts.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := keyID(&key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("auth: key id: %w", err)
+	}
+	i.signer, err = jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("auth: signer: %w", err)
+	}
+	keys := &oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&key.PublicKey}}
+	i.verifier = newVerifier(i.url, i.audience, keys, i.now, defaultCacheSize)
+
+	i.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
+		Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig",
+	}}})
+	if err != nil {
+		return nil, fmt.Errorf("auth: encode JWKS: %w", err)
+	}
+	i.discovery, err = json.Marshal(map[string]any{
+		"issuer":                                i.url,
+		"jwks_uri":                              i.url + JWKSPath,
+		"token_endpoint":                        i.url + TokenPath,
+		"grant_types_supported":                 []string{"refresh_token", "password"},
+		"token_endpoint_auth_methods_supported": []string{"none"},
+		"response_types_supported":              []string{"token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{string(jose.RS256)},
+		"scopes_supported":                      []string{ScopeGuest, ScopeUser},
+		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti",
+			"typ", "preferred_username", "guest", "scope", "realm_access"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: encode discovery document: %w", err)
+	}
+	return i, nil
+}
+
+// orDefault returns v, or def if v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// URL is the issuer identifier (tokens' iss), without a trailing slash.
+func (i *Issuer) URL() string { return i.url }
+
+// Verifier verifies this issuer's access tokens, offline, with the same
+// go-oidc code path as NewOIDCVerifier. It is shared: its cache serves every
+// caller.
+func (i *Issuer) Verifier() Verifier { return i.verifier }
+
+// Guest creates a guest user and returns its first tokens.
+func (i *Issuer) Guest(ctx context.Context) (*Tokens, *store.User, error) {
+	var u *store.User
+	for attempt := 0; ; attempt++ {
+		name, err := randomName()
+		if err != nil {
+			return nil, nil, err
+		}
+		u = &store.User{Username: "guest-" + name, IsGuest: true}
+		err = i.users.CreateUser(ctx, u)
+		if err == nil {
+			break
+		}
+		// A taken name is unlikely (32^6 names); try another a few times.
+		if !errors.Is(err, store.ErrConflict) || attempt == 4 {
+			return nil, nil, fmt.Errorf("auth: create guest: %w", err)
+		}
+	}
+	t, err := i.Issue(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, u, nil
+}
+
+// Issue returns fresh tokens for u, e.g. after a guest upgrades or a
+// password login. The claims reflect u as given (guest or not).
+func (i *Issuer) Issue(ctx context.Context, u *store.User) (*Tokens, error) {
+	access, err := i.sign(u)
+	if err != nil {
+		return nil, err
+	}
+	refresh, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	err = i.users.SaveRefreshToken(ctx, &store.RefreshToken{
+		Hash:      hashRefreshToken(refresh),
+		UserID:    u.ID,
+		ExpiresAt: i.now().Add(i.refreshTTL),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: save refresh token: %w", err)
+	}
+	return &Tokens{
+		AccessToken:  access,
+		RefreshToken: refresh,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(i.accessTTL / time.Second),
+	}, nil
+}
+
+// Refresh trades a refresh token for new tokens. The token works once
+// (rotation). An unknown, used, revoked or expired token, or one whose user
+// is gone, is *Error invalid_token; other errors are the store's (wrapped),
+// for the server to answer as unavailable.
+func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *store.User, error) {
+	if refreshToken == "" {
+		return nil, nil, errMissing()
+	}
+	rt, err := i.users.UseRefreshToken(ctx, hashRefreshToken(refreshToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errInvalidRefresh()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: use refresh token: %w", err)
+	}
+	if !i.now().Before(rt.ExpiresAt) {
+		return nil, nil, errInvalidRefresh()
+	}
+	u, err := i.users.GetUser(ctx, rt.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errInvalidRefresh()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: load user: %w", err)
+	}
+	t, err := i.Issue(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, u, nil
+}
+
+// Revoke makes a refresh token unusable (logout). Unknown or already used
+// tokens are not an error: the outcome is the same.
+func (i *Issuer) Revoke(ctx context.Context, refreshToken string) error {
+	if refreshToken == "" {
+		return nil
+	}
+	_, err := i.users.UseRefreshToken(ctx, hashRefreshToken(refreshToken))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("auth: revoke refresh token: %w", err)
+	}
+	return nil
+}
+
+func errInvalidRefresh() *Error {
+	return &Error{Code: CodeInvalidToken, Message: "invalid or expired refresh token"}
+}
+
+// accessClaims is the access token payload, shaped like Keycloak's so one
+// verifier reads both.
+type accessClaims struct {
+	Issuer            string      `json:"iss"`
+	Subject           string      `json:"sub"`
+	Audience          string      `json:"aud"`
+	Expiry            int64       `json:"exp"`
+	IssuedAt          int64       `json:"iat"`
+	NotBefore         int64       `json:"nbf"`
+	ID                string      `json:"jti"`
+	Type              string      `json:"typ"`
+	PreferredUsername string      `json:"preferred_username"`
+	Guest             bool        `json:"guest"`
+	Scope             string      `json:"scope"`
+	RealmAccess       realmAccess `json:"realm_access"`
+}
+
+type realmAccess struct {
+	Roles []string `json:"roles"`
+}
+
+func (i *Issuer) sign(u *store.User) (string, error) {
+	if u.ID == "" {
+		return "", errors.New("auth: cannot issue a token for a user without an id")
+	}
+	jti, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	now := i.now()
+	role := ScopeUser
+	if u.IsGuest {
+		role = ScopeGuest
+	}
+	payload, err := json.Marshal(accessClaims{
+		Issuer:            i.url,
+		Subject:           u.ID,
+		Audience:          i.audience,
+		Expiry:            now.Add(i.accessTTL).Unix(),
+		IssuedAt:          now.Unix(),
+		NotBefore:         now.Unix(),
+		ID:                jti,
+		Type:              "Bearer",
+		PreferredUsername: u.Username,
+		Guest:             u.IsGuest,
+		Scope:             role,
+		RealmAccess:       realmAccess{Roles: []string{role}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("auth: encode claims: %w", err)
+	}
+	jws, err := i.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("auth: sign token: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// DiscoveryHandler serves the OpenID Provider metadata; mount it at
+// GET {URL}/.well-known/openid-configuration.
+func (i *Issuer) DiscoveryHandler() http.Handler { return jsonDocument(i.discovery) }
+
+// JWKSHandler serves the public signing key; mount it at
+// GET {URL}/.well-known/jwks.json.
+func (i *Issuer) JWKSHandler() http.Handler { return jsonDocument(i.jwks) }
+
+func jsonDocument(body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Write(body)
+	})
+}
+
+// randomToken returns 32 random bytes, base64url without padding.
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// randomName returns 6 random characters from [a-z2-7]: 32 symbols, so a
+// byte maps to one without bias.
+func randomName() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: random: %w", err)
+	}
+	for k := range b {
+		b[k] = alphabet[int(b[k])%len(alphabet)]
+	}
+	return string(b), nil
+}
+
+// hashRefreshToken is what the store keeps instead of the token: SHA-256, hex.
+func hashRefreshToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// Verifier turns a bearer token into a Principal. Refusals are *Error.
+type Verifier interface {
+	Verify(ctx context.Context, rawToken string) (*Principal, error)
+}
+
+const (
+	// maxTokenLen refuses absurd tokens before hashing or parsing them.
+	// Keycloak access tokens with many roles stay well under 8 KiB.
+	maxTokenLen = 16 << 10
+	// defaultCacheSize bounds the verified-token cache (~200 B an entry).
+	defaultCacheSize = 10000
+)
+
+// oidcVerifier is the one verification path for both modes: go-oidc checks
+// the signature (RS256 only), iss, aud, exp and nbf; claims then map to a
+// Principal.
+type oidcVerifier struct {
+	v     *oidc.IDTokenVerifier
+	cache *tokenCache
+}
+
+// newVerifier builds the verifier over keys. audience "" skips the aud check.
+func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.Time, cacheSize int) *oidcVerifier {
+	if now == nil {
+		now = time.Now
+	}
+	cfg := &oidc.Config{
+		ClientID:             audience,
+		SkipClientIDCheck:    audience == "",
+		SupportedSigningAlgs: []string{oidc.RS256},
+		Now:                  now,
+	}
+	return &oidcVerifier{
+		v:     oidc.NewVerifier(issuerURL, keys, cfg),
+		cache: newTokenCache(cacheSize, now),
+	}
+}
+
+// NewOIDCVerifier verifies tokens of an external issuer (Keycloak). It reads
+// the issuer's discovery document now, so the issuer must be reachable (the
+// caller retries or fails startup); the JWKS is fetched lazily and refetched
+// when a token names an unknown key. audience "" skips the aud check.
+func NewOIDCVerifier(ctx context.Context, issuerURL, audience string) (Verifier, error) {
+	provider, err := oidc.NewProvider(ctx, issuerURL)
+	if err != nil {
+		return nil, fmt.Errorf("auth: discover OIDC issuer %s: %w", issuerURL, err)
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
+		return nil, fmt.Errorf("auth: OIDC issuer %s: discovery document has no jwks_uri", issuerURL)
+	}
+	keys := oidc.NewRemoteKeySet(ctx, meta.JWKSURI)
+	return newVerifier(issuerURL, audience, keys, time.Now, defaultCacheSize), nil
+}
+
+func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, error) {
+	if raw == "" {
+		return nil, errMissing()
+	}
+	if len(raw) > maxTokenLen {
+		return nil, errInvalid()
+	}
+	key := sha256.Sum256([]byte(raw))
+	if p, ok := v.cache.get(key); ok {
+		cp := *p
+		return &cp, nil
+	}
+	tok, err := v.v.Verify(ctx, raw)
+	if err != nil {
+		// go-oidc checks iss and aud before exp, so only an otherwise valid
+		// token reads as expired.
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return nil, errExpired()
+		}
+		return nil, errInvalid()
+	}
+	p, err := principalFromToken(tok)
+	if err != nil {
+		return nil, errInvalid()
+	}
+	v.cache.put(key, p, tok.Expiry)
+	cp := *p
+	return &cp, nil
+}
+
+// tokenClaims are the claims beyond the registered ones that jan reads. They
+// match what Keycloak puts in an access token with jan's realm mappers.
+type tokenClaims struct {
+	Type              string          `json:"typ"`
+	PreferredUsername string          `json:"preferred_username"`
+	Guest             json.RawMessage `json:"guest"` // true, or "true" from a string mapper
+	Scope             string          `json:"scope"`
+	RealmAccess       struct {
+		Roles []string `json:"roles"`
+	} `json:"realm_access"`
+}
+
+func principalFromToken(tok *oidc.IDToken) (*Principal, error) {
+	if tok.Subject == "" {
+		return nil, errors.New("no sub")
+	}
+	var c tokenClaims
+	if err := tok.Claims(&c); err != nil {
+		return nil, err
+	}
+	// Keycloak signs ID tokens ("ID") with the same key and audience; only
+	// access tokens may be used as bearer tokens.
+	if c.Type != "" && !strings.EqualFold(c.Type, "Bearer") {
+		return nil, errors.New("not an access token")
+	}
+	var scopes []string
+	for _, s := range append(strings.Fields(c.Scope), c.RealmAccess.Roles...) {
+		if !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	guest := slices.Contains(c.RealmAccess.Roles, ScopeGuest)
+	switch strings.Trim(string(c.Guest), `"`) {
+	case "true":
+		guest = true
+	case "false":
+		guest = false
+	}
+	return &Principal{
+		ID:         tok.Subject,
+		Username:   c.PreferredUsername,
+		Scopes:     scopes,
+		IsGuest:    guest,
+		AuthMethod: MethodJWT,
+	}, nil
+}
