@@ -1,0 +1,128 @@
+package inference
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// MaxEventLine is the longest SSE line EventReader accepts. One streamed
+// chunk is one line, and a chunk with a large tool call or logprobs can be
+// big, so the limit is generous; it exists to bound memory against a
+// runaway upstream.
+const MaxEventLine = 16 << 20
+
+// ErrLineTooLong is returned by EventReader.Next for a line over MaxEventLine.
+var ErrLineTooLong = errors.New("sse: line longer than 16 MiB")
+
+// EventReader reads server-sent events (the text/event-stream format that
+// OpenAI-compatible engines stream) and returns the data of each event.
+type EventReader struct {
+	br      *bufio.Reader
+	long    []byte // assembles lines longer than br's buffer
+	started bool   // past a leading byte order mark
+}
+
+// NewEventReader reads events from r, typically a response body.
+func NewEventReader(r io.Reader) *EventReader {
+	return &EventReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Next returns the data of the next event: its data: lines joined with
+// "\n". Comments, blank events and the event:, id: and retry: fields are
+// skipped. Lines end in "\n" or "\r\n". "[DONE]" is returned like any data
+// (see IsDone). At the end of the stream Next returns io.EOF; a stream that
+// ends in the middle of an event returns io.ErrUnexpectedEOF, and a read
+// error is returned as it is (e.g. context.Canceled from a response body).
+// The returned slice belongs to the caller.
+func (r *EventReader) Next() ([]byte, error) {
+	if !r.started {
+		r.started = true
+		if bom, _ := r.br.Peek(3); bytes.Equal(bom, []byte("\xEF\xBB\xBF")) {
+			_, _ = r.br.Discard(3)
+		}
+	}
+	var data []byte
+	hasData := false
+	for {
+		line, complete, err := r.readLine()
+		if err != nil && !(err == io.EOF && len(line) > 0) {
+			if err == io.EOF && hasData {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if len(line) == 0 { // blank line: dispatch
+			if hasData {
+				return data, nil
+			}
+			continue
+		}
+		field, value := splitField(line)
+		if !complete { // last line of a stream that stopped mid-line
+			if hasData || string(field) == "data" {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return nil, io.EOF
+		}
+		if string(field) != "data" {
+			continue // comment (empty field), event, id, retry or unknown
+		}
+		if hasData {
+			data = append(data, '\n')
+		} else if data == nil {
+			data = make([]byte, 0, len(value))
+		}
+		data = append(data, value...)
+		hasData = true
+	}
+}
+
+// readLine returns the next line without its line ending. complete is
+// false for a last line that had no line ending (err is then io.EOF). The
+// line is only valid until the next call.
+func (r *EventReader) readLine() (line []byte, complete bool, err error) {
+	b, err := r.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		r.long = append(r.long[:0], b...)
+		for err == bufio.ErrBufferFull {
+			if len(r.long) > MaxEventLine {
+				return nil, false, ErrLineTooLong
+			}
+			b, err = r.br.ReadSlice('\n')
+			r.long = append(r.long, b...)
+		}
+		b = r.long
+		if len(b) > MaxEventLine+2 {
+			return nil, false, ErrLineTooLong
+		}
+	}
+	if err != nil {
+		return b, false, err
+	}
+	b = b[:len(b)-1]
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b, true, nil
+}
+
+// splitField splits "field: value" (one space after the colon is part of
+// the syntax). A comment line (": ...") has an empty field.
+func splitField(line []byte) (field, value []byte) {
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		return line, nil
+	}
+	field, value = line[:i], line[i+1:]
+	if len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	return field, value
+}
+
+// IsDone reports whether data is the "[DONE]" that ends an OpenAI stream.
+func IsDone(data []byte) bool {
+	return string(bytes.TrimSpace(data)) == "[DONE]"
+}
