@@ -1,0 +1,270 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/janhq/jan/internal/store"
+)
+
+func TestGuestTokensVerify(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+
+	tok, u, err := f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.IsGuest || u.ID == "" || !strings.HasPrefix(u.Username, "guest-") || len(u.Username) != len("guest-")+6 {
+		t.Fatalf("guest user = %+v", u)
+	}
+	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("tokens = %+v", tok)
+	}
+
+	p, err := f.iss.Verifier().Verify(ctx, tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Principal{ID: u.ID, Username: u.Username, Scopes: []string{"guest"}, IsGuest: true, AuthMethod: "jwt"}
+	if p.ID != want.ID || p.Username != want.Username || !slices.Equal(p.Scopes, want.Scopes) ||
+		p.IsGuest != want.IsGuest || p.AuthMethod != want.AuthMethod {
+		t.Fatalf("principal = %+v, want %+v", p, want)
+	}
+
+	// Only the hash of the refresh token is stored.
+	raw, err := base64.RawURLEncoding.DecodeString(tok.RefreshToken)
+	if err != nil || len(raw) != 32 {
+		t.Fatalf("refresh token is not 32 random bytes in base64url: %q", tok.RefreshToken)
+	}
+	f.users.mu.Lock()
+	defer f.users.mu.Unlock()
+	if len(f.users.tokens) != 1 || f.users.tokens[hashRefreshToken(tok.RefreshToken)] == nil {
+		t.Fatalf("stored refresh tokens = %v", f.users.tokens)
+	}
+	if f.users.tokens[tok.RefreshToken] != nil {
+		t.Fatal("raw refresh token stored")
+	}
+}
+
+func TestGuestUsernamesAreDistinct(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	seen := map[string]bool{}
+	for range 50 {
+		_, u, err := f.iss.Guest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[u.Username] {
+			t.Fatalf("username %s issued twice", u.Username)
+		}
+		seen[u.Username] = true
+	}
+}
+
+func TestIssueForUser(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u := &store.User{Username: "alice"}
+	if err := f.users.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.iss.Issue(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.iss.Verifier().Verify(ctx, tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != u.ID || p.Username != "alice" || p.IsGuest || !slices.Equal(p.Scopes, []string{"user"}) {
+		t.Fatalf("principal = %+v", p)
+	}
+	if _, err := f.iss.Issue(ctx, &store.User{Username: "no-id"}); err == nil {
+		t.Fatal("issued a token for a user without an id")
+	}
+}
+
+func TestRefreshRotates(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	first, u, err := f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second, u2, err := f.iss.Refresh(ctx, first.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2.ID != u.ID || second.RefreshToken == first.RefreshToken || second.AccessToken == first.AccessToken {
+		t.Fatalf("refresh gave user %+v tokens %+v", u2, second)
+	}
+	if p, err := f.iss.Verifier().Verify(ctx, second.AccessToken); err != nil || p.ID != u.ID {
+		t.Fatalf("refreshed access token: %+v, %v", p, err)
+	}
+
+	if _, _, err := f.iss.Refresh(ctx, first.RefreshToken); authCode(err) != CodeInvalidToken {
+		t.Fatalf("reusing the old refresh token: %v, want invalid_token", err)
+	}
+	if _, _, err := f.iss.Refresh(ctx, second.RefreshToken); err != nil {
+		t.Fatalf("new refresh token: %v", err)
+	}
+}
+
+func TestRefreshReflectsUpgrade(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, u, err := f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server upgrades the account in the store; a refresh then mints
+	// non-guest tokens for the same id.
+	f.users.mu.Lock()
+	f.users.users[u.ID].IsGuest = false
+	f.users.users[u.ID].Username = "bob"
+	f.users.mu.Unlock()
+
+	next, _, err := f.iss.Refresh(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.iss.Verifier().Verify(ctx, next.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != u.ID || p.IsGuest || p.Username != "bob" || !slices.Equal(p.Scopes, []string{"user"}) {
+		t.Fatalf("principal after upgrade = %+v", p)
+	}
+}
+
+func TestRefreshRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		prepare func(f *fixture, refresh string) string // returns the token to present
+		code    string
+	}{
+		{"empty", func(*fixture, string) string { return "" }, CodeMissingToken},
+		{"unknown", func(*fixture, string) string { return "bm90LWEtdG9rZW4" }, CodeInvalidToken},
+		{"access token instead", func(f *fixture, _ string) string {
+			tok, _ := f.iss.Issue(ctx, &store.User{ID: "user_x", Username: "x"})
+			return tok.AccessToken
+		}, CodeInvalidToken},
+		{"expired", func(f *fixture, r string) string {
+			f.clock.Advance(30*24*time.Hour + time.Second)
+			return r
+		}, CodeInvalidToken},
+		{"revoked by logout", func(f *fixture, r string) string {
+			if err := f.iss.Revoke(ctx, r); err != nil {
+				panic(err)
+			}
+			return r
+		}, CodeInvalidToken},
+		{"user deleted", func(f *fixture, r string) string {
+			f.users.mu.Lock()
+			clear(f.users.users)
+			f.users.mu.Unlock()
+			return r
+		}, CodeInvalidToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			tok, _, err := f.iss.Guest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = f.iss.Refresh(ctx, tt.prepare(f, tok.RefreshToken))
+			if authCode(err) != tt.code {
+				t.Fatalf("Refresh error = %v, want code %s", err, tt.code)
+			}
+		})
+	}
+}
+
+func TestRefreshStoreErrorIsNotAnAuthError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.iss.users = unavailableUsers{f.users}
+	_, _, err := f.iss.Refresh(context.Background(), "whatever")
+	if !errors.Is(err, store.ErrUnavailable) || authCode(err) != "" {
+		t.Fatalf("Refresh with the database down = %v, want store.ErrUnavailable", err)
+	}
+}
+
+type unavailableUsers struct{ *fakeUsers }
+
+func (unavailableUsers) UseRefreshToken(context.Context, string) (*store.RefreshToken, error) {
+	return nil, store.ErrUnavailable
+}
+
+func TestRefreshConcurrentDoubleUse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, _, err := f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for k := range n {
+		wg.Go(func() { _, _, errs[k] = f.iss.Refresh(ctx, tok.RefreshToken) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case authCode(err) != CodeInvalidToken:
+			t.Errorf("loser got %v, want invalid_token", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent refreshes succeeded, want exactly 1", won, n)
+	}
+}
+
+func TestAccessTokenExpires(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, _, err := f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := f.iss.Verifier()
+	steps := []struct {
+		advance time.Duration
+		code    string
+	}{
+		{0, ""},
+		{59 * time.Minute, ""}, // still valid (and now cached)
+		{time.Minute + time.Second, CodeExpiredToken}, // past exp: the cache must not answer
+		{time.Hour, CodeExpiredToken},
+	}
+	for _, s := range steps {
+		f.clock.Advance(s.advance)
+		_, err := v.Verify(ctx, tok.AccessToken)
+		if authCode(err) != s.code {
+			t.Fatalf("at %v: Verify = %v, want code %q", f.clock.Now(), err, s.code)
+		}
+	}
+}
