@@ -1,0 +1,34 @@
+# jan — common tasks. `make test` is the whole suite (CI runs it).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+# Packages with goroutines run under the race detector; the rest run plain
+# (modernc SQLite is slow under -race and has no goroutines of ours).
+RACE_PKGS := ./internal/server/... ./internal/inference/... ./internal/auth/... ./internal/fakeengine/...
+
+.PHONY: run build test bench lint fuzz
+run:
+	$(GO) run ./cmd/jan up --embedded
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/jan ./cmd/jan
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -count=1 $(shell $(GO) list ./... | grep -v -e /internal/server -e /internal/inference -e /internal/auth -e /internal/fakeengine)
+
+bench:
+	$(GO) run ./cmd/jan-bench
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/store/ ./internal/auth/
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+# Longer fuzzing than the seed corpus that `make test` runs.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzEventReader -fuzztime 30s ./internal/inference/
+	$(GO) test -run '^$$' -fuzz FuzzParseChatRequest -fuzztime 30s ./internal/server/

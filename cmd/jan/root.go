@@ -1,0 +1,37 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "jan",
+		Short: "A private, OpenAI-compatible LLM platform in one binary",
+		Long: `jan runs an OpenAI-compatible LLM API with accounts and conversation
+history on your machine, and the same server in production.
+
+Start here:
+  jan up --embedded      run the server on embedded defaults (SQLite, built-in identity)
+  jan serve --engine URL serve the models of an OpenAI-compatible engine`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print jan's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			cmd.Println("jan " + version)
+		},
+	}
+}

@@ -1,0 +1,246 @@
+// Package config owns jan's one Config struct and where its values come from:
+// flags > environment > .env file > defaults. It resolves the data dir and
+// the database URL; it never opens anything.
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is everything the server needs to start.
+type Config struct {
+	Addr            string        // listen address, host:port
+	PublicURL       string        // base URL clients use; the embedded issuer's URL
+	DB              string        // "sqlite:PATH" or "postgres://…"
+	Providers       string        // providers.yaml path; "" = none
+	Engines         []string      // extra OpenAI-compatible base URLs
+	NoDetect        bool          // skip local engine auto-detection
+	DataDir         string        // state: SQLite db, signing key, …
+	Issuer          string        // external OIDC issuer; "" = embedded
+	Audience        string        // expected token audience ("" with an external issuer skips the check)
+	AutoMigrate     bool          // apply migrations at start
+	BodyLimit       int64         // max request body bytes
+	UpstreamTimeout time.Duration // wait for an engine's response headers
+	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
+	LogLevel        string        // debug|info|warn|error
+	LogFormat       string        // json|text ("" = json unless stderr is a terminal)
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		AutoMigrate:     true,
+		BodyLimit:       4 << 20,
+		UpstreamTimeout: 120 * time.Second,
+		ShutdownGrace:   10 * time.Second,
+		LogLevel:        "info",
+		Audience:        "jan",
+	}
+}
+
+// Env is where environment values come from (os.Getenv in production).
+type Env func(string) string
+
+// RegisterServeFlags adds the server flags of the command-line contract.
+func RegisterServeFlags(fs *pflag.FlagSet) {
+	d := Defaults()
+	fs.String("addr", d.Addr, "listen address `host:port` (JAN_ADDR)")
+	fs.String("db", "", "database: a file path or `sqlite:PATH` for SQLite, postgres://… for Postgres (JAN_DB, DATABASE_URL; default SQLite in the data dir)")
+	fs.String("providers", "", "providers.yaml `file` listing OpenAI-compatible providers and models (JAN_PROVIDERS)")
+	fs.StringSlice("engine", nil, "OpenAI-compatible engine base `URL` whose /v1/models are served; repeatable or comma-separated (JAN_ENGINE_URL)")
+	fs.Bool("no-detect", false, "skip auto-detection of local engines (Ollama, LM Studio, Jan, vLLM)")
+	fs.String("data-dir", "", "directory for jan's state (JAN_DATA_DIR; default $XDG_DATA_HOME/jan)")
+	fs.String("issuer", "", "external OIDC issuer `URL` to trust instead of the embedded one (JAN_OIDC_ISSUER)")
+}
+
+// Load resolves the configuration from flags (only those set), env, the .env
+// file in the working directory, and defaults.
+func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	dotenv, err := readDotEnv(".env")
+	if err != nil {
+		return Config{}, err
+	}
+	env := func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return dotenv[k]
+	}
+
+	c := Defaults()
+	str := func(dst *string, flag string, keys ...string) {
+		if fs != nil {
+			if f := fs.Lookup(flag); f != nil && f.Changed {
+				*dst = f.Value.String()
+				return
+			}
+		}
+		for _, k := range keys {
+			if v := env(k); v != "" {
+				*dst = v
+				return
+			}
+		}
+	}
+	str(&c.Addr, "addr", "JAN_ADDR")
+	str(&c.DB, "db", "JAN_DB", "DATABASE_URL")
+	str(&c.Providers, "providers", "JAN_PROVIDERS")
+	str(&c.DataDir, "data-dir", "JAN_DATA_DIR")
+	str(&c.Issuer, "issuer", "JAN_OIDC_ISSUER")
+	str(&c.PublicURL, "", "JAN_PUBLIC_URL")
+	str(&c.LogLevel, "", "LOG_LEVEL")
+	str(&c.LogFormat, "", "LOG_FORMAT")
+	if c.Issuer != "" {
+		c.Audience = ""
+	}
+	str(&c.Audience, "", "JAN_OIDC_AUDIENCE")
+
+	if fs != nil {
+		if f := fs.Lookup("engine"); f != nil && f.Changed {
+			c.Engines, _ = fs.GetStringSlice("engine")
+		}
+		if f := fs.Lookup("no-detect"); f != nil && f.Changed {
+			c.NoDetect, _ = fs.GetBool("no-detect")
+		}
+	}
+	if c.Engines == nil {
+		c.Engines = splitList(env("JAN_ENGINE_URL"))
+	}
+	if !c.NoDetect {
+		if v := env("JAN_NO_DETECT"); v != "" {
+			if c.NoDetect, err = strconv.ParseBool(v); err != nil {
+				return Config{}, fmt.Errorf("JAN_NO_DETECT=%q: want true or false", v)
+			}
+		}
+	}
+	if v := env("AUTO_MIGRATE"); v != "" {
+		if c.AutoMigrate, err = strconv.ParseBool(v); err != nil {
+			return Config{}, fmt.Errorf("AUTO_MIGRATE=%q: want true or false", v)
+		}
+	}
+	if v := env("JAN_MAX_BODY_BYTES"); v != "" {
+		if c.BodyLimit, err = strconv.ParseInt(v, 10, 64); err != nil || c.BodyLimit <= 0 {
+			return Config{}, fmt.Errorf("JAN_MAX_BODY_BYTES=%q: want a positive number of bytes", v)
+		}
+	}
+	if v := env("JAN_UPSTREAM_TIMEOUT"); v != "" {
+		if c.UpstreamTimeout, err = time.ParseDuration(v); err != nil || c.UpstreamTimeout <= 0 {
+			return Config{}, fmt.Errorf("JAN_UPSTREAM_TIMEOUT=%q: want a duration such as 60s", v)
+		}
+	}
+	if v := env("JAN_SHUTDOWN_GRACE"); v != "" {
+		if c.ShutdownGrace, err = time.ParseDuration(v); err != nil || c.ShutdownGrace < 0 {
+			return Config{}, fmt.Errorf("JAN_SHUTDOWN_GRACE=%q: want a duration such as 10s", v)
+		}
+	}
+
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return Config{}, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", c.Addr)
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir(getenv)
+	}
+	if c.DB == "" {
+		c.DB = "sqlite:" + filepath.Join(c.DataDir, "jan.db")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + dialable(c.Addr)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return Config{}, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		return Config{}, fmt.Errorf("LOG_FORMAT=%q: want json or text", c.LogFormat)
+	}
+	return c, nil
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/jan, else ~/.local/share/jan.
+func DefaultDataDir(getenv Env) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "jan")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "jan")
+	}
+	return filepath.Join(home, ".local", "share", "jan")
+}
+
+// dialable turns a listen address into one a client can dial: an unspecified
+// host (0.0.0.0, ::, "") becomes 127.0.0.1.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readDotEnv parses KEY=VALUE lines (optionally quoted, # comments, optional
+// "export "); a missing file is not an error.
+func readDotEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	vals := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: line %d: want KEY=VALUE", path, n)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i])
+		}
+		vals[k] = v
+	}
+	return vals, sc.Err()
+}

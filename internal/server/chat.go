@@ -1,0 +1,450 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/store"
+)
+
+// maxUpstreamBody bounds a non-streamed engine response held in memory.
+const maxUpstreamBody = 64 << 20
+
+// chatRoles are the roles a chat completion request may carry; only the
+// ones in validRoles are stored in a conversation.
+var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+
+// chatRequest is what jan reads of a chat completion request; every other
+// field passes through to the engine untouched.
+type chatRequest struct {
+	fields       map[string]json.RawMessage
+	Model        string
+	Stream       bool
+	Conversation string
+	Store        bool
+	Messages     []json.RawMessage
+}
+
+// parseChatRequest validates a chat completion body. The checks name the
+// field a client wrote (messages[1].role), and nothing is rewritten here.
+func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
+	req := &chatRequest{Store: true, Stream: streamQuery}
+	if err := json.Unmarshal(b, &req.fields); err != nil {
+		return nil, jsonError(err, "")
+	}
+	if req.fields == nil {
+		return nil, errInvalid("", "invalid_json", "request body must be a JSON object")
+	}
+	if err := stringField(req.fields, "model", true, &req.Model); err != nil {
+		return nil, err
+	}
+	raw, ok := req.fields["messages"]
+	if !ok {
+		return nil, errInvalid("messages", "missing_field", "messages is required")
+	}
+	if err := json.Unmarshal(raw, &req.Messages); err != nil || raw[0] != '[' {
+		return nil, errInvalid("messages", "invalid_type", "messages: expected an array of messages")
+	}
+	if len(req.Messages) == 0 {
+		return nil, errInvalid("messages", "empty_messages", "messages must contain at least one message")
+	}
+	for i, m := range req.Messages {
+		var msg struct {
+			Role    json.RawMessage `json:"role"`
+			Content json.RawMessage `json:"content"`
+		}
+		p := fmt.Sprintf("messages[%d]", i)
+		if len(m) == 0 || m[0] != '{' {
+			return nil, errInvalid(p, "invalid_type", "%s: expected an object with role and content", p)
+		}
+		if err := json.Unmarshal(m, &msg); err != nil {
+			return nil, jsonError(err, p)
+		}
+		var role string
+		if len(msg.Role) == 0 {
+			return nil, errInvalid(p+".role", "missing_field", "%s.role is required", p)
+		}
+		if err := json.Unmarshal(msg.Role, &role); err != nil {
+			return nil, errInvalid(p+".role", "invalid_type", "%s.role: expected a string", p)
+		}
+		if !chatRoles[role] {
+			return nil, errInvalid(p+".role", "invalid_role", "%s.role: unknown role %q (want system, developer, user, assistant or tool)", p, role)
+		}
+		if len(msg.Content) > 0 && msg.Content[0] != '"' && msg.Content[0] != '[' && string(msg.Content) != "null" {
+			return nil, errInvalid(p+".content", "invalid_type", "%s.content: expected a string or an array of content parts", p)
+		}
+	}
+	if err := boolField(req.fields, "stream", &req.Stream); err != nil {
+		return nil, err
+	}
+	if err := boolField(req.fields, "store", &req.Store); err != nil {
+		return nil, err
+	}
+	if err := stringField(req.fields, "conversation", false, &req.Conversation); err != nil {
+		return nil, err
+	}
+	if raw, ok := req.fields["stream_options"]; ok && string(raw) != "null" && (len(raw) == 0 || raw[0] != '{') {
+		return nil, errInvalid("stream_options", "invalid_type", "stream_options: expected an object")
+	}
+	return req, nil
+}
+
+func stringField(fields map[string]json.RawMessage, name string, required bool, dst *string) error {
+	raw, ok := fields[name]
+	if !ok || string(raw) == "null" {
+		if required {
+			return errInvalid(name, "missing_field", "%s is required", name)
+		}
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errInvalid(name, "invalid_type", "%s: expected a string", name)
+	}
+	if required && *dst == "" {
+		return errInvalid(name, "missing_field", "%s must not be empty", name)
+	}
+	return nil
+}
+
+func boolField(fields map[string]json.RawMessage, name string, dst *bool) error {
+	raw, ok := fields[name]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errInvalid(name, "invalid_type", "%s: expected true or false", name)
+	}
+	return nil
+}
+
+// route finds the engine serving a public model id.
+func (s *Server) route(model string) (inference.Route, error) {
+	rt, ok := s.models.Lookup(model)
+	if !ok {
+		return rt, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found", Param: "model",
+			Message: fmt.Sprintf("model %q is not served here; GET /v1/models lists the models", model)}
+	}
+	return rt, nil
+}
+
+// post sends a request to the engine inside a client span; end finishes the
+// span when the response has been consumed.
+func (s *Server) post(ctx context.Context, rt inference.Route, path string, b []byte) (resp *http.Response, end func(error), err error) {
+	ctx, span := s.tracer.Start(ctx, "upstream POST "+path, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("jan.provider", rt.Provider.Name), attribute.String("gen_ai.request.model", rt.ServedName)))
+	end = func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+	resp, err = s.upstream.Post(ctx, rt, path, b)
+	if err != nil {
+		end(err)
+		return nil, nil, err
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	return resp, end, nil
+}
+
+// withStop derives a context that also ends when the server shuts down, so a
+// stream can tell "client left" from "server stopping" via context.Cause.
+func (s *Server) withStop(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.shutdown, func() { cancel(context.Cause(s.shutdown)) })
+	return ctx, func(cause error) { stop(); cancel(cause) }
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	streamQ, err := queryBool(r, "stream")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	req, err := parseChatRequest(body(r), streamQ)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rt, err := s.route(req.Model)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Conversation != "" {
+		s.chatInConversation(w, r, req, rt)
+		return
+	}
+	b := body(r)
+	if streamQ {
+		req.fields["stream"] = json.RawMessage("true")
+		if b, err = json.Marshal(req.fields); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	s.proxy(w, r, rt, "/chat/completions", b, req.Stream)
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model  json.RawMessage `json:"model"`
+		Prompt json.RawMessage `json:"prompt"`
+		Stream json.RawMessage `json:"stream"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	fields := map[string]json.RawMessage{"model": req.Model, "stream": req.Stream}
+	var model string
+	if err := stringField(fields, "model", true, &model); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	stream, err := queryBool(r, "stream")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := boolField(fields, "stream", &stream); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(req.Prompt) == 0 || string(req.Prompt) == "null" {
+		writeError(w, r, errInvalid("prompt", "missing_field", "prompt is required"))
+		return
+	}
+	if req.Prompt[0] != '"' && req.Prompt[0] != '[' {
+		writeError(w, r, errInvalid("prompt", "invalid_type", "prompt: expected a string or an array of strings"))
+		return
+	}
+	rt, err := s.route(model)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.proxy(w, r, rt, "/completions", body(r), stream)
+}
+
+// proxy relays a request to the engine and its answer back, stream or not,
+// with the model name rewritten both ways.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt inference.Route, path string, b []byte, stream bool) {
+	ctx, cancel := s.withStop(r.Context())
+	defer cancel(nil)
+	markExecuted(w)
+	resp, end, err := s.post(ctx, rt, path, b)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	if !stream {
+		out, err := s.readAnswer(resp, rt)
+		end(err)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeRawJSON(w, http.StatusOK, out)
+		return
+	}
+	sse := startSSE(w, s.keepalive)
+	defer sse.close()
+	_, err = s.relay(ctx, resp, rt, sse, nil)
+	end(err)
+	s.endStream(ctx, sse, err)
+}
+
+// readAnswer reads a non-streamed engine answer: valid JSON, model rewritten.
+func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+	if err != nil {
+		return nil, &inference.Error{Status: http.StatusBadGateway, Code: "upstream_unreachable", Provider: rt.Provider.Name, Err: err,
+			Message: fmt.Sprintf("provider %q closed the connection before sending its full answer", rt.Provider.Name)}
+	}
+	if !json.Valid(out) {
+		return nil, &inference.Error{Status: http.StatusBadGateway, Code: "upstream_bad_response", Provider: rt.Provider.Name,
+			Message: fmt.Sprintf("provider %q sent an answer that is not JSON", rt.Provider.Name)}
+	}
+	return inference.RewriteModel(out, rt.ServedName, rt.PublicID), nil
+}
+
+// relay forwards the engine's SSE events to the client (model rewritten),
+// folding them into acc when it is non-nil. It returns whether the engine
+// finished its answer, and why not otherwise: an engine error, or the
+// context's cause (client gone, run cancelled, server stopping).
+func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator) (bool, error) {
+	events := inference.NewEventReader(resp.Body)
+	for {
+		data, err := events.Next()
+		if err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return false, cause
+			}
+			if err == io.EOF && acc != nil && acc.FinishReason != "" {
+				return true, nil // some engines end without [DONE]
+			}
+			return false, &inference.Error{Status: http.StatusBadGateway, Code: "upstream_disconnected", Provider: rt.Provider.Name, Err: err,
+				Message: fmt.Sprintf("provider %q ended the stream before the answer was complete", rt.Provider.Name)}
+		}
+		if inference.IsDone(data) {
+			return true, nil
+		}
+		if acc != nil {
+			if err := acc.AddChunk(data); err != nil {
+				return false, err
+			}
+		}
+		if sse != nil {
+			sse.data(inference.RewriteModel(data, rt.ServedName, rt.PublicID))
+		}
+	}
+}
+
+// endStream finishes a stream: an error event when it failed, then [DONE].
+// (To a client that went away the writes fail quietly.)
+func (s *Server) endStream(ctx context.Context, sse *sseWriter, err error) {
+	if err != nil {
+		ae := toAPIError(ctx, err)
+		sse.event(ae.body(requestID(ctx)))
+	}
+	sse.done()
+}
+
+// chatInConversation runs a chat completion on top of a stored conversation:
+// the stored messages are prepended and, unless "store": false, the request's
+// messages and the answer are appended before the response ends.
+func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req *chatRequest, rt inference.Route) {
+	uid := principal(r).ID
+	conv, err := s.store.GetConversation(r.Context(), uid, req.Conversation)
+	if err != nil {
+		err = notFoundAs(err, "conversation_not_found", "conversation %q not found", req.Conversation)
+		if ae, ok := err.(*apiError); ok {
+			ae.Param = "conversation"
+		}
+		writeError(w, r, err)
+		return
+	}
+	history, err := s.store.History(r.Context(), uid, conv.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var newMsgs []*store.Message
+	for i, raw := range req.Messages {
+		var m struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		}
+		_ = json.Unmarshal(raw, &m) // validated by parseChatRequest
+		if !validRoles[m.Role] {
+			continue // tool and developer messages go to the engine, not into the history
+		}
+		text, err := contentText(m.Content, fmt.Sprintf("messages[%d].content", i))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		newMsgs = append(newMsgs, &store.Message{Role: m.Role, Content: text, Status: store.StatusCompleted})
+	}
+	msgs := make([]json.RawMessage, 0, len(history)+len(req.Messages))
+	for _, m := range history {
+		msgs = append(msgs, historyMessage(m.Role, m.Content))
+	}
+	msgs = append(msgs, req.Messages...)
+	fields := req.fields
+	delete(fields, "conversation")
+	delete(fields, "store")
+	fields["messages"], _ = json.Marshal(msgs)
+	if req.Stream {
+		fields["stream"] = json.RawMessage("true")
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+
+	ctx, cancel := s.withStop(r.Context())
+	defer cancel(nil)
+	markExecuted(w)
+	resp, end, err := s.post(ctx, rt, "/chat/completions", b)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	save := func(content, status string, usage *store.Usage) error {
+		if !req.Store {
+			return nil
+		}
+		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: content, Status: status, Model: rt.PublicID, Usage: usage})
+		dbctx := context.WithoutCancel(ctx)
+		if err := s.store.AppendMessages(dbctx, uid, conv.ID, all); err != nil {
+			return err
+		}
+		return s.rememberModel(dbctx, conv, rt.PublicID)
+	}
+
+	if !req.Stream {
+		out, err := s.readAnswer(resp, rt)
+		end(err)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		content, _, usage, err := inference.ParseCompletion(out)
+		if err == nil {
+			err = save(content, store.StatusCompleted, usage)
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeRawJSON(w, http.StatusOK, out)
+		return
+	}
+
+	sse := startSSE(w, s.keepalive)
+	defer sse.close()
+	var acc inference.Accumulator
+	finished, err := s.relay(ctx, resp, rt, sse, &acc)
+	end(err)
+	status := store.StatusCompleted
+	if !finished {
+		status = store.StatusIncomplete
+	}
+	if serr := save(acc.Content, status, acc.Usage); serr != nil && err == nil {
+		err = serr
+	}
+	s.endStream(ctx, sse, err)
+}
+
+// historyMessage is a stored message as an engine message.
+func historyMessage(role, content string) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}{role, content})
+	return b
+}
+
+// rememberModel records the model a conversation last used, for runs that
+// name none.
+func (s *Server) rememberModel(ctx context.Context, conv *store.Conversation, model string) error {
+	if conv.Model == model {
+		return nil
+	}
+	_, err := s.store.UpdateConversation(ctx, conv.UserID, conv.ID, store.ConversationUpdate{Model: &model})
+	return err
+}

@@ -1,0 +1,262 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/fakeengine"
+	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/store"
+	"github.com/janhq/jan/internal/store/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+// env is a running jan server in front of a fake engine.
+type env struct {
+	t      *testing.T
+	srv    *Server
+	http   *httptest.Server
+	engine *fakeengine.Engine
+	store  store.Store
+	URL    string
+}
+
+type envOptions struct {
+	engine    fakeengine.Options
+	postgres  bool
+	keepalive time.Duration
+	timeout   time.Duration // upstream header timeout
+	upstream  string        // override the engine URL (e.g. a closed port)
+}
+
+const testModel = "fake-model"
+
+// newEnv starts jan (SQLite, or Postgres when asked) wired to a fake engine.
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	if o.engine.Models == nil {
+		o.engine.Models = []string{"served/fake-model"}
+	}
+	engine := fakeengine.New(o.engine)
+	eng := httptest.NewServer(engine)
+	t.Cleanup(eng.Close)
+
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "jan.db")
+	if o.postgres {
+		dsn = pgtest.URL(t)
+	}
+	st, err := store.Open(ctx, dsn, store.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+
+	base := eng.URL
+	if o.upstream != "" {
+		base = o.upstream
+	}
+	reg := inference.NewRegistry(&inference.Config{
+		Providers: []inference.Provider{{Name: "fake", Kind: "openai", BaseURL: base,
+			Models: []inference.ModelSpec{{ID: testModel, ServedName: "served/fake-model", Capabilities: []string{"chat", "completions"}}}}},
+		DefaultProvider: "fake",
+	})
+	if err := st.UpsertModels(ctx, reg.Models()); err != nil {
+		t.Fatal(err)
+	}
+
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Start()
+	t.Cleanup(hs.Close)
+	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: hs.URL, KeyFile: filepath.Join(t.TempDir(), "key.pem")}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := o.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	srv := New(Options{
+		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer,
+		Upstream:  inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout}),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keepalive: o.keepalive,
+	})
+	hs.Config.Handler = srv
+	return &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL}
+}
+
+// guest returns a fresh guest's access token.
+func (e *env) guest() string {
+	e.t.Helper()
+	res := e.do("POST", "/auth/guest", "", nil, nil)
+	if res.status != http.StatusCreated {
+		e.t.Fatalf("guest: %d %s", res.status, res.body)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	res.decode(e.t, &tok)
+	return tok.AccessToken
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// errorCode returns error.code of an error envelope, failing the test when
+// the envelope is malformed.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	var env struct {
+		Error *struct {
+			Type      string  `json:"type"`
+			Code      *string `json:"code"`
+			Message   string  `json:"message"`
+			Param     *string `json:"param"`
+			RequestID string  `json:"request_id"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(r.body, &env); err != nil || env.Error == nil {
+		t.Fatalf("not an error envelope (%d): %s", r.status, r.body)
+	}
+	raw := map[string]map[string]json.RawMessage{}
+	_ = json.Unmarshal(r.body, &raw)
+	for _, k := range []string{"type", "code", "message", "param", "request_id"} {
+		if _, ok := raw["error"][k]; !ok {
+			t.Fatalf("error envelope lacks %q: %s", k, r.body)
+		}
+	}
+	if env.Error.Message == "" || env.Error.Type == "" || env.Error.RequestID == "" {
+		t.Fatalf("error envelope incomplete: %s", r.body)
+	}
+	if env.Error.Code == nil {
+		return ""
+	}
+	return *env.Error.Code
+}
+
+func (r response) param(t *testing.T) string {
+	var env struct {
+		Error struct {
+			Param *string `json:"param"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &env)
+	if env.Error.Param == nil {
+		return ""
+	}
+	return *env.Error.Param
+}
+
+// do sends a request; body may be a string, []byte or a value to marshal.
+func (e *env) do(method, path, token string, body any, header map[string]string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// sseEvents splits an SSE body into its data payloads.
+func sseEvents(t *testing.T, body []byte) []string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// newConversation creates a conversation with one user message.
+func (e *env) newConversation(token, prompt string) string {
+	e.t.Helper()
+	res := e.do("POST", "/v1/conversations", token, map[string]any{"title": "t"}, nil)
+	if res.status != http.StatusCreated {
+		e.t.Fatalf("create conversation: %d %s", res.status, res.body)
+	}
+	var c struct{ ID string }
+	res.decode(e.t, &c)
+	if prompt != "" {
+		res = e.do("POST", "/v1/conversations/"+c.ID+"/messages", token, map[string]any{"role": "user", "content": prompt}, nil)
+		if res.status != http.StatusCreated {
+			e.t.Fatalf("add message: %d %s", res.status, res.body)
+		}
+	}
+	return c.ID
+}
+
+// messages returns the conversation's stored messages, oldest first.
+func (e *env) messages(token, conv string) []messageJSON {
+	e.t.Helper()
+	res := e.do("GET", "/v1/conversations/"+conv+"/messages?limit=100", token, nil, nil)
+	if res.status != http.StatusOK {
+		e.t.Fatalf("list messages: %d %s", res.status, res.body)
+	}
+	var l struct{ Data []messageJSON }
+	res.decode(e.t, &l)
+	return l.Data
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/store"
+)
+
+// Embedded-issuer routes: guest accounts and token refresh. (Upgrade, logout
+// and API keys arrive with the identity issue.)
+
+type tokenResponse struct {
+	*auth.Tokens
+	User userJSON `json:"user"`
+}
+
+type userJSON struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Guest    bool   `json:"guest"`
+}
+
+func toUserJSON(u *store.User) userJSON {
+	return userJSON{ID: u.ID, Username: u.Username, Guest: u.IsGuest}
+}
+
+func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
+	tokens, user, err := s.issuer.Guest(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, tokenResponse{Tokens: tokens, User: toUserJSON(user)})
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		writeError(w, r, errInvalid("refresh_token", "missing_field", "refresh_token is required"))
+		return
+	}
+	tokens, user, err := s.issuer.Refresh(r.Context(), req.RefreshToken)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{Tokens: tokens, User: toUserJSON(user)})
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	scopes := p.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": p.ID, "object": "principal", "username": p.Username, "guest": p.IsGuest, "scopes": scopes, "auth_method": p.AuthMethod,
+	})
+}

@@ -1,0 +1,244 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/janhq/jan/internal/auth"
+)
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyLogger
+	keyBody
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// logFrom returns the request's logger (request id attached) or the default.
+func logFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// body returns the buffered request body (see bufferBody).
+func body(r *http.Request) []byte {
+	b, _ := r.Context().Value(keyBody).([]byte)
+	return b
+}
+
+// saneRequestID accepts a client's X-Request-Id of at most 128 printable
+// ASCII characters.
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// statusRecorder remembers the status for the access log and span.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// observe is the outermost middleware: request id, panic recovery, the
+// server span and the access log line.
+func (s *Server) observe(next http.Handler) http.Handler {
+	prop := propagation.TraceContext{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		log := s.log.With("request_id", id)
+
+		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := s.tracer.Start(ctx, r.Method+" "+routeOf(r), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+				attribute.String("jan.request_id", id)))
+		ctx = context.WithValue(ctx, keyRequestID, id)
+		ctx = context.WithValue(ctx, keyLogger, log)
+		rec := &statusRecorder{ResponseWriter: w}
+		r = r.WithContext(ctx)
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "panic", v, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeError(rec, r, errInternal)
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			span.SetAttributes(attribute.Int("http.response.status_code", status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+			span.End()
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes}
+			if p, ok := auth.FromContext(r.Context()); ok {
+				attrs = append(attrs, "principal", p.ID)
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(context.Background(), level, "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// routeOf names the span after the path without ids, keeping cardinality low.
+func routeOf(r *http.Request) string {
+	parts := strings.Split(r.URL.Path, "/")
+	for i, p := range parts {
+		if strings.Contains(p, "_") && (strings.HasPrefix(p, "conv_") || strings.HasPrefix(p, "msg_") || strings.HasPrefix(p, "run_")) {
+			parts[i] = "{id}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// bufferBody reads the whole request body (up to the limit) before any
+// handler runs: handlers and idempotency need the bytes, and proxying a
+// buffered body never truncates. Over the limit → 413.
+func (s *Server) bufferBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodDelete {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > s.bodyLimit {
+			writeError(w, r, &http.MaxBytesError{Limit: s.bodyLimit})
+			return
+		}
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.bodyLimit))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, r, err)
+				return
+			}
+			writeError(w, r, errInvalid("", "invalid_body", "could not read the request body"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyBody, b)))
+	})
+}
+
+// authenticate requires a valid bearer token and puts the principal in the
+// context; it sets the X-Principal-Id, X-Auth-Method and X-Scopes headers.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok {
+			if r.Header.Get("X-API-Key") != "" {
+				writeError(w, r, errUnauthorized("invalid_api_key", "API keys are not enabled on this server; use a bearer token from POST /auth/guest"))
+				return
+			}
+			writeError(w, r, errUnauthorized("missing_token", "missing bearer token: send Authorization: Bearer <token> (get one with POST /auth/guest)"))
+			return
+		}
+		p, err := s.verifier.Verify(r.Context(), token)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		h := w.Header()
+		h.Set("X-Principal-Id", p.ID)
+		h.Set("X-Auth-Method", p.AuthMethod)
+		h.Set("X-Scopes", strings.Join(p.Scopes, " "))
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("jan.principal", p.ID))
+		next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	t := strings.TrimSpace(h[7:])
+	return t, t != ""
+}
+
+// principal returns the authenticated principal; handlers behind
+// authenticate always have one.
+func principal(r *http.Request) *auth.Principal {
+	p, _ := auth.FromContext(r.Context())
+	return p
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/config"
+	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/store"
+)
+
+// Run wires a server from cfg (store, providers, detected engines, identity,
+// telemetry), serves until ctx ends, then shuts down gracefully: new
+// connections stop, in-flight requests get cfg.ShutdownGrace to finish, and
+// streams still running after that end with an error event, keeping their
+// partial answers. Human-readable progress goes to out; logs to log.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir %s: %w (set --data-dir or JAN_DATA_DIR)", cfg.DataDir, err)
+	}
+
+	// Listen first: a taken port is the most common start-up failure and
+	// should be reported before any slower work.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("port %s is already in use (address %s): stop what uses it or choose another with --addr or JAN_ADDR", portOf(cfg.Addr), cfg.Addr)
+		}
+		return fmt.Errorf("listen on %s: %w (choose another address with --addr or JAN_ADDR)", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	fmt.Fprintf(out, "Opening the database (%s)…\n", describeDB(cfg.DB))
+	st, err := store.Open(ctx, cfg.DB, store.Options{AutoMigrate: cfg.AutoMigrate, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+
+	registry, err := loadRegistry(ctx, cfg, out)
+	if err != nil {
+		return err
+	}
+	if err := st.UpsertModels(ctx, registry.Models()); err != nil {
+		return fmt.Errorf("record models: %w", err)
+	}
+
+	var issuer *auth.Issuer
+	var verifier auth.Verifier
+	if cfg.Issuer == "" {
+		issuer, err = auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"), Audience: cfg.Audience}, st)
+		if err != nil {
+			return fmt.Errorf("embedded identity: %w", err)
+		}
+		verifier = issuer.Verifier()
+	} else if verifier, err = auth.NewOIDCVerifier(ctx, cfg.Issuer, cfg.Audience); err != nil {
+		return fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
+	}
+
+	tracer, stopTracing, err := setupTracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+
+	srv := New(Options{
+		Store: st, Registry: registry, Verifier: verifier, Issuer: issuer, Logger: log, Tracer: tracer, BodyLimit: cfg.BodyLimit,
+		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout}),
+		ProviderCheck: providerCheck(registry),
+	})
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	banner(out, cfg, registry)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(out, "\nShutting down: finishing in-flight requests (Ctrl+C again to force)…")
+	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(graceCtx); err != nil {
+		// Streams still running: end them with an error event; their partial
+		// answers are saved before the handlers return.
+		srv.Stop()
+		endCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(endCtx); err != nil {
+			hs.Close()
+		}
+	}
+	fmt.Fprintln(out, "Stopped.")
+	return nil
+}
+
+func portOf(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return port
+}
+
+// describeDB names the database without its password.
+func describeDB(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if i := strings.LastIndex(dsn, "@"); i >= 0 {
+			return "postgres://…@" + dsn[i+1:]
+		}
+		return dsn
+	}
+	return "SQLite " + strings.TrimPrefix(dsn, "sqlite:")
+}
+
+// loadRegistry builds the model registry: providers.yaml, then --engine
+// URLs, then local engines found by auto-detection.
+func loadRegistry(ctx context.Context, cfg config.Config, out io.Writer) (*inference.Registry, error) {
+	pcfg := &inference.Config{}
+	path := cfg.Providers
+	if path == "" {
+		if p := filepath.Join(cfg.DataDir, "providers.yaml"); fileExists(p) {
+			path = p
+		}
+	}
+	if path != "" {
+		var err error
+		if pcfg, err = inference.LoadProviders(path); err != nil {
+			return nil, err
+		}
+	}
+	registry := inference.NewRegistry(pcfg)
+	for _, u := range cfg.Engines {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		p, err := inference.ProbeEngine(pctx, "", u, nil)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(out, "  ! engine %s: %v\n", u, err)
+			continue
+		}
+		registry.Add(p)
+	}
+	if !cfg.NoDetect {
+		fmt.Fprintln(out, "Looking for local engines (Ollama, LM Studio, Jan, vLLM)…")
+		// jan itself is never detected: its /v1/models needs a token.
+		for _, p := range inference.Detect(ctx, inference.LocalCandidates, 400*time.Millisecond) {
+			registry.Add(p)
+		}
+	}
+	return registry, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// providerCheck reports, for /readyz, whether at least one provider answers
+// its /v1/models. Results are cached for a few seconds so probes stay cheap.
+func providerCheck(reg *inference.Registry) func(context.Context) error {
+	var mu sync.Mutex
+	var last time.Time
+	var lastErr error
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 5*time.Second {
+			return lastErr
+		}
+		providers := reg.Providers()
+		lastErr = errors.New("no provider configured or detected")
+		for _, p := range providers {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			_, err := inference.ProbeEngine(pctx, p.Name, p.BaseURL, p.Headers)
+			cancel()
+			if err == nil {
+				lastErr = nil
+				break
+			}
+			lastErr = fmt.Errorf("no provider reachable (%s: %v)", p.Name, err)
+		}
+		last = time.Now()
+		return lastErr
+	}
+}
+
+// banner tells the user where jan listens, what it serves and how to try it.
+func banner(out io.Writer, cfg config.Config, reg *inference.Registry) {
+	base := cfg.PublicURL
+	fmt.Fprintf(out, "\njan is serving the llm-api on %s\n", base)
+	fmt.Fprintf(out, "  API        %s/v1\n", base)
+	fmt.Fprintf(out, "  Health     %s/readyz\n", base)
+	fmt.Fprintf(out, "  Database   %s\n", describeDB(cfg.DB))
+	if cfg.Issuer == "" {
+		fmt.Fprintf(out, "  Identity   embedded issuer %s\n", base)
+	} else {
+		fmt.Fprintf(out, "  Identity   %s\n", cfg.Issuer)
+	}
+	providers := reg.Providers()
+	if len(providers) == 0 {
+		fmt.Fprintln(out, "\nNo engine found. Start Ollama, LM Studio, Jan or vLLM, or pass --engine URL / --providers FILE.")
+	} else {
+		fmt.Fprintln(out, "\nEngines and models:")
+		for _, p := range providers {
+			how := "configured"
+			if p.Detected {
+				how = "detected"
+			}
+			ids := make([]string, 0, len(p.Models))
+			for _, m := range p.Models {
+				ids = append(ids, m.ID)
+			}
+			fmt.Fprintf(out, "  %-12s %s (%s): %s\n", p.Name, p.BaseURL, how, strings.Join(ids, ", "))
+		}
+	}
+	model := reg.DefaultModel()
+	if model == "" {
+		model = "MODEL"
+	}
+	fmt.Fprintf(out, "\nTry it:\n  TOKEN=$(curl -s -X POST %s/auth/guest | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n", base)
+	fmt.Fprintf(out, "  curl %s/v1/chat/completions -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n", base)
+	fmt.Fprintf(out, "    -d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n\n", model)
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/store"
+)
+
+// A run takes a conversation's messages through a model and stores the
+// answer once, at the end: completed, or incomplete when cancelled or the
+// client left (the partial answer is kept), or failed on an engine error.
+
+// errRunCancelled is the cause of a run stopped by the cancel endpoint.
+var errRunCancelled = errors.New("run cancelled")
+
+// activeRun is a run executing in this process.
+type activeRun struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+type runJSON struct {
+	ID             string          `json:"id"`
+	Object         string          `json:"object"`
+	ConversationID string          `json:"conversation_id"`
+	Status         string          `json:"status"`
+	Model          string          `json:"model"`
+	Message        *messageJSON    `json:"message"`
+	Usage          *store.Usage    `json:"usage"`
+	Error          *store.RunError `json:"error"`
+	CreatedAt      int64           `json:"created_at"`
+	CompletedAt    *int64          `json:"completed_at"`
+}
+
+func toRunJSON(r *store.Run, msg *store.Message) runJSON {
+	j := runJSON{ID: r.ID, Object: "run", ConversationID: r.ConversationID, Status: r.Status, Model: r.Model,
+		Usage: r.Usage, Error: r.Error, CreatedAt: r.CreatedAt.Unix()}
+	if msg != nil {
+		m := toMessageJSON(msg)
+		j.Message = &m
+	}
+	if r.CompletedAt != nil {
+		t := r.CompletedAt.Unix()
+		j.CompletedAt = &t
+	}
+	return j
+}
+
+type runRequest struct {
+	Model        *string  `json:"model"`
+	Stream       *bool    `json:"stream"`
+	Temperature  *float64 `json:"temperature"`
+	MaxTokens    *int     `json:"max_tokens"`
+	Instructions *string  `json:"instructions"`
+}
+
+func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
+	var req runRequest
+	if len(body(r)) > 0 {
+		if err := decodeJSON(r, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	stream, err := queryBool(r, "stream")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Stream != nil {
+		stream = *req.Stream
+	}
+	if req.MaxTokens != nil && *req.MaxTokens < 1 {
+		writeError(w, r, errInvalid("max_tokens", "invalid_value", "max_tokens must be at least 1"))
+		return
+	}
+	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > 2) {
+		writeError(w, r, errInvalid("temperature", "invalid_value", "temperature must be between 0 and 2"))
+		return
+	}
+	conv, err := s.conversation(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	model := conv.Model
+	if req.Model != nil {
+		model = *req.Model
+	}
+	if model == "" {
+		if model = s.models.DefaultModel(); model == "" {
+			writeError(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found", Param: "model",
+				Message: "no model is served here: start a local engine (Ollama, LM Studio, vLLM) or configure providers.yaml"})
+			return
+		}
+	}
+	rt, err := s.route(model)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	history, err := s.store.History(r.Context(), conv.UserID, conv.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	upstreamBody, err := runBody(rt, history, req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+
+	run := &store.Run{ConversationID: conv.ID, UserID: conv.UserID, Model: rt.PublicID, Status: store.StatusInProgress}
+	markExecuted(w)
+	if err := s.store.CreateRun(r.Context(), run); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.withStop(r.Context())
+	defer cancel(nil)
+	active := &activeRun{cancel: cancel, done: make(chan struct{})}
+	s.runsMu.Lock()
+	s.runs[run.ID] = active
+	s.runsMu.Unlock()
+	defer func() {
+		s.runsMu.Lock()
+		delete(s.runs, run.ID)
+		s.runsMu.Unlock()
+		close(active.done)
+	}()
+
+	var sse *sseWriter
+	if stream {
+		w.Header().Set("X-Run-Id", run.ID)
+		sse = startSSE(w, s.keepalive)
+		defer sse.close()
+		sse.event(toRunJSON(run, nil))
+	}
+
+	var acc inference.Accumulator
+	finished := false
+	resp, end, err := s.post(ctx, rt, "/chat/completions", upstreamBody)
+	if err == nil {
+		finished, err = s.relay(ctx, resp, rt, sse, &acc)
+		end(err)
+		resp.Body.Close()
+	}
+	msg := s.finishRun(ctx, run, &acc, finished, err)
+	if ferr := s.store.FinishRun(context.WithoutCancel(ctx), run, msg); ferr != nil {
+		logFrom(ctx).Error("finish run", "run", run.ID, "err", ferr)
+		if err == nil {
+			err = ferr
+		}
+		msg = nil
+	} else if ferr := s.rememberModel(context.WithoutCancel(ctx), conv, rt.PublicID); ferr != nil {
+		logFrom(ctx).Warn("remember model", "err", ferr)
+	}
+
+	if stream {
+		sse.event(toRunJSON(run, msg))
+		s.endStream(ctx, sse, runError(err))
+		return
+	}
+	if run.Status == store.StatusFailed {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRunJSON(run, msg))
+}
+
+// runError is the error a run's stream reports: none when it was stopped on
+// purpose (cancel endpoint, client gone).
+func runError(err error) error {
+	if err == nil || errors.Is(err, errRunCancelled) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// finishRun sets the run's final state from how the stream ended and returns
+// the assistant message to store (nil when there is nothing to keep).
+func (s *Server) finishRun(ctx context.Context, run *store.Run, acc *inference.Accumulator, finished bool, err error) *store.Message {
+	now := time.Now()
+	run.CompletedAt = &now
+	run.Usage = acc.Usage
+	msg := &store.Message{Role: store.RoleAssistant, Content: acc.Content, Model: run.Model, RunID: run.ID, Usage: acc.Usage}
+	switch {
+	case finished:
+		run.Status, msg.Status = store.StatusCompleted, store.StatusCompleted
+	case runError(err) == nil || errors.Is(err, errShuttingDown):
+		run.Status, msg.Status = store.StatusIncomplete, store.StatusIncomplete
+	default:
+		ae := toAPIError(ctx, err)
+		run.Status, msg.Status = store.StatusFailed, store.StatusIncomplete
+		run.Error = &store.RunError{Code: ae.Code, Message: ae.Message}
+		if acc.Content == "" {
+			return nil
+		}
+	}
+	return msg
+}
+
+// runBody builds the engine request for a run: instructions as a system
+// message, then the conversation. Runs always stream from the engine so that
+// a cancelled run keeps what was generated.
+func runBody(rt inference.Route, history []store.Message, req runRequest) ([]byte, error) {
+	msgs := make([]json.RawMessage, 0, len(history)+1)
+	if req.Instructions != nil && *req.Instructions != "" {
+		msgs = append(msgs, historyMessage(store.RoleSystem, *req.Instructions))
+	}
+	for _, m := range history {
+		msgs = append(msgs, historyMessage(m.Role, m.Content))
+	}
+	if len(msgs) == 0 {
+		return nil, errInvalid("", "empty_conversation", "the conversation has no messages; add one with POST /v1/conversations/{id}/messages first")
+	}
+	return json.Marshal(struct {
+		Model         string            `json:"model"`
+		Messages      []json.RawMessage `json:"messages"`
+		Stream        bool              `json:"stream"`
+		StreamOptions map[string]bool   `json:"stream_options"`
+		Temperature   *float64          `json:"temperature,omitempty"`
+		MaxTokens     *int              `json:"max_tokens,omitempty"`
+	}{rt.ServedName, msgs, true, map[string]bool{"include_usage": true}, req.Temperature, req.MaxTokens})
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	run, msg, err := s.loadRun(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRunJSON(run, msg))
+}
+
+func (s *Server) loadRun(r *http.Request) (*store.Run, *store.Message, error) {
+	uid, conv, id := principal(r).ID, r.PathValue("id"), r.PathValue("run_id")
+	run, err := s.store.GetRun(r.Context(), uid, conv, id)
+	if err != nil {
+		return nil, nil, notFoundAs(err, "run_not_found", "run %q not found in conversation %q", id, conv)
+	}
+	var msg *store.Message
+	if run.MessageID != "" {
+		if msg, err = s.store.GetMessage(r.Context(), uid, conv, run.MessageID); err != nil && err != store.ErrNotFound {
+			return nil, nil, err
+		}
+	}
+	return run, msg, nil
+}
+
+// cancelRun stops a running generation and returns the run in its final
+// state; a run that already ended is returned unchanged.
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
+	run, _, err := s.loadRun(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.runsMu.Lock()
+	active := s.runs[run.ID]
+	s.runsMu.Unlock()
+	if active != nil {
+		active.cancel(errRunCancelled)
+		select {
+		case <-active.done:
+		case <-time.After(5 * time.Second):
+			writeError(w, r, fmt.Errorf("run %s did not stop within 5s", run.ID))
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.getRun(w, r)
+}

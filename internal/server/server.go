@@ -1,0 +1,185 @@
+// Package server is jan's llm-api HTTP server: the route table, middleware,
+// handlers, the SSE writer, idempotency and the one place errors become HTTP.
+// It talks to the store and the engines only through the interfaces it is
+// given (store.Store, *inference.Registry, an Upstream, an auth.Verifier);
+// it never starts containers or reads configuration files.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/store"
+)
+
+// Upstream sends a request to the engine that serves a route
+// (*inference.Client in production).
+type Upstream interface {
+	Post(ctx context.Context, route inference.Route, path string, body []byte) (*http.Response, error)
+}
+
+// Options wires a Server. Store, Registry, Upstream and Verifier are required.
+type Options struct {
+	Store     store.Store
+	Registry  *inference.Registry
+	Upstream  Upstream
+	Verifier  auth.Verifier
+	Issuer    *auth.Issuer // embedded issuer; nil when tokens come from an external one
+	Logger    *slog.Logger
+	Tracer    trace.Tracer
+	BodyLimit int64         // default 4 MiB
+	Keepalive time.Duration // SSE keepalive interval; default 15s
+	// ProviderCheck reports whether at least one provider answers (for /readyz); nil → always ok.
+	ProviderCheck func(ctx context.Context) error
+}
+
+// Server serves the API. Create it with New; it is an http.Handler.
+type Server struct {
+	store     store.Store
+	models    *inference.Registry
+	upstream  Upstream
+	verifier  auth.Verifier
+	issuer    *auth.Issuer
+	log       *slog.Logger
+	tracer    trace.Tracer
+	bodyLimit int64
+	keepalive time.Duration
+	ready     func(ctx context.Context) error
+	handler   http.Handler
+
+	// shutdown is cancelled when the server stops: streams still running end
+	// with an error event and keep what they produced.
+	shutdown context.Context
+	stop     context.CancelCauseFunc
+
+	runsMu sync.Mutex
+	runs   map[string]*activeRun // runs executing in this process, by id
+}
+
+// New builds the server and its route table.
+func New(o Options) *Server {
+	s := &Server{
+		store: o.Store, models: o.Registry, upstream: o.Upstream, verifier: o.Verifier, issuer: o.Issuer,
+		log: o.Logger, tracer: o.Tracer, bodyLimit: o.BodyLimit, keepalive: o.Keepalive, ready: o.ProviderCheck,
+		runs: map[string]*activeRun{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.tracer == nil {
+		s.tracer = noop.NewTracerProvider().Tracer("jan")
+	}
+	if s.bodyLimit <= 0 {
+		s.bodyLimit = 4 << 20
+	}
+	if s.keepalive <= 0 {
+		s.keepalive = 15 * time.Second
+	}
+	s.shutdown, s.stop = context.WithCancelCause(context.Background())
+	s.handler = s.routes()
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// errShuttingDown is the cause streams see when the server stops.
+var errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "server_shutting_down",
+	Message: "the server is shutting down; the partial answer was saved"}
+
+// Stop ends the streams still running: each sends an error event, saves its
+// partial answer and finishes. Call it after http.Server.Shutdown's grace.
+func (s *Server) Stop() { s.stop(errShuttingDown) }
+
+// routes is the one route table.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
+	private := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
+	// idempotent routes record and replay responses per Idempotency-Key.
+	idempotent := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(s.idempotency(h))) }
+
+	public("GET /healthz", s.healthz)
+	public("GET /readyz", s.readyz)
+	if s.issuer != nil {
+		mux.Handle("GET /.well-known/openid-configuration", s.issuer.DiscoveryHandler())
+		mux.Handle("GET /.well-known/jwks.json", s.issuer.JWKSHandler())
+		public("POST /auth/guest", s.guest)
+		public("POST /auth/guest-login", s.guest)
+		public("POST /auth/refresh", s.refresh)
+	}
+	private("GET /auth/me", s.me)
+
+	private("GET /v1/models", s.listModels)
+	private("GET /v1/models/{id...}", s.getModel)
+	idempotent("POST /v1/chat/completions", s.chatCompletions)
+	idempotent("POST /v1/completions", s.completions)
+
+	idempotent("POST /v1/conversations", s.createConversation)
+	private("GET /v1/conversations", s.listConversations)
+	private("GET /v1/conversations/{id}", s.getConversation)
+	private("PATCH /v1/conversations/{id}", s.updateConversation)
+	private("POST /v1/conversations/{id}", s.updateConversation)
+	private("DELETE /v1/conversations/{id}", s.deleteConversation)
+	idempotent("POST /v1/conversations/{id}/messages", s.createMessage)
+	private("GET /v1/conversations/{id}/messages", s.listMessages)
+	idempotent("POST /v1/conversations/{id}/runs", s.createRun)
+	private("GET /v1/conversations/{id}/runs/{run_id}", s.getRun)
+	private("POST /v1/conversations/{id}/runs/{run_id}/cancel", s.cancelRun)
+	private("POST /v1/conversations/{id}/items", s.createItems)
+	private("GET /v1/conversations/{id}/items", s.listItems)
+	private("GET /v1/conversations/{id}/items/{item_id}", s.getItem)
+	private("DELETE /v1/conversations/{id}/items/{item_id}", s.deleteItem)
+
+	mux.HandleFunc("/", s.notFound)
+	return s.observe(s.bufferBody(mux))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, errNotFound("unknown_route", "no route for %s %s", r.Method, r.URL.Path))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeRawJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+// readyz is 200 only when the database, the identity keys and at least one
+// provider answer; otherwise 503 naming what failed.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	check := func(name string, err error) {
+		if err != nil {
+			checks[name] = err.Error()
+			ok = false
+			return
+		}
+		checks[name] = "ok"
+	}
+	var dbErr error
+	if err := s.store.Ping(ctx); err != nil {
+		dbErr = errDBUnavailable
+		logFrom(ctx).Warn("readyz: database", "err", err)
+	}
+	check("database", dbErr)
+	check("identity", nil) // the embedded issuer's key is loaded at start; external JWKS is checked on use
+	if s.ready != nil {
+		check("providers", s.ready(ctx))
+	} else {
+		check("providers", nil)
+	}
+	status, word := http.StatusOK, "ok"
+	if !ok {
+		status, word = http.StatusServiceUnavailable, "unavailable"
+	}
+	writeJSON(w, status, map[string]any{"status": word, "checks": checks})
+}

@@ -1,0 +1,125 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// sseWriter is the one SSE writer: `data: <json>\n\n` events flushed one by
+// one, `: keepalive` comments during silences, and `data: [DONE]` at the end.
+// It is safe for the keepalive timer and the handler to write concurrently.
+type sseWriter struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	idle    bool // nothing written since the last keepalive tick
+	ticker  *time.Ticker
+	stop    chan struct{}
+	failed  bool // the client went away
+	started bool
+}
+
+var (
+	sseDataPrefix = []byte("data: ")
+	sseEventEnd   = []byte("\n\n")
+	sseDone       = []byte("data: [DONE]\n\n")
+	sseKeepalive  = []byte(": keepalive\n\n")
+)
+
+// startSSE sends the event-stream headers with status 200 and starts the
+// keepalive ticker. Call close when the stream ends.
+func startSSE(w http.ResponseWriter, keepalive time.Duration) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Del("Content-Length")
+	w.WriteHeader(http.StatusOK)
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), started: true, stop: make(chan struct{})}
+	_ = s.rc.Flush()
+	if keepalive > 0 {
+		s.ticker = time.NewTicker(keepalive)
+		go s.keepalive()
+	}
+	return s
+}
+
+func (s *sseWriter) keepalive() {
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.ticker.C:
+			s.mu.Lock()
+			if s.idle {
+				s.writeLocked(sseKeepalive)
+			}
+			s.idle = true
+			s.mu.Unlock()
+		}
+	}
+}
+
+// data sends one event whose payload is already JSON.
+func (s *sseWriter) data(payload []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return
+	}
+	s.idle = false
+	// One write per event: fewer syscalls than three small writes.
+	buf := make([]byte, 0, len(payload)+len(sseDataPrefix)+len(sseEventEnd))
+	buf = append(append(append(buf, sseDataPrefix...), payload...), sseEventEnd...)
+	s.writeLocked(buf)
+}
+
+// event marshals v and sends it.
+func (s *sseWriter) event(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	s.data(b)
+}
+
+// done sends the terminator.
+func (s *sseWriter) done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writeLocked(sseDone)
+}
+
+func (s *sseWriter) writeLocked(b []byte) {
+	if s.failed {
+		return
+	}
+	if _, err := s.w.Write(b); err != nil {
+		s.failed = true
+		return
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.failed = true
+	}
+}
+
+// gone reports whether a write to the client failed.
+func (s *sseWriter) gone() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+// close stops the keepalive ticker; the response ends when the handler returns.
+func (s *sseWriter) close() {
+	s.mu.Lock()
+	s.failed = true // no write may reach the ResponseWriter after the handler returns
+	s.mu.Unlock()
+	if s.ticker != nil {
+		s.ticker.Stop()
+		close(s.stop)
+		s.ticker = nil
+	}
+}
