@@ -21,8 +21,7 @@ func servedIssuer(t *testing.T) (*fixture, *httptest.Server) {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	f := newFixture(t)
-	f = newFixtureAt(t, srv.URL, f.keyFile)
+	f := newFixtureAt(t, srv.URL, writeTestKey(t))
 	f.clock.Set(time.Now()) // NewOIDCVerifier checks exp against the real clock
 	mux.Handle("GET "+DiscoveryPath, f.iss.DiscoveryHandler())
 	mux.Handle("GET "+JWKSPath, f.iss.JWKSHandler())

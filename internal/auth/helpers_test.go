@@ -44,11 +44,17 @@ type fixture struct {
 // using the shared test key.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureAt(t, testURL, writeTestKey(t))
+}
+
+// writeTestKey writes the shared test key to a new key file.
+func writeTestKey(t testing.TB) string {
+	t.Helper()
 	keyFile := filepath.Join(t.TempDir(), "signing.pem")
 	if err := os.WriteFile(keyFile, testKeyPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return newFixtureAt(t, testURL, keyFile)
+	return keyFile
 }
 
 func newFixtureAt(t testing.TB, url, keyFile string) *fixture {

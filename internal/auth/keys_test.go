@@ -106,10 +106,7 @@ func TestUnusableKeyFile(t *testing.T) {
 
 func TestNewIssuerOptions(t *testing.T) {
 	t.Parallel()
-	keyFile := filepath.Join(t.TempDir(), "k.pem")
-	if err := os.WriteFile(keyFile, testKeyPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeTestKey(t)
 	for _, url := range []string{"", "127.0.0.1:8080", "ftp://x", "/relative"} {
 		if _, err := NewIssuer(IssuerOptions{URL: url, KeyFile: keyFile}, nil); err == nil {
 			t.Errorf("URL %q accepted", url)
