@@ -120,6 +120,10 @@ func TestRefreshRotates(t *testing.T) {
 	if _, _, err := f.iss.Refresh(ctx, second.RefreshToken); err != nil {
 		t.Fatalf("new refresh token: %v", err)
 	}
+	// Logging out with a token that is already used or unknown is not an error.
+	if err := f.iss.Revoke(ctx, first.RefreshToken); err != nil {
+		t.Fatalf("Revoke(used token) = %v", err)
+	}
 }
 
 func TestRefreshReflectsUpgrade(t *testing.T) {
