@@ -192,3 +192,18 @@ type Store interface {
 	// AbortIdempotent deletes a pending record so the key can be retried.
 	AbortIdempotent(ctx context.Context, k IdempotencyKey) error
 }
+
+// Accounts is the user lookup and update the embedded OIDC issuer needs for
+// password logins and guest upgrades. Every Store that Open returns implements
+// it; it is kept out of Store so that fakes of Store need not:
+//
+//	acc, ok := st.(store.Accounts)
+type Accounts interface {
+	// GetUserByUsername finds a user by username, ignoring case; ErrNotFound
+	// if none.
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	// UpdateUser overwrites Username, Email, PasswordHash and IsGuest of the
+	// user with u.ID: ErrNotFound if there is none, ErrConflict if the new
+	// username or email is taken.
+	UpdateUser(ctx context.Context, u *User) error
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+const conversationCols = "id, user_id, title, metadata, model, created_at, updated_at"
+
+func scanConversation(r rowScanner) (*Conversation, error) {
+	var c Conversation
+	if err := r.Scan(&c.ID, &c.UserID, &c.Title, jsonCol{&c.Metadata}, &c.Model,
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	if c.Metadata == nil {
+		c.Metadata = map[string]string{}
+	}
+	return &c, nil
+}
+
+// metadataArg encodes metadata as a JSON object; nil is stored as {}.
+func metadataArg(m map[string]string) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs []*Message) error {
+	if c.UserID == "" {
+		return s.fail("create conversation", errors.New("conversation has no user"))
+	}
+	meta, err := metadataArg(c.Metadata)
+	if err != nil {
+		return s.fail("create conversation", err)
+	}
+	if c.ID == "" {
+		c.ID = NewID(PrefixConversation)
+	}
+	now := s.timestamp()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	c.UpdatedAt = c.CreatedAt
+	if c.Metadata == nil {
+		c.Metadata = map[string]string{}
+	}
+	return s.inTx(ctx, "create conversation", func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx,
+			"INSERT INTO conversations ("+conversationCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			c.ID, c.UserID, c.Title, meta, c.Model, s.d.timeArg(c.CreatedAt), s.d.timeArg(c.UpdatedAt),
+		); err != nil {
+			return err
+		}
+		return s.insertMessages(ctx, tx, c.ID, msgs, now)
+	})
+}
+
+func (s *sqlStore) GetConversation(ctx context.Context, userID, id string) (*Conversation, error) {
+	c, err := scanConversation(s.queryRow(ctx, s.read,
+		"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
+	return c, s.fail("get conversation", err)
+}
+
+// ListConversations lists the user's conversations, newest first unless
+// p.Order is "asc".
+func (s *sqlStore) ListConversations(ctx context.Context, userID string, p Page) ([]Conversation, bool, error) {
+	const op = "list conversations"
+	w, err := s.newWindow(ctx, p, PrefixConversation, OrderDesc,
+		"SELECT seq FROM conversations WHERE id = ? AND user_id = ?", userID)
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	rows, err := s.query(ctx, s.read,
+		"SELECT "+conversationCols+" FROM conversations WHERE user_id = ?"+w.clause(),
+		append([]any{userID}, w.clauseArgs()...)...)
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	list, err := collect(rows, scanConversation)
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	list, more := trim(list, w)
+	return list, more, nil
+}
+
+// UpdateConversation changes the fields u sets and bumps UpdatedAt.
+func (s *sqlStore) UpdateConversation(ctx context.Context, userID, id string, u ConversationUpdate) (*Conversation, error) {
+	const op = "update conversation"
+	sets := []string{"updated_at = ?"}
+	args := []any{s.d.timeArg(s.timestamp())}
+	if u.Title != nil {
+		sets, args = append(sets, "title = ?"), append(args, *u.Title)
+	}
+	if u.Metadata != nil {
+		meta, err := metadataArg(u.Metadata)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		sets, args = append(sets, "metadata = ?"), append(args, meta)
+	}
+	if u.Model != nil {
+		sets, args = append(sets, "model = ?"), append(args, *u.Model)
+	}
+	c, err := scanConversation(s.queryRow(ctx, s.write,
+		"UPDATE conversations SET "+strings.Join(sets, ", ")+
+			" WHERE id = ? AND user_id = ? RETURNING "+conversationCols,
+		append(args, id, userID)...))
+	return c, s.fail(op, err)
+}
+
+// DeleteConversation deletes the conversation; its messages and runs go with
+// it (ON DELETE CASCADE).
+func (s *sqlStore) DeleteConversation(ctx context.Context, userID, id string) error {
+	return s.fail("delete conversation", s.execOne(ctx, s.write,
+		"DELETE FROM conversations WHERE id = ? AND user_id = ?", id, userID))
+}
+
+// touchConversation bumps the conversation's updated_at (and its model, when
+// model is not "") if userID owns it, else ErrNotFound. Inside a transaction it
+// also takes the conversation's row lock first, so appends to one
+// conversation are serialized and their seq order is their commit order.
+func (s *sqlStore) touchConversation(ctx context.Context, q queryer, userID, id, model string) error {
+	return s.execOne(ctx, q,
+		`UPDATE conversations SET updated_at = ?, model = COALESCE(NULLIF(CAST(? AS TEXT), ''), model)
+		 WHERE id = ? AND user_id = ?`,
+		s.d.timeArg(s.timestamp()), model, id, userID)
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (*T, error)) ([]T, error) {
+	defer rows.Close()
+	list := []T{} // an empty list, not nil: callers encode it as []
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, *v)
+	}
+	return list, rows.Err()
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+const messageCols = "id, conversation_id, role, content, status, model, run_id, usage, created_at"
+
+func scanMessage(r rowScanner) (*Message, error) {
+	var m Message
+	if err := r.Scan(&m.ID, &m.ConversationID, &m.Role, &m.Content, &m.Status, &m.Model, &m.RunID,
+		jsonCol{&m.Usage}, timeCol{&m.CreatedAt}); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// insertMessages appends msgs to conversation convID, in order, filling in
+// ID, ConversationID, Status (completed) and CreatedAt (now) where unset.
+func (s *sqlStore) insertMessages(ctx context.Context, q queryer, convID string, msgs []*Message, now time.Time) error {
+	for _, m := range msgs {
+		if m.ID == "" {
+			m.ID = NewID(PrefixMessage)
+		}
+		m.ConversationID = convID
+		if m.Status == "" {
+			m.Status = StatusCompleted
+		}
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
+		}
+		usage, err := jsonArg(m.Usage)
+		if err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, q,
+			"INSERT INTO messages ("+messageCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			m.ID, m.ConversationID, m.Role, m.Content, m.Status, m.Model, m.RunID, usage, s.d.timeArg(m.CreatedAt),
+		); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastModel is the model of the last message that names one, or "".
+func lastModel(msgs []*Message) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Model != "" {
+			return msgs[i].Model
+		}
+	}
+	return ""
+}
+
+// AppendMessages appends msgs to the user's conversation. The conversation's
+// UpdatedAt is bumped, and its Model set to the last message's model if any
+// message names one.
+func (s *sqlStore) AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error {
+	return s.inTx(ctx, "append messages", func(tx *sql.Tx) error {
+		// Touch first: it checks ownership and locks the conversation row.
+		if err := s.touchConversation(ctx, tx, userID, conversationID, lastModel(msgs)); err != nil {
+			return err
+		}
+		return s.insertMessages(ctx, tx, conversationID, msgs, s.timestamp())
+	})
+}
+
+// ownConversation returns ErrNotFound unless userID owns the conversation.
+func (s *sqlStore) ownConversation(ctx context.Context, q queryer, userID, conversationID string) error {
+	var one int
+	return s.queryRow(ctx, q, "SELECT 1 FROM conversations WHERE id = ? AND user_id = ?",
+		conversationID, userID).Scan(&one)
+}
+
+// ListMessages lists the conversation's messages, oldest first unless p.Order
+// is "desc".
+func (s *sqlStore) ListMessages(ctx context.Context, userID, conversationID string, p Page) ([]Message, bool, error) {
+	const op = "list messages"
+	if err := s.ownConversation(ctx, s.read, userID, conversationID); err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	w, err := s.newWindow(ctx, p, PrefixMessage, OrderAsc,
+		"SELECT seq FROM messages WHERE id = ? AND conversation_id = ?", conversationID)
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	rows, err := s.query(ctx, s.read,
+		"SELECT "+messageCols+" FROM messages WHERE conversation_id = ?"+w.clause(),
+		append([]any{conversationID}, w.clauseArgs()...)...)
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	list, err := collect(rows, scanMessage)
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	list, more := trim(list, w)
+	return list, more, nil
+}
+
+func (s *sqlStore) History(ctx context.Context, userID, conversationID string) ([]Message, error) {
+	const op = "history"
+	if err := s.ownConversation(ctx, s.read, userID, conversationID); err != nil {
+		return nil, s.fail(op, err)
+	}
+	rows, err := s.query(ctx, s.read,
+		"SELECT "+messageCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", conversationID)
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	list, err := collect(rows, scanMessage)
+	return list, s.fail(op, err)
+}
+
+func (s *sqlStore) GetMessage(ctx context.Context, userID, conversationID, id string) (*Message, error) {
+	m, err := scanMessage(s.queryRow(ctx, s.read,
+		`SELECT `+messageCols+` FROM messages
+		 WHERE id = ? AND conversation_id = ?
+		   AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.user_id = ?)`,
+		id, conversationID, userID))
+	return m, s.fail("get message", err)
+}
+
+func (s *sqlStore) DeleteMessage(ctx context.Context, userID, conversationID, id string) error {
+	return s.fail("delete message", s.execOne(ctx, s.write,
+		`DELETE FROM messages
+		 WHERE id = ? AND conversation_id = ?
+		   AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.user_id = ?)`,
+		id, conversationID, userID))
+}

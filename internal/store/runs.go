@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+const runCols = "id, conversation_id, user_id, model, status, message_id, usage, error, created_at, completed_at"
+
+func scanRun(r rowScanner) (*Run, error) {
+	var run Run
+	if err := r.Scan(&run.ID, &run.ConversationID, &run.UserID, &run.Model, &run.Status, &run.MessageID,
+		jsonCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}); err != nil {
+		return nil, err
+	}
+	return &run, nil
+}
+
+// CreateRun stores r (Status defaults to in_progress) in r.UserID's
+// conversation r.ConversationID; ErrNotFound if the user does not own it.
+func (s *sqlStore) CreateRun(ctx context.Context, r *Run) error {
+	if r.ID == "" {
+		r.ID = NewID(PrefixRun)
+	}
+	if r.Status == "" {
+		r.Status = StatusInProgress
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.timestamp()
+	}
+	usage, err := jsonArg(r.Usage)
+	if err != nil {
+		return s.fail("create run", err)
+	}
+	runErr, err := jsonArg(r.Error)
+	if err != nil {
+		return s.fail("create run", err)
+	}
+	return s.inTx(ctx, "create run", func(tx *sql.Tx) error {
+		if err := s.ownConversation(ctx, tx, r.UserID, r.ConversationID); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx,
+			"INSERT INTO runs ("+runCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			r.ID, r.ConversationID, r.UserID, r.Model, r.Status, r.MessageID, usage, runErr,
+			s.d.timeArg(r.CreatedAt), s.d.nullTimeArg(r.CompletedAt))
+		return err
+	})
+}
+
+// FinishRun records the run's outcome: Status (default completed), Usage,
+// Error and CompletedAt (default now); if msg is non-nil it is appended to the
+// conversation as the run's answer (Role defaults to assistant, Model to the
+// run's, Status to completed or, for a run that did not complete, incomplete;
+// RunID and ConversationID are set) and r.MessageID is set to its id.
+// The conversation's UpdatedAt and Model are bumped. All in one transaction.
+//
+// A run finishes once: finishing a run that is no longer in_progress is
+// ErrConflict and changes nothing, so a late finisher (e.g. a stream that ends
+// after the user cancelled) cannot append a second answer.
+func (s *sqlStore) FinishRun(ctx context.Context, r *Run, msg *Message) error {
+	const op = "finish run"
+	if r.Status == "" || r.Status == StatusInProgress {
+		r.Status = StatusCompleted
+	}
+	if r.CompletedAt == nil {
+		now := s.timestamp()
+		r.CompletedAt = &now
+	}
+	if msg != nil {
+		if msg.ID == "" {
+			msg.ID = NewID(PrefixMessage)
+		}
+		if msg.Role == "" {
+			msg.Role = RoleAssistant
+		}
+		if msg.Model == "" {
+			msg.Model = r.Model
+		}
+		if msg.Status == "" && r.Status != StatusCompleted {
+			msg.Status = StatusIncomplete // the answer of a cut-short run
+		}
+		msg.RunID = r.ID
+		r.MessageID = msg.ID
+	}
+	usage, err := jsonArg(r.Usage)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	runErr, err := jsonArg(r.Error)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		if err := s.touchConversation(ctx, tx, r.UserID, r.ConversationID, r.Model); err != nil {
+			return err
+		}
+		if msg != nil {
+			if err := s.insertMessages(ctx, tx, r.ConversationID, []*Message{msg}, s.timestamp()); err != nil {
+				return err
+			}
+		}
+		err := s.execOne(ctx, tx,
+			`UPDATE runs SET status = ?, message_id = ?, usage = ?, error = ?, completed_at = ?
+			 WHERE id = ? AND conversation_id = ? AND user_id = ? AND status = ?`,
+			r.Status, r.MessageID, usage, runErr, s.d.nullTimeArg(r.CompletedAt),
+			r.ID, r.ConversationID, r.UserID, StatusInProgress)
+		if err != ErrNotFound {
+			return err
+		}
+		// Nothing updated: either there is no such run, or it already finished.
+		var status string
+		if err := s.queryRow(ctx, tx,
+			"SELECT status FROM runs WHERE id = ? AND conversation_id = ? AND user_id = ?",
+			r.ID, r.ConversationID, r.UserID).Scan(&status); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: run %s already finished (%s)", ErrConflict, r.ID, status)
+	})
+}
+
+func (s *sqlStore) GetRun(ctx context.Context, userID, conversationID, id string) (*Run, error) {
+	r, err := scanRun(s.queryRow(ctx, s.read,
+		"SELECT "+runCols+" FROM runs WHERE id = ? AND conversation_id = ? AND user_id = ?",
+		id, conversationID, userID))
+	return r, s.fail("get run", err)
+}
