@@ -151,9 +151,10 @@ func classifyPostgres(err error) error {
 			return ErrConflict
 		case pe.Code == "23503": // foreign_key_violation
 			return ErrNotFound
-		case strings.HasPrefix(pe.Code, "08"), // connection_exception
-			pe.Code == "53300", // too_many_connections
-			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // shutdown, cannot connect now
+		// connection_exception, too_many_connections, admin/crash shutdown,
+		// cannot_connect_now (starting up or in recovery)
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "53300",
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
 			return ErrUnavailable
 		}
 		return nil

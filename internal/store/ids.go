@@ -19,7 +19,7 @@ const (
 // crypto/rand), e.g. NewID("conv") = "conv_3q2-7wEvrnJ0bmA3kYcX_1Zb". A
 // trailing "_" on prefix is accepted: NewID("conv_") gives the same shape.
 func NewID(prefix string) string {
-	var b [18]byte // 18 bytes = exactly 24 base64 characters, no padding
+	var b [18]byte         // 18 bytes = exactly 24 base64 characters, no padding
 	_, _ = rand.Read(b[:]) // never fails: crypto/rand aborts the program instead
 	return strings.TrimSuffix(prefix, "_") + "_" + base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -17,7 +17,7 @@ import (
 // Errors every backend returns; the server maps them to HTTP in one place.
 var (
 	ErrNotFound    = errors.New("not found")
-	ErrConflict    = errors.New("conflict")      // unique constraint (username, email, ...)
+	ErrConflict    = errors.New("conflict")       // unique constraint (username, email, ...)
 	ErrBadCursor   = errors.New("invalid cursor") // pagination cursor is malformed or unknown
 	ErrUnavailable = errors.New("database unavailable")
 )

@@ -238,10 +238,10 @@ func testBadCursors(t *testing.T, st store.Store) {
 
 	for _, after := range []string{
 		"garbage",
-		msgsA[0].ID,                            // wrong kind of id
-		"conv_",                                // prefix alone
+		msgsA[0].ID,                           // wrong kind of id
+		"conv_",                               // prefix alone
 		store.NewID(store.PrefixConversation), // well-formed, never existed
-		convB.ID,                               // another user's
+		convB.ID,                              // another user's
 	} {
 		_, _, err := st.ListConversations(c, a, store.Page{Limit: 10, After: after})
 		wantErr(t, "ListConversations after "+after, err, store.ErrBadCursor)
