@@ -47,7 +47,7 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	case dialectPostgres:
 		s, err = openPostgres(ctx, target)
 	default:
-		s, err = openSQLite(ctx, target)
+		s, err = openSQLite(ctx, target, logger)
 	}
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ const (
 	sqliteReaderParams = "?_busy_timeout=10000&_foreign_keys=1&_query_only=1"
 )
 
-func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
+func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, error) {
 	switch {
 	case path == "":
 		return nil, errors.New("store: empty SQLite path (use sqlite:PATH or a file path)")
@@ -116,9 +116,16 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		_ = w.Close()
 		return nil, unavailable(what, err, "")
+	}
+	if !strings.EqualFold(mode, "wal") {
+		// Some file systems (network mounts) cannot do WAL; SQLite then
+		// silently keeps its rollback journal: correct, but readers block
+		// behind the writer.
+		log.Warn("SQLite could not switch to WAL; reads will wait for writes", "path", path, "journal_mode", mode)
 	}
 	r, err := sql.Open("sqlite", path+sqliteReaderParams)
 	if err != nil {
