@@ -6,6 +6,20 @@
 // The store never knows about HTTP. Every read and write of user-owned data is
 // scoped by the owner's id, so "not yours" and "does not exist" are the same
 // ErrNotFound.
+//
+// What callers can rely on, in both backends:
+//   - Times are UTC with microsecond precision (the API shows Unix seconds).
+//     A create method fills in a zero CreatedAt and keeps a set one.
+//   - Lists come back in exact creation order, even for objects created in
+//     the same microsecond: they are ordered by an internal sequence, never by
+//     timestamp. Empty lists are empty slices, not nil.
+//   - Conversation.Metadata is never nil when read; Usage and Error are nil
+//     when absent.
+//   - Failures wrap ErrNotFound, ErrConflict, ErrBadCursor or ErrUnavailable
+//     (check with errors.Is); anything else is an internal error.
+//
+// Open (open.go) picks the backend from the DSN; the schema lives in
+// migrations/.
 package store
 
 import (
@@ -152,6 +166,8 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error // sets ID if empty, CreatedAt
 	GetUser(ctx context.Context, id string) (*User, error)
 
+	// SaveRefreshToken stores t; ErrNotFound if its user does not exist,
+	// ErrConflict if the hash is already stored.
 	SaveRefreshToken(ctx context.Context, t *RefreshToken) error
 	// UseRefreshToken atomically revokes a live (unexpired, unrevoked) token
 	// and returns it; ErrNotFound otherwise. Rotation: each token works once.
@@ -161,14 +177,22 @@ type Store interface {
 	// initial messages, in one transaction.
 	CreateConversation(ctx context.Context, c *Conversation, msgs []*Message) error
 	GetConversation(ctx context.Context, userID, id string) (*Conversation, error)
+	// ListConversations pages through the user's conversations, newest first
+	// unless p.Order is "asc". p.After must be one of this user's
+	// conversation ids, else ErrBadCursor.
 	ListConversations(ctx context.Context, userID string, p Page) (list []Conversation, hasMore bool, err error)
+	// UpdateConversation applies u, bumps UpdatedAt and returns the result.
 	UpdateConversation(ctx context.Context, userID, id string, u ConversationUpdate) (*Conversation, error)
+	// DeleteConversation deletes the conversation with its messages and runs.
 	DeleteConversation(ctx context.Context, userID, id string) error
 
 	// AppendMessages adds msgs (IDs, CreatedAt set; Status defaults to
 	// completed) to the end of the conversation, in one transaction, and bumps
-	// its UpdatedAt.
+	// its UpdatedAt (and Model, to the last message's non-empty Model).
 	AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error
+	// ListMessages pages through the conversation's messages, oldest first
+	// unless p.Order is "desc". p.After must be a message of this
+	// conversation, else ErrBadCursor.
 	ListMessages(ctx context.Context, userID, conversationID string, p Page) (list []Message, hasMore bool, err error)
 	// History returns every message of the conversation, oldest first.
 	History(ctx context.Context, userID, conversationID string) ([]Message, error)
@@ -177,17 +201,26 @@ type Store interface {
 
 	CreateRun(ctx context.Context, r *Run) error // sets ID if empty, CreatedAt
 	// FinishRun stores the run's final state and, if msg is non-nil, appends
-	// msg to the conversation, in one transaction (r.MessageID is set).
+	// msg to the conversation, in one transaction (r.MessageID is set). The
+	// run is identified by r.ID, r.ConversationID and r.UserID. A run
+	// finishes once: a second FinishRun is ErrConflict and changes nothing.
 	FinishRun(ctx context.Context, r *Run, msg *Message) error
 	GetRun(ctx context.Context, userID, conversationID, id string) (*Run, error)
 
+	// UpsertModels inserts or updates models by ID; a zero Created keeps
+	// the stored creation time.
 	UpsertModels(ctx context.Context, models []Model) error
+	// ListModels returns every model, ordered by ID.
 	ListModels(ctx context.Context) ([]Model, error)
 
 	// BeginIdempotent records a pending request. If a record for the key
 	// exists (and has not expired) it is returned and nothing is written;
-	// otherwise it returns (nil, nil).
+	// otherwise it returns (nil, nil). Records expire after IdempotencyTTL,
+	// pending ones (a crashed request) after IdempotencyPendingTTL. Of
+	// concurrent callers with one key exactly one gets (nil, nil).
 	BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error)
+	// CompleteIdempotent stores the response and marks the record done;
+	// ErrNotFound if the key has no record.
 	CompleteIdempotent(ctx context.Context, k IdempotencyKey, status int, contentType string, body []byte) error
 	// AbortIdempotent deletes a pending record so the key can be retried.
 	AbortIdempotent(ctx context.Context, k IdempotencyKey) error
