@@ -71,9 +71,10 @@ func TestSQLiteUnavailable(t *testing.T) {
 	}
 }
 
-// The writer holding the database's write lock makes a second process wait
-// (busy_timeout) rather than fail; a store in another "process" still reads.
-func TestSQLiteReadersDuringWrite(t *testing.T) {
+// Two stores on one file (as two jan processes would be) write concurrently
+// without SQLITE_BUSY errors: each transaction takes the write lock at BEGIN
+// (_txlock=immediate) and waits for it (busy_timeout) instead of failing.
+func TestSQLiteTwoStoresOneFile(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "jan.db")
 	a, b := openSQLite(t, dsn), openSQLite(t, dsn)
 	ctx := context.Background()

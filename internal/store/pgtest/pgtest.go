@@ -13,6 +13,9 @@
 //		os.Exit(code)
 //	}
 //
+// A binary that never calls Stop (or is killed) leaves its cluster running
+// until the next pgtest start, which removes clusters whose owner is gone.
+//
 // When no Postgres can be had, tests skip with the reason — or fail, when
 // CI=true or JAN_TEST_REQUIRE contains "postgres", so CI never passes by
 // skipping.
