@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"iter"
 	"net/http"
 	"strings"
 
@@ -23,46 +25,29 @@ type Accumulator struct {
 	content strings.Builder // Content is a view of it: appends stay linear
 }
 
-// chunk is the part of a chat.completion.chunk or text_completion chunk
-// jan reads; everything else is relayed without being looked at.
-type chunk struct {
-	ID      string `json:"id"`
+// completion is the part of a non-streamed chat.completion or
+// text_completion that jan reads.
+type completion struct {
 	Object  string `json:"object"`
-	Model   string `json:"model"`
 	Choices []struct {
-		Index int `json:"index"`
-		Delta struct {
-			Role    string `json:"role"`
-			Content string `json:"content"`
-		} `json:"delta"`
-		Message struct { // non-streamed chat.completion
-			Role    string `json:"role"`
+		Index   int `json:"index"`
+		Message struct {
 			Content string `json:"content"`
 		} `json:"message"`
 		Text         string  `json:"text"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage   *store.Usage    `json:"usage"`
-	Error   json.RawMessage `json:"error"`
-	Message string          `json:"message"` // vLLM's {"object":"error","message":...}
+	Usage *store.Usage    `json:"usage"`
+	Error json.RawMessage `json:"error"`
 }
 
-// errorMessage returns the upstream's message if c is an error event or
-// envelope, and whether it is one.
-func (c *chunk) errorMessage(raw []byte) (string, bool) {
-	if len(c.Error) > 0 && string(c.Error) != "null" {
-		if msg := upstreamMessage(raw); msg != "" {
-			return msg, true
-		}
-		return "unknown error", true
+// upstreamError is the *Error for an error event in a stream, or an error
+// envelope in a 200 response.
+func upstreamErrorEvent(provider string, body []byte) *Error {
+	msg := upstreamMessage(body)
+	if msg == "" {
+		msg = "unknown error"
 	}
-	if c.Object == "error" {
-		return oneLine(c.Message, 500), true
-	}
-	return "", false
-}
-
-func upstreamErrorEvent(provider, msg string) *Error {
 	return &Error{
 		Status:   http.StatusBadGateway,
 		Code:     CodeUpstream,
@@ -78,44 +63,162 @@ func upstreamErrorEvent(provider, msg string) *Error {
 // "[DONE]" is ignored. An error event returns a 502 upstream_error *Error
 // with the upstream's message; data that is not a JSON object returns a
 // 502 upstream_bad_response *Error.
+//
+// It runs once per streamed token, so instead of decoding the chunk into
+// structs it validates it (json.Valid) and then walks only the fields it
+// needs; the content of a token is appended without an intermediate string
+// unless it has escapes.
 func (a *Accumulator) AddChunk(data []byte) error {
 	if IsDone(data) {
 		return nil
 	}
-	var c chunk
-	if err := unmarshalObject(data, &c); err != nil {
-		return badResponse(a.Provider, "sent a stream event that is not a JSON object", err)
+	start := skipSpace(data, 0)
+	if !json.Valid(data) || data[start] != '{' {
+		return badResponse(a.Provider, "sent a stream event that is not a JSON object",
+			fmt.Errorf("invalid chunk %q", oneLine(string(data), 100)))
 	}
-	if msg, ok := c.errorMessage(data); ok {
-		return upstreamErrorEvent(a.Provider, msg)
-	}
-	if a.ID == "" {
-		a.ID = c.ID
-	}
-	if a.Model == "" {
-		a.Model = c.Model
-	}
-	if c.Usage != nil {
-		u := *c.Usage
-		a.Usage = &u
-	}
-	for i := range c.Choices {
-		ch := &c.Choices[i]
-		if ch.Index != 0 {
-			continue // n > 1: jan keeps the first choice
+	var choices []byte
+	isError := false
+	for key, val := range objectFields(data, start) {
+		switch {
+		case keyIs(key, "choices"):
+			choices = val
+		case keyIs(key, "id"):
+			if a.ID == "" {
+				a.ID = jsonString(val)
+			}
+		case keyIs(key, "model"):
+			if a.Model == "" {
+				a.Model = jsonString(val)
+			}
+		case keyIs(key, "usage"):
+			if val[0] == '{' {
+				var u store.Usage
+				if err := json.Unmarshal(val, &u); err != nil {
+					return badResponse(a.Provider, "sent usage that jan could not read", err)
+				}
+				a.Usage = &u
+			}
+		case keyIs(key, "error"):
+			isError = isError || val[0] != 'n' // not null
+		case keyIs(key, "object"):
+			isError = isError || jsonString(val) == "error" // vLLM's error object
 		}
-		if ch.Delta.Role != "" {
-			a.Role = ch.Delta.Role
+	}
+	if isError {
+		return upstreamErrorEvent(a.Provider, data)
+	}
+	if choices == nil || choices[0] == 'n' {
+		return nil
+	}
+	if choices[0] != '[' {
+		return badResponse(a.Provider, "sent a stream event whose choices are not a list", errors.New("choices is not an array"))
+	}
+	for choice := range arrayValues(choices) {
+		if choice[0] != '{' {
+			return badResponse(a.Provider, "sent a stream event with a malformed choice", errors.New("choice is not an object"))
 		}
-		if s := ch.Delta.Content + ch.Text; s != "" {
-			a.content.WriteString(s)
-			a.Content = a.content.String()
-		}
-		if ch.FinishReason != nil && *ch.FinishReason != "" {
-			a.FinishReason = *ch.FinishReason
-		}
+		a.addChoice(choice)
 	}
 	return nil
+}
+
+// addChoice folds one element of choices; only choice 0 is kept (n > 1).
+func (a *Accumulator) addChoice(choice []byte) {
+	var delta, text, finish []byte
+	for key, val := range objectFields(choice, 0) {
+		switch {
+		case keyIs(key, "index"):
+			if string(val) != "0" {
+				return
+			}
+		case keyIs(key, "delta"):
+			delta = val
+		case keyIs(key, "text"):
+			text = val
+		case keyIs(key, "finish_reason"):
+			finish = val
+		}
+	}
+	if delta != nil && delta[0] == '{' {
+		for key, val := range objectFields(delta, 0) {
+			switch {
+			case keyIs(key, "content"):
+				a.appendContent(val)
+			case keyIs(key, "role"):
+				if r := jsonString(val); r != "" {
+					a.Role = r
+				}
+			}
+		}
+	}
+	a.appendContent(text)
+	if f := jsonString(finish); f != "" {
+		a.FinishReason = f
+	}
+}
+
+// appendContent appends a JSON string value (raw, quoted) to the content.
+func (a *Accumulator) appendContent(raw []byte) {
+	if len(raw) < 3 || raw[0] != '"' { // missing, null, non-string or ""
+		return
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		a.content.Write(raw[1 : len(raw)-1])
+	} else {
+		a.content.WriteString(jsonString(raw))
+	}
+	a.Content = a.content.String()
+}
+
+// jsonString decodes a raw JSON string value; "" for anything else.
+func jsonString(raw []byte) string {
+	if len(raw) < 2 || raw[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	_ = json.Unmarshal(raw, &s) // valid: the whole chunk passed json.Valid
+	return s
+}
+
+// objectFields yields the raw key (quoted) and value of each field of the
+// JSON object starting at b[i], which json.Valid has accepted.
+func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		i := skipSpace(b, i+1)
+		for i < len(b) && b[i] == '"' {
+			keyEnd := skipString(b, i)
+			v := skipSpace(b, skipSpace(b, keyEnd)+1)
+			vEnd := skipValue(b, v)
+			if !yield(b[i:keyEnd], b[v:vEnd]) {
+				return
+			}
+			i = skipSpace(b, vEnd)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+			}
+		}
+	}
+}
+
+// arrayValues yields each raw element of the valid JSON array b.
+func arrayValues(b []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		i := skipSpace(b, 1)
+		for i < len(b) && b[i] != ']' {
+			end := skipValue(b, i)
+			if !yield(b[i:end]) {
+				return
+			}
+			i = skipSpace(b, end)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+			}
+		}
+	}
 }
 
 // ParseCompletion reads a non-streamed chat.completion (content of
@@ -124,12 +227,12 @@ func (a *Accumulator) AddChunk(data []byte) error {
 // completion a 502 upstream_bad_response *Error; set their Provider if you
 // know it.
 func ParseCompletion(body []byte) (content, finishReason string, usage *store.Usage, err error) {
-	var c chunk
+	var c completion
 	if err := unmarshalObject(body, &c); err != nil {
 		return "", "", nil, badResponse("", "sent a response that is not a JSON object", err)
 	}
-	if msg, ok := c.errorMessage(body); ok {
-		return "", "", nil, upstreamErrorEvent("", msg)
+	if (len(c.Error) > 0 && string(c.Error) != "null") || c.Object == "error" {
+		return "", "", nil, upstreamErrorEvent("", body)
 	}
 	if c.Choices == nil {
 		return "", "", nil, badResponse("", "sent a response without choices", errors.New("no choices in completion"))

@@ -1,6 +1,8 @@
 package inference_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -95,13 +97,15 @@ func TestAccumulatorChoices(t *testing.T) {
 		`{"id":"x","choices":[{"index":1,"delta":{"content":"other"}},{"index":0,"delta":{"role":"assistant","content":"a"}}]}`,
 		`{"id":"y","choices":[{"index":0,"delta":{"content":null},"finish_reason":null}],"usage":null,"error":null}`,
 		`{"choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}]}`,
+		` { "choices" : [ { "delta" : { "content" : "\n\"q\" \u00e9\ud83d\ude00" } } ] } `,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"{\"content\":\"no\"}"}}]}}]}`,
 		`[DONE]`,
 	} {
 		if err := a.AddChunk([]byte(c)); err != nil {
 			t.Fatalf("AddChunk(%s): %v", c, err)
 		}
 	}
-	if a.Content != "ab" || a.ID != "x" || a.FinishReason != "stop" || a.Usage != nil {
+	if a.Content != "ab\n\"q\" é😀" || a.ID != "x" || a.FinishReason != "stop" || a.Usage != nil {
 		t.Errorf("accumulated %+v", a)
 	}
 }
@@ -201,4 +205,56 @@ func BenchmarkEventReader(b *testing.B) {
 			}
 		}
 	}
+}
+
+// FuzzAccumulator checks that AddChunk never panics and agrees with
+// encoding/json on the content it takes from a chunk.
+func FuzzAccumulator(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"x","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"text":"a\nb","finish_reason":"stop"}],"usage":{"prompt_tokens":1}}`,
+		`{"choices":[{"index":1,"delta":{"content":"x"}},{"delta":{"content":"\u00e9"}}]}`,
+		`{"error":{"message":"boom"}}`,
+		`{"choices":null}`,
+		`[DONE]`,
+		`{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a inference.Accumulator
+		err := a.AddChunk(data)
+		var ref struct {
+			Choices []struct {
+				Index *int `json:"index"`
+				Delta *struct {
+					Content *string `json:"content"`
+				} `json:"delta"`
+				Text *string `json:"text"`
+			} `json:"choices"`
+		}
+		if err != nil || json.Unmarshal(data, &ref) != nil {
+			return
+		}
+		for _, k := range []string{"choices", "index", "delta", "content", "text"} {
+			if bytes.Count(bytes.ToLower(data), []byte(k)) != bytes.Count(data, []byte(k)) {
+				return // encoding/json matches keys case-insensitively; engines do not
+			}
+		}
+		want := ""
+		for _, c := range ref.Choices {
+			if c.Index != nil && *c.Index != 0 {
+				continue
+			}
+			if c.Delta != nil && c.Delta.Content != nil {
+				want += *c.Delta.Content
+			}
+			if c.Text != nil {
+				want += *c.Text
+			}
+		}
+		if a.Content != want {
+			t.Fatalf("content %q, encoding/json says %q", a.Content, want)
+		}
+	})
 }
