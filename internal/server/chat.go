@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,6 +38,9 @@ type chatRequest struct {
 // field a client wrote (messages[1].role), and nothing is rewritten here.
 func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
 	req := &chatRequest{Store: true, Stream: streamQuery}
+	if b = bytes.TrimSpace(b); len(b) == 0 || b[0] != '{' {
+		return nil, errInvalid("", "invalid_json", "request body must be a JSON object")
+	}
 	if err := json.Unmarshal(b, &req.fields); err != nil {
 		return nil, jsonError(err, "")
 	}
@@ -205,7 +209,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	fields := map[string]json.RawMessage{"model": req.Model, "stream": req.Stream}
+	fields := map[string]json.RawMessage{"model": req.Model}
+	if req.Stream != nil {
+		fields["stream"] = req.Stream
+	}
 	var model string
 	if err := stringField(fields, "model", true, &model); err != nil {
 		writeError(w, r, err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -204,7 +205,7 @@ func (s *Server) conversation(r *http.Request) (*store.Conversation, error) {
 
 // notFoundAs names what was not found; other errors pass through.
 func notFoundAs(err error, code, format string, args ...any) error {
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound(code, format, args...)
 	}
 	return err

@@ -247,7 +247,7 @@ func (s *Server) loadRun(r *http.Request) (*store.Run, *store.Message, error) {
 	}
 	var msg *store.Message
 	if run.MessageID != "" {
-		if msg, err = s.store.GetMessage(r.Context(), uid, conv, run.MessageID); err != nil && err != store.ErrNotFound {
+		if msg, err = s.store.GetMessage(r.Context(), uid, conv, run.MessageID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
 	}

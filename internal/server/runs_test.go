@@ -19,7 +19,7 @@ import (
 // data payloads one at a time ("" at the end) and a cancel for the request.
 func (e *env) openStream(path, token string, body any) (next func() string, resp *http.Response, cancel func()) {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(context.Background())
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequestWithContext(ctx, "POST", e.URL+path, strings.NewReader(string(b)))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -40,7 +40,7 @@ func (e *env) openStream(path, token string, body any) (next func() string, resp
 		}
 		return ""
 	}
-	return next, resp, func() { cancel(); resp.Body.Close() }
+	return next, resp, func() { stop(); resp.Body.Close() }
 }
 
 type runEvent struct {

@@ -41,17 +41,17 @@ func startSSE(w http.ResponseWriter, keepalive time.Duration) *sseWriter {
 	_ = s.rc.Flush()
 	if keepalive > 0 {
 		s.ticker = time.NewTicker(keepalive)
-		go s.keepalive()
+		go s.keepalive(s.ticker.C)
 	}
 	return s
 }
 
-func (s *sseWriter) keepalive() {
+func (s *sseWriter) keepalive(tick <-chan time.Time) {
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-s.ticker.C:
+		case <-tick:
 			s.mu.Lock()
 			if s.idle {
 				s.writeLocked(sseKeepalive)

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// janBinary builds the jan binary once per test run.
+var janBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "jan-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "jan")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe runs `jan serve` and waits until /healthz answers.
+func startServe(t *testing.T, addr, dataDir string, extra ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--no-detect"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			res.Body.Close()
+			return cmd
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("jan serve did not start:\n%s", out.String())
+	return nil
+}
+
+func post(url, token string, body any) (int, []byte, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	rb, err := io.ReadAll(res.Body)
+	return res.StatusCode, rb, err
+}
+
+// kill -9 under write load, then restart: every message whose create
+// returned 2xx is there.
+func TestKillDashNineKeepsAcknowledgedWrites(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	cmd := startServe(t, addr, dir)
+	base := "http://" + addr
+
+	_, b, err := post(base+"/auth/guest", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal(b, &tok)
+	_, b, _ = post(base+"/v1/conversations", tok.AccessToken, map[string]any{})
+	var conv struct{ ID string }
+	json.Unmarshal(b, &conv)
+	if conv.ID == "" {
+		t.Fatalf("create conversation: %s", b)
+	}
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				status, b, err := post(base+"/v1/conversations/"+conv.ID+"/messages", tok.AccessToken,
+					map[string]any{"role": "user", "content": fmt.Sprintf("message %d", i)})
+				if err != nil {
+					return // the server is gone
+				}
+				if status == http.StatusCreated {
+					var m struct{ ID string }
+					json.Unmarshal(b, &m)
+					mu.Lock()
+					acked[m.ID] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	wg.Wait()
+	stop()
+	if len(acked) < 50 {
+		t.Fatalf("only %d writes acknowledged before the kill; the load did not run", len(acked))
+	}
+
+	startServe(t, addr, dir)
+	stored := map[string]bool{}
+	after := ""
+	for {
+		url := base + "/v1/conversations/" + conv.ID + "/messages?limit=100"
+		if after != "" {
+			url += "&after=" + after
+		}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken) // the signing key survived too
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+			HasMore   bool    `json:"has_more"`
+			NextAfter *string `json:"next_after"`
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("list after restart: %d %s", res.StatusCode, body)
+		}
+		json.Unmarshal(body, &page)
+		for _, m := range page.Data {
+			stored[m.ID] = true
+		}
+		if !page.HasMore {
+			break
+		}
+		after = *page.NextAfter
+	}
+	missing := 0
+	for id := range acked {
+		if !stored[id] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged messages are missing after kill -9", missing, len(acked))
+	}
+	t.Logf("%d acknowledged writes, all present after kill -9 and restart", len(acked))
+}
+
+func TestServeStartupErrors(t *testing.T) {
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	badProviders := filepath.Join(t.TempDir(), "providers.yaml")
+	os.WriteFile(badProviders, []byte("providers:\n  - name: x\n    kind: openai\n"), 0o644)
+
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"port in use", []string{"--addr", taken.Addr().String()}, []string{"already in use", "--addr"}},
+		{"bad providers.yaml", []string{"--addr", freeAddr(t), "--providers", badProviders}, []string{"providers.yaml", "base_url"}},
+		{"bad addr", []string{"--addr", "nonsense"}, []string{"--addr", "host:port"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "--no-detect", "--data-dir", t.TempDir()}, tc.args...)
+			out, err := exec.Command(bin, args...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("jan serve succeeded; output:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
