@@ -3,6 +3,8 @@ package inference
 import (
 	"cmp"
 	"maps"
+	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,7 +59,9 @@ func NewRegistry(cfg *Config) *Registry {
 // copied. A name already taken gets a "-2", "-3", ... suffix; a provider
 // without a name is named after its host. Public ids stay unique: the first
 // provider to serve an id keeps it and later ones are reachable as
-// "<provider>/<id>".
+// "<provider>/<id>". A detected provider (Detected set) at an endpoint
+// that is already registered is ignored, so an engine both configured and
+// auto-detected is not listed twice.
 func (r *Registry) Add(p Provider) {
 	p = cloneProvider(p)
 	if p.Kind == "" {
@@ -65,6 +69,15 @@ func (r *Registry) Add(p Provider) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+
+	if p.Detected {
+		key := endpointKey(&p)
+		for _, q := range r.providers {
+			if endpointKey(q) == key {
+				return
+			}
+		}
+	}
 
 	if p.Name == "" {
 		p.Name = p.host()
@@ -191,4 +204,22 @@ func cloneProvider(p Provider) Provider {
 		m.Capabilities = slices.Clone(m.Capabilities)
 	}
 	return p
+}
+
+// endpointKey identifies where a provider's API is, so that
+// http://localhost:11434 and http://127.0.0.1:11434/v1/ compare equal.
+func endpointKey(p *Provider) string {
+	u, err := url.Parse(p.URL("/"))
+	if err != nil {
+		return p.BaseURL
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	switch host {
+	case "localhost", "127.0.0.1", "::1", "0.0.0.0":
+		host = "loopback"
+	}
+	return strings.ToLower(u.Scheme + "://" + net.JoinHostPort(host, port) + u.Path)
 }

@@ -146,6 +146,14 @@ func TestRegistryAdd(t *testing.T) {
 	if r.DefaultModel() != "llama" {
 		t.Errorf("DefaultModel() = %q after Add", r.DefaultModel())
 	}
+
+	// The same engine found again by detection is not listed twice.
+	n := len(r.Models())
+	r.Add(inference.Provider{Name: "ollama", BaseURL: "http://localhost:11434/v1/", Detected: true, Models: models("llama", "phi")})
+	r.Add(inference.Provider{Name: "x", BaseURL: "http://10.0.0.5:8000/v1", Detected: true, Models: models("z")})
+	if len(r.Providers()) != 3 || len(r.Models()) != n {
+		t.Errorf("re-detected engines were added: %d providers, %d models", len(r.Providers()), len(r.Models()))
+	}
 }
 
 func TestRegistryConcurrent(t *testing.T) {
