@@ -21,6 +21,8 @@ type apiError struct {
 	Code    string
 	Message string
 	Param   string
+	// RetryAfter is sent as Retry-After (seconds) on 429 and 503.
+	RetryAfter string
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -79,10 +81,13 @@ func toAPIError(ctx context.Context, err error) *apiError {
 		return ae
 	case errors.As(err, &ue):
 		typ := "upstream_error"
-		if ue.Status >= 400 && ue.Status < 500 {
+		switch {
+		case ue.Status == http.StatusTooManyRequests:
+			typ = "rate_limit_error"
+		case ue.Status >= 400 && ue.Status < 500:
 			typ = "invalid_request_error"
 		}
-		return &apiError{Status: ue.Status, Type: typ, Code: ue.Code, Message: ue.Message}
+		return &apiError{Status: ue.Status, Type: typ, Code: ue.Code, Message: ue.Message, RetryAfter: ue.RetryAfter}
 	case errors.As(err, &authErr):
 		return errUnauthorized(authErr.Code, authErr.Message)
 	case errors.As(err, &maxErr):
@@ -107,7 +112,9 @@ func toAPIError(ctx context.Context, err error) *apiError {
 // writeError writes err as the error envelope.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(r.Context(), err)
-	if ae.Status == http.StatusTooManyRequests {
+	if ae.RetryAfter != "" {
+		w.Header().Set("Retry-After", ae.RetryAfter)
+	} else if ae.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, ae.Status, ae.body(requestID(r.Context())))

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/inference"
 )
 
 type ctxKey int
@@ -116,6 +117,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		w.Header().Set(inference.ServerHeader, "jan") // engine detection never mistakes jan for an engine
 		log := s.log.With("request_id", id)
 
 		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))

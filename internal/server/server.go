@@ -92,7 +92,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // errShuttingDown is the cause streams see when the server stops.
 var errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "server_shutting_down",
-	Message: "the server is shutting down; the partial answer was saved"}
+	Message: "the server is shutting down; this stream was ended early (a run keeps its partial answer)"}
 
 // Stop ends the streams still running: each sends an error event, saves its
 // partial answer and finishes. Call it after http.Server.Shutdown's grace.
