@@ -30,8 +30,8 @@ func TestOwnership(t *testing.T) {
 		{"POST", c + "/runs"}, {"GET", c + "/runs/" + run.ID}, {"POST", c + "/runs/" + run.ID + "/cancel"},
 	}
 	bodies := map[string]any{
-		"PATCH":              map[string]any{"title": "stolen"},
-		"POST " + c:          map[string]any{"title": "stolen"},
+		"PATCH":                   map[string]any{"title": "stolen"},
+		"POST " + c:               map[string]any{"title": "stolen"},
 		"POST " + c + "/messages": map[string]any{"role": "user", "content": "x"},
 		"POST " + c + "/items":    map[string]any{"items": []map[string]any{{"type": "message", "role": "user", "content": "x"}}},
 		"POST " + c + "/runs":     map[string]any{},

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/janhq/jan/internal/auth"
 	"github.com/janhq/jan/internal/fakeengine"
 	"github.com/janhq/jan/internal/inference"
@@ -30,12 +32,13 @@ func TestMain(m *testing.M) {
 
 // env is a running jan server in front of a fake engine.
 type env struct {
-	t      *testing.T
-	srv    *Server
-	http   *httptest.Server
-	engine *fakeengine.Engine
-	store  store.Store
-	URL    string
+	t          *testing.T
+	engineHook func(*http.Request) // sees each engine request, when set
+	srv        *Server
+	http       *httptest.Server
+	engine     *fakeengine.Engine
+	store      store.Store
+	URL        string
 }
 
 type envOptions struct {
@@ -44,6 +47,8 @@ type envOptions struct {
 	keepalive time.Duration
 	timeout   time.Duration // upstream header timeout
 	upstream  string        // override the engine URL (e.g. a closed port)
+	tracer    trace.Tracer  // spans exported when set
+	dsn       string        // database URL; default a fresh SQLite file (or Postgres with postgres)
 }
 
 const testModel = "fake-model"
@@ -56,12 +61,21 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.engine.Models = []string{"served/fake-model"}
 	}
 	engine := fakeengine.New(o.engine)
-	eng := httptest.NewServer(engine)
+	var e *env
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e != nil && e.engineHook != nil {
+			e.engineHook(r)
+		}
+		engine.ServeHTTP(w, r)
+	}))
 	t.Cleanup(eng.Close)
 
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "jan.db")
 	if o.postgres {
 		dsn = pgtest.URL(t)
+	}
+	if o.dsn != "" {
+		dsn = o.dsn
 	}
 	st, err := store.Open(ctx, dsn, store.Options{AutoMigrate: true})
 	if err != nil {
@@ -93,14 +107,20 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	var transport http.RoundTripper = inference.NewTransport()
+	if o.tracer != nil {
+		transport = propagating{transport}
+	}
 	srv := New(Options{
-		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer,
-		Upstream:  inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout}),
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Keepalive: o.keepalive,
+		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer, Tracer: o.tracer,
+		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout, Transport: transport}),
+		ProviderCheck: providerCheck(reg),
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keepalive:     o.keepalive,
 	})
 	hs.Config.Handler = srv
-	return &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL}
+	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL}
+	return e
 }
 
 // guest returns a fresh guest's access token.

@@ -75,9 +75,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	defer stopTracing()
 
+	var transport http.RoundTripper = inference.NewTransport()
+	if tracingEnabled() {
+		transport = propagating{transport}
+	}
 	srv := New(Options{
 		Store: st, Registry: registry, Verifier: verifier, Issuer: issuer, Logger: log, Tracer: tracer, BodyLimit: cfg.BodyLimit,
-		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout}),
+		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),
 		ProviderCheck: providerCheck(registry),
 	})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -16,11 +17,16 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
+// tracingEnabled reports whether an OTLP endpoint is configured.
+func tracingEnabled() bool {
+	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
 // setupTracing exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT
 // (or the traces-specific variable) is set; otherwise tracing is a no-op
 // that costs nothing per request.
 func setupTracing(ctx context.Context) (trace.Tracer, func(), error) {
-	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+	if !tracingEnabled() {
 		return noop.NewTracerProvider().Tracer("jan"), func() {}, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
@@ -42,4 +48,16 @@ func setupTracing(ctx context.Context) (trace.Tracer, func(), error) {
 		defer cancel()
 		_ = tp.Shutdown(ctx)
 	}, nil
+}
+
+// propagating injects the W3C traceparent of the request's span into calls
+// to engines, so an engine that traces (vLLM does) joins jan's trace.
+type propagating struct{ base http.RoundTripper }
+
+func (p propagating) RoundTrip(r *http.Request) (*http.Response, error) {
+	if trace.SpanContextFromContext(r.Context()).IsValid() {
+		r = r.Clone(r.Context())
+		propagation.TraceContext{}.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
+	}
+	return p.base.RoundTrip(r)
 }

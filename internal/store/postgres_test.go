@@ -1,15 +1,9 @@
 package store_test
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,26 +53,10 @@ func TestPostgresUnavailable(t *testing.T) {
 // server answers 503), not an opaque error. A TCP proxy in front of the test
 // server is cut to simulate it.
 func TestPostgresUnavailableAtRuntime(t *testing.T) {
-	u, err := url.Parse(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	target := u.Host
-	if h := q.Get("host"); strings.HasPrefix(h, "/") { // Unix socket directory
-		target = filepath.Join(h, ".s.PGSQL."+cmp.Or(q.Get("port"), "5432"))
-	}
-	network := "tcp"
-	if strings.HasPrefix(target, "/") {
-		network = "unix"
-	}
-	proxy := newCuttableProxy(t, network, target)
-	q.Del("host")
-	q.Del("port")
-	u.Host, u.RawQuery = proxy.addr(), q.Encode()
+	dsn, proxy := pgtest.CuttableURL(t)
 
 	ctx := context.Background()
-	st, err := store.Open(ctx, u.String(), store.Options{AutoMigrate: true})
+	st, err := store.Open(ctx, dsn, store.Options{AutoMigrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +67,7 @@ func TestPostgresUnavailableAtRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	for i := range 3 { // the first may meet a dead pooled connection, later ones a refused connect
 		_, err := st.GetConversation(ctx, user, conv.ID)
 		if !errors.Is(err, store.ErrUnavailable) {
@@ -99,52 +77,4 @@ func TestPostgresUnavailableAtRuntime(t *testing.T) {
 	if err := st.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping after the database went away: %v, want ErrUnavailable", err)
 	}
-}
-
-// cuttableProxy forwards TCP connections to target until cut, which closes
-// the listener and every forwarded connection.
-type cuttableProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newCuttableProxy(t *testing.T, network, target string) *cuttableProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttableProxy{ln: ln}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial(network, target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cuttableProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cuttableProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
