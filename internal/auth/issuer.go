@@ -26,7 +26,7 @@ const (
 	DiscoveryPath = "/.well-known/openid-configuration"
 	JWKSPath      = "/.well-known/jwks.json"
 	// TokenPath is the token endpoint the discovery document advertises
-	// (grant_type refresh_token and password, form-encoded, as Keycloak's).
+	// (grant_type refresh_token, form-encoded, as Keycloak's; password arrives with accounts).
 	TokenPath = "/auth/token"
 )
 
@@ -119,7 +119,7 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		"issuer":                                i.url,
 		"jwks_uri":                              i.url + JWKSPath,
 		"token_endpoint":                        i.url + TokenPath,
-		"grant_types_supported":                 []string{"refresh_token", "password"},
+		"grant_types_supported":                 []string{"refresh_token"},
 		"token_endpoint_auth_methods_supported": []string{"none"},
 		"response_types_supported":              []string{"token"},
 		"subject_types_supported":               []string{"public"},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/janhq/jan/internal/auth"
@@ -63,4 +64,42 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": p.ID, "object": "principal", "username": p.Username, "guest": p.IsGuest, "scopes": scopes, "auth_method": p.AuthMethod,
 	})
+}
+
+// token is the OAuth 2.0 token endpoint the discovery document advertises
+// (form-encoded; grant_type=refresh_token). Its errors follow RFC 6749 §5.2,
+// which OAuth clients expect, rather than jan's envelope.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	oauthError := func(status int, code, desc string) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	if err := r.ParseForm(); err != nil {
+		oauthError(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+		return
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "refresh_token":
+		rt := r.PostForm.Get("refresh_token")
+		if rt == "" {
+			oauthError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
+			return
+		}
+		tokens, _, err := s.issuer.Refresh(r.Context(), rt)
+		if err != nil {
+			var ae *auth.Error
+			if errors.As(err, &ae) {
+				oauthError(http.StatusBadRequest, "invalid_grant", ae.Message)
+				return
+			}
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, tokens)
+	case "":
+		oauthError(http.StatusBadRequest, "invalid_request", "grant_type is required")
+	default:
+		oauthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type "+gt+" is not supported; use refresh_token")
+	}
 }

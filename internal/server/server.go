@@ -114,6 +114,7 @@ func (s *Server) routes() http.Handler {
 		public("POST /auth/guest", s.guest)
 		public("POST /auth/guest-login", s.guest)
 		public("POST /auth/refresh", s.refresh)
+		public("POST "+auth.TokenPath, s.token)
 	}
 	private("GET /auth/me", s.me)
 
