@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// endpoint is one way to reach the engine: direct, through the floor or
+// through jan. The bearer token (a jan guest's) goes to all three, so the
+// requests are the same bytes everywhere.
+type endpoint struct {
+	name  string
+	base  string
+	token string
+}
+
+// newClient is the load generator's client: keep-alive pools large enough
+// that conns concurrent requests to one host never churn connections, and
+// never a proxy (traffic stays on loopback).
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: time.Minute, // no request may hang the run
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        4 * conns,
+			MaxIdleConnsPerHost: conns,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// call is one HTTP request of the benchmark.
+type call struct {
+	url     string
+	token   string
+	idemKey string
+	body    []byte
+}
+
+func (c call) request(ctx context.Context) *http.Request {
+	method := http.MethodPost
+	var body io.Reader
+	if c.body == nil {
+		method = http.MethodGet
+	} else {
+		body = bytes.NewReader(c.body)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, c.url, body)
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.idemKey != "" {
+		req.Header.Set("Idempotency-Key", c.idemKey)
+	}
+	return req
+}
+
+// do sends c and reads the whole answer; a status other than want is an error.
+func (c call) do(ctx context.Context, hc *http.Client, want int) ([]byte, error) {
+	res, err := hc.Do(c.request(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != want {
+		return nil, fmt.Errorf("%s: HTTP %d: %.300s", c.url, res.StatusCode, b)
+	}
+	return b, nil
+}
+
+// chatBody is a chat completion request; conv, when set, is jan's
+// conversation extension.
+func chatBody(content string, stream bool, conv string) []byte {
+	m := map[string]any{"model": benchModel, "messages": []map[string]string{{"role": "user", "content": content}}}
+	if stream {
+		m["stream"] = true
+	}
+	if conv != "" {
+		m["conversation"] = conv
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// The request bodies. Directives ([fake:…], see internal/fakeengine) shape
+// the engine's answer per request, so one engine serves every figure.
+var (
+	plainBody = chatBody("Say hello.", false, "")
+	// 16 tokens, 250µs apart: TTFT is the first, and jan must flush it
+	// rather than wait for the rest.
+	ttftBody = chatBody("Say hello. [fake:tokens=16] [fake:delay=250us]", true, "")
+	// One token a second for ten minutes: a stream that stays open.
+	holdBody = chatBody("Keep talking. [fake:tokens=600] [fake:delay=1s]", true, "")
+)
+
+// guest returns an access token for a new jan guest.
+func guest(ctx context.Context, hc *http.Client, janURL string) (string, error) {
+	b, err := call{url: janURL + "/auth/guest", body: []byte("{}")}.do(ctx, hc, http.StatusCreated)
+	if err != nil {
+		return "", fmt.Errorf("guest token: %w", err)
+	}
+	var t struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil || t.AccessToken == "" {
+		return "", fmt.Errorf("guest token: unexpected answer %.200s", b)
+	}
+	return t.AccessToken, nil
+}
+
+func createConversation(ctx context.Context, hc *http.Client, janURL, token string) (string, error) {
+	b, err := call{url: janURL + "/v1/conversations", token: token, body: []byte(`{"title":"bench"}`)}.do(ctx, hc, http.StatusCreated)
+	if err != nil {
+		return "", fmt.Errorf("create conversation: %w", err)
+	}
+	var c struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" {
+		return "", fmt.Errorf("create conversation: unexpected answer %.200s", b)
+	}
+	return c.ID, nil
+}
+
+// sequential measures one(ep) n times per endpoint after warm uncounted
+// ones, interleaving the endpoints so that drift on a noisy machine hits
+// all of them alike. Any error stops it.
+func sequential(ctx context.Context, eps []endpoint, warm, n int, one func(endpoint) (time.Duration, error)) ([][]time.Duration, error) {
+	out := make([][]time.Duration, len(eps))
+	for i := range out {
+		out[i] = make([]time.Duration, 0, n)
+	}
+	for i := range warm + n {
+		for j, ep := range eps {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			d, err := one(ep)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", ep.name, err)
+			}
+			if i >= warm {
+				out[j] = append(out[j], d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// completionTime is the time of a whole non-streamed chat completion.
+func completionTime(ctx context.Context, hc *http.Client, ep endpoint) (time.Duration, error) {
+	start := time.Now()
+	_, err := call{url: ep.base + "/v1/chat/completions", token: ep.token, body: plainBody}.do(ctx, hc, http.StatusOK)
+	return time.Since(start), err
+}
+
+// firstTokenTime is the time to the first streamed chunk with content; the
+// rest of the stream is read to its [DONE].
+func firstTokenTime(ctx context.Context, hc *http.Client, ep endpoint) (time.Duration, error) {
+	start := time.Now()
+	res, err := hc.Do(call{url: ep.base + "/v1/chat/completions", token: ep.token, body: ttftBody}.request(ctx))
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 300))
+		return 0, fmt.Errorf("HTTP %d: %s", res.StatusCode, b)
+	}
+	r := bufio.NewReader(res.Body)
+	first, err := readUntilContent(r)
+	if err != nil {
+		return 0, err
+	}
+	ttft := first.Sub(start)
+	for {
+		line, err := r.ReadSlice('\n')
+		if bytes.HasPrefix(line, []byte("data: [DONE]")) {
+			return ttft, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("stream ended without [DONE]: %w", err)
+		}
+	}
+}
+
+// readUntilContent reads SSE lines up to the first data event carrying
+// content and returns when it arrived.
+func readUntilContent(r *bufio.Reader) (time.Time, error) {
+	for {
+		line, err := r.ReadSlice('\n')
+		if bytes.HasPrefix(line, []byte("data: {")) && bytes.Contains(line, []byte(`"content":"`)) &&
+			!bytes.Contains(line, []byte(`"content":""`)) {
+			return time.Now(), nil
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("stream ended before any content: %w", err)
+		}
+	}
+}
+
+// loadResult is one throughput run.
+type loadResult struct {
+	Requests   int64         `json:"requests"`
+	Errors     int64         `json:"errors"`
+	FirstError string        `json:"first_error,omitempty"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+}
+
+func (r loadResult) rps() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+
+// load runs clients concurrent loops of next(client, i) for d and counts
+// the answers (200) and errors (anything else). Requests in flight at the
+// deadline finish and count.
+func load(ctx context.Context, hc *http.Client, clients int, d time.Duration, next func(client, i int) call) loadResult {
+	var ok, failed atomic.Int64
+	var firstErr sync.Once
+	var res loadResult
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				if _, err := next(c, i).do(ctx, hc, http.StatusOK); err != nil {
+					failed.Add(1)
+					firstErr.Do(func() { res.FirstError = err.Error() })
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.Requests, res.Errors = ok.Load(), failed.Load()
+	return res
+}
+
+// holdStreams opens n streams to ep, waits until every one has received its
+// first content chunk, calls measure while all n are open, then closes them.
+func holdStreams(ctx context.Context, ep endpoint, n int, measure func() error) error {
+	hc := newClient(n)
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+
+	started := make(chan error, n)
+	opening := make(chan struct{}, 64) // at most 64 streams being opened at once
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opening <- struct{}{}
+			res, err := hc.Do(call{url: ep.base + "/v1/chat/completions", token: ep.token, body: holdBody}.request(ctx))
+			if err == nil && res.StatusCode != http.StatusOK {
+				err = errors.New("HTTP " + strconv.Itoa(res.StatusCode))
+			}
+			if err != nil {
+				<-opening
+				started <- err
+				return
+			}
+			defer res.Body.Close()
+			r := bufio.NewReader(res.Body)
+			_, err = readUntilContent(r)
+			<-opening
+			started <- err
+			if err == nil {
+				_, _ = io.Copy(io.Discard, r) // until cancelled
+			}
+		}()
+	}
+	timeout := time.After(60 * time.Second)
+	for range n {
+		select {
+		case err := <-started:
+			if err != nil {
+				return fmt.Errorf("%s: open stream: %w", ep.name, err)
+			}
+		case <-timeout:
+			return fmt.Errorf("%s: %d streams did not all start within 60s", ep.name, n)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let the last ones settle
+	return measure()
+}
