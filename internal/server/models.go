@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/janhq/jan/internal/store"
 )
@@ -13,6 +14,33 @@ type modelJSON struct {
 	OwnedBy      string   `json:"owned_by"`
 	DisplayName  string   `json:"display_name,omitempty"`
 	Capabilities []string `json:"capabilities"`
+}
+
+// created returns when jan first served each model (from the database,
+// where start-up recorded them), read once.
+func (s *Server) created(r *http.Request) map[string]time.Time {
+	s.createdOnce.Do(func() {
+		s.createdAt = map[string]time.Time{}
+		models, err := s.store.ListModels(r.Context())
+		if err != nil {
+			logFrom(r.Context()).Warn("list models", "err", err)
+			return
+		}
+		for _, m := range models {
+			s.createdAt[m.ID] = m.Created
+		}
+	})
+	return s.createdAt
+}
+
+func (s *Server) modelJSON(r *http.Request, m store.Model) modelJSON {
+	if t, ok := s.created(r)[m.ID]; ok && m.Created.IsZero() {
+		m.Created = t
+	}
+	if m.Created.IsZero() {
+		m.Created = s.started
+	}
+	return toModelJSON(m)
 }
 
 func toModelJSON(m store.Model) modelJSON {
@@ -27,7 +55,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	models := s.models.Models()
 	out := make([]modelJSON, len(models))
 	for i, m := range models {
-		out[i] = toModelJSON(m)
+		out[i] = s.modelJSON(r, m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out})
 }
@@ -36,7 +64,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	for _, m := range s.models.Models() {
 		if m.ID == id {
-			writeJSON(w, http.StatusOK, toModelJSON(m))
+			writeJSON(w, http.StatusOK, s.modelJSON(r, m))
 			return
 		}
 	}

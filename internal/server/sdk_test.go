@@ -24,7 +24,7 @@ func TestOpenAISDK(t *testing.T) {
 			if err != nil {
 				t.Fatalf("list models: %v", err)
 			}
-			if len(models.Data) != 1 || models.Data[0].ID != testModel {
+			if len(models.Data) != 1 || models.Data[0].ID != testModel || models.Data[0].Created < 1700000000 {
 				t.Fatalf("models = %+v, want [%s]", models.Data, testModel)
 			}
 

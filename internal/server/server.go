@@ -60,6 +60,10 @@ type Server struct {
 	shutdown context.Context
 	stop     context.CancelCauseFunc
 
+	started     time.Time
+	createdOnce sync.Once
+	createdAt   map[string]time.Time // model id → first served
+
 	runsMu sync.Mutex
 	runs   map[string]*activeRun // runs executing in this process, by id
 }
@@ -69,7 +73,7 @@ func New(o Options) *Server {
 	s := &Server{
 		store: o.Store, models: o.Registry, upstream: o.Upstream, verifier: o.Verifier, issuer: o.Issuer,
 		log: o.Logger, tracer: o.Tracer, bodyLimit: o.BodyLimit, keepalive: o.Keepalive, ready: o.ProviderCheck,
-		runs: map[string]*activeRun{},
+		runs: map[string]*activeRun{}, started: time.Now(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
