@@ -18,7 +18,6 @@ type sseWriter struct {
 	ticker  *time.Ticker
 	stop    chan struct{}
 	failed  bool // the client went away
-	started bool
 }
 
 var (
@@ -37,7 +36,7 @@ func startSSE(w http.ResponseWriter, keepalive time.Duration) *sseWriter {
 	h.Set("X-Accel-Buffering", "no")
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
-	s := &sseWriter{w: w, rc: http.NewResponseController(w), started: true, stop: make(chan struct{})}
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), stop: make(chan struct{})}
 	_ = s.rc.Flush()
 	if keepalive > 0 {
 		s.ticker = time.NewTicker(keepalive)
@@ -103,13 +102,6 @@ func (s *sseWriter) writeLocked(b []byte) {
 	if err := s.rc.Flush(); err != nil {
 		s.failed = true
 	}
-}
-
-// gone reports whether a write to the client failed.
-func (s *sseWriter) gone() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failed
 }
 
 // close stops the keepalive ticker; the response ends when the handler returns.
