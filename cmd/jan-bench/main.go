@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -79,6 +80,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "jan-bench:", err)
 		os.Exit(1)
 	}
+	rep.Command = strings.TrimSpace("go run ./cmd/jan-bench " + strings.Join(os.Args[1:], " "))
 	if o.JSON {
 		err = rep.writeJSON(os.Stdout)
 	} else {

@@ -155,10 +155,10 @@ func (t *tail) String() string {
 
 // stack is the three processes under test and their base URLs.
 type stack struct {
-	dir                  string
-	engine, floor, jan   *proc
-	engineURL, floorURL  string
-	janURL               string
+	dir                 string
+	engine, floor, jan  *proc
+	engineURL, floorURL string
+	janURL              string
 }
 
 // startStack builds jan and starts the engine, the floor and jan, each
@@ -215,6 +215,20 @@ func startStack(ctx context.Context, logw io.Writer) (s *stack, err error) {
 	return s, nil
 }
 
+// explain adds to err what the processes printed, which often says why.
+func (s *stack) explain(err error) error {
+	var b strings.Builder
+	for _, p := range []*proc{s.engine, s.floor, s.jan} {
+		if out := p.out.String(); strings.TrimSpace(out) != "" {
+			fmt.Fprintf(&b, "\n--- %s output (tail) ---\n%s", p.name, out[max(0, len(out)-2000):])
+		}
+	}
+	if b.Len() == 0 {
+		return err
+	}
+	return fmt.Errorf("%w%s", err, b.String())
+}
+
 func (s *stack) close() {
 	s.jan.stop()
 	s.floor.stop()
@@ -260,7 +274,15 @@ func runRole(args []string) int {
 		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: 90 * time.Second, DisableCompression: true},
 		ErrorLog:  log.New(os.Stderr, "floor: ", 0),
 	}
-	srv := &http.Server{Addr: *addr, Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// Full duplex: otherwise the server drains and closes the request body
+	// as the engine's response headers are written, while the transport may
+	// still be reading it to EOF, and the transport then drops the upstream
+	// connection mid-stream (golang/go#40747). jan buffers the body first.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		proxy.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		return 1

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,8 +52,16 @@ func run(ctx context.Context, o Options, logw io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer s.close()
-	serving := [3]*proc{s.engine, s.floor, s.jan}
+	rep, err := measure(ctx, o, r, s, logw)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return rep, nil
+}
 
+// measure takes every figure on a started stack.
+func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Writer) (*Report, error) {
+	serving := [3]*proc{s.engine, s.floor, s.jan}
 	hc := newClient(max(64, 2*o.Clients))
 	defer hc.CloseIdleConnections()
 	token, err := guest(ctx, hc, s.janURL)
@@ -129,9 +141,134 @@ func run(ctx context.Context, o Options, logw io.Writer) (*Report, error) {
 }
 
 // measureLoad warms up (a fifth of the run, at most a second, not counted),
-// then runs the load and reads p's CPU time across it.
-func measureLoad(ctx context.Context, hc interface{ CloseIdleConnections() }, o Options, p *proc, next func(int, int) call) (loadResult, time.Duration, error) {
-	client := hc.(interface{}).(*httpClient)
-	_ = client
-	return loadResult{}, 0, nil
+// then runs the load and reads p's CPU time across it, per request.
+func measureLoad(ctx context.Context, hc *http.Client, o Options, p *proc, next func(client, i int) call) (loadResult, time.Duration, error) {
+	load(ctx, hc, o.Clients, min(o.Duration/5, time.Second), next)
+	before, err := p.cpu()
+	if err != nil {
+		return loadResult{}, 0, err
+	}
+	res := load(ctx, hc, o.Clients, o.Duration, next)
+	after, err := p.cpu()
+	if err != nil {
+		return loadResult{}, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return loadResult{}, 0, err
+	}
+	var perReq time.Duration
+	if res.Requests > 0 {
+		perReq = (after - before) / time.Duration(res.Requests)
+	}
+	return res, perReq, nil
+}
+
+// prepareFullPath creates a guest per client and convs conversations for
+// each, and returns the full-path request generator: the client's token, a
+// unique Idempotency-Key and a conversation that changes every 20 requests.
+func prepareFullPath(ctx context.Context, hc *http.Client, janURL string, clients, convs int) (func(client, i int) call, error) {
+	tokens := make([]string, clients)
+	pools := make([][]string, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tokens[c], errs[c] = guest(ctx, hc, janURL); errs[c] != nil {
+				return
+			}
+			for range convs {
+				id, err := createConversation(ctx, hc, janURL, tokens[c])
+				if err != nil {
+					errs[c] = err
+					return
+				}
+				pools[c] = append(pools[c], id)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var keys atomic.Int64
+	sent := make([]int, clients) // per client, across the warm-up and the run
+	return func(c, _ int) call {
+		conv := pools[c][sent[c]/20%len(pools[c])]
+		sent[c]++
+		return call{url: janURL + "/v1/chat/completions", token: tokens[c],
+			idemKey: "bench-" + strconv.FormatInt(keys.Add(1), 10), body: chatBody("Say hello.", false, conv)}
+	}, nil
+}
+
+// machine is where the figures were measured.
+type machine struct {
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Go     string `json:"go"`
+	Kernel string `json:"kernel"`
+	Date   string `json:"date"`
+}
+
+func describeMachine() machine {
+	m := machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
+		m.Go = strings.TrimSpace(string(out)) // the toolchain that builds jan
+	}
+	return m
+}
+
+// storeResult is BenchmarkAppendTurn on SQLite (internal/store), run with
+// go test in its own process.
+type storeResult struct {
+	Command  string  `json:"command"`
+	Serial   float64 `json:"serial_turns_per_s"`
+	Parallel float64 `json:"parallel_turns_per_s"`
+}
+
+func storeBench(ctx context.Context, benchtime string) (*storeResult, error) {
+	args := []string{"test", "github.com/janhq/jan/internal/store", "-run", "^$", "-bench", "BenchmarkAppendTurn/sqlite", "-benchtime", benchtime, "-count", "1"}
+	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("store benchmark: %w\n%s", err, out)
+	}
+	res, err := parseStoreBench(string(out))
+	if err != nil {
+		return nil, err
+	}
+	res.Command = "go " + strings.Join(args, " ")
+	return res, nil
+}
+
+var storeLine = regexp.MustCompile(`(?m)^BenchmarkAppendTurn/sqlite/(serial|parallel)(?:-\d+)?\s.*?([0-9.e+]+) turns/s`)
+
+func parseStoreBench(out string) (*storeResult, error) {
+	res := &storeResult{}
+	for _, m := range storeLine.FindAllStringSubmatch(out, -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			return nil, fmt.Errorf("store benchmark: %q: %w", m[0], err)
+		}
+		if m[1] == "serial" {
+			res.Serial = v
+		} else {
+			res.Parallel = v
+		}
+	}
+	if res.Serial == 0 || res.Parallel == 0 {
+		return nil, fmt.Errorf("store benchmark: no turns/s for sqlite/serial and sqlite/parallel in:\n%s", out)
+	}
+	return res, nil
 }
