@@ -218,12 +218,83 @@ func readUntilContent(r *bufio.Reader) (time.Time, error) {
 	}
 }
 
+// fullPath is jan's full-path workload: a guest per client, a unique
+// Idempotency-Key per request and a stored conversation that changes every
+// 20 requests, so histories stay short.
+type fullPath struct {
+	janURL string
+	tokens []string   // per client
+	convs  [][]string // per client
+	sent   []int      // per client, across the warm-up and the run
+	keys   atomic.Int64
+}
+
+// newFullPath creates the guests and convs conversations for each.
+func newFullPath(ctx context.Context, hc *http.Client, janURL string, clients, convs int) (*fullPath, error) {
+	fp := &fullPath{janURL: janURL, tokens: make([]string, clients), convs: make([][]string, clients), sent: make([]int, clients)}
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if fp.tokens[c], errs[c] = guest(ctx, hc, janURL); errs[c] != nil {
+				return
+			}
+			for range convs {
+				id, err := createConversation(ctx, hc, janURL, fp.tokens[c])
+				if err != nil {
+					errs[c] = err
+					return
+				}
+				fp.convs[c] = append(fp.convs[c], id)
+			}
+		}()
+	}
+	wg.Wait()
+	return fp, errors.Join(errs...)
+}
+
+// next is client c's next request; only client c's goroutine calls it.
+func (fp *fullPath) next(c, _ int) call {
+	pool := fp.convs[c]
+	conv := pool[fp.sent[c]/20%len(pool)]
+	fp.sent[c]++
+	return call{url: fp.janURL + "/v1/chat/completions", token: fp.tokens[c],
+		idemKey: "bench-" + strconv.FormatInt(fp.keys.Add(1), 10), body: chatBody("Say hello.", false, conv)}
+}
+
+// checkStored makes sure the run did what it claims: client 0's first
+// conversation holds its requests' messages and the answers.
+func (fp *fullPath) checkStored(ctx context.Context, hc *http.Client) error {
+	b, err := call{url: fp.janURL + "/v1/conversations/" + fp.convs[0][0] + "/messages?limit=100", token: fp.tokens[0]}.do(ctx, hc, http.StatusOK)
+	if err != nil {
+		return fmt.Errorf("full path: list stored messages: %w", err)
+	}
+	var page struct {
+		Data []struct {
+			Role string `json:"role"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(b, &page)
+	roles := map[string]int{}
+	for _, m := range page.Data {
+		roles[m.Role]++
+	}
+	if roles["user"] == 0 || roles["assistant"] == 0 {
+		return fmt.Errorf("full path: conversation %s was not stored to (messages by role: %v)", fp.convs[0][0], roles)
+	}
+	return nil
+}
+
 // loadResult is one throughput run.
 type loadResult struct {
 	Requests   int64         `json:"requests"`
 	Errors     int64         `json:"errors"`
 	FirstError string        `json:"first_error,omitempty"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
+	CPU        time.Duration `json:"cpu_per_request_ns"` // of the process under test
+	Busy       float64       `json:"machine_busy"`       // fraction of all cores busy during the run
 }
 
 func (r loadResult) rps() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }

@@ -36,6 +36,7 @@ type Options struct {
 	Streams  int           // open streams for the memory figure
 	// StoreBenchtime is the -benchtime of the store benchmark; "" skips it.
 	StoreBenchtime string
+	JanBin         string // a jan binary to measure instead of building one
 	JSON           bool
 	Quick          bool // sizes for a smoke run; explicit fields still win
 }
@@ -101,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.Clients, "clients", 0, "concurrent clients in the throughput runs (default 32)")
 	fs.IntVar(&o.Streams, "streams", 0, "open streams for the memory figure (default 500; 100 with -quick)")
 	fs.StringVar(&o.StoreBenchtime, "store-benchtime", "", `-benchtime of the store benchmark (default 3s; 200x with -quick; "off" skips it)`)
+	fs.StringVar(&o.JanBin, "jan", "", "measure this jan `binary` instead of building ./cmd/jan (e.g. a profiling build)")
 	fs.BoolVar(&o.Quick, "quick", false, "short everything: a smoke run of a few seconds")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {

@@ -161,9 +161,9 @@ type stack struct {
 	janURL              string
 }
 
-// startStack builds jan and starts the engine, the floor and jan, each
+// startStack builds jan (unless janBin names a binary) and starts the engine, the floor and jan, each
 // ready to serve. On error everything started is stopped.
-func startStack(ctx context.Context, logw io.Writer) (s *stack, err error) {
+func startStack(ctx context.Context, janBin string, logw io.Writer) (s *stack, err error) {
 	dir, err := os.MkdirTemp("", "jan-bench-")
 	if err != nil {
 		return nil, err
@@ -174,11 +174,14 @@ func startStack(ctx context.Context, logw io.Writer) (s *stack, err error) {
 			s.close()
 		}
 	}()
-	fmt.Fprintln(logw, "building jan…")
-	bin := filepath.Join(dir, "jan")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/janhq/jan/cmd/jan")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build jan: %w\n%s", err, out)
+	bin := janBin
+	if bin == "" {
+		fmt.Fprintln(logw, "building jan…")
+		bin = filepath.Join(dir, "jan")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/janhq/jan/cmd/jan")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build jan: %w\n%s", err, out)
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {

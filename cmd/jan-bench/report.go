@@ -120,10 +120,10 @@ func newReport(r *results) *Report {
 	add("ttft_p99", "time to first token p99", "ms", t99)
 	add("added_ttft_p50", "  added TTFT p50 (− direct)", "ms", added(t50))
 
-	var rps, errs, cpu [4]*float64
+	var rps, errs, cpu, busy [4]*float64
 	var totalErrs int64
 	for i, l := range r.load {
-		rps[i], errs[i], cpu[i] = f(l.rps()), f(float64(l.Errors)), f(float64(r.cpu[i])/float64(time.Microsecond))
+		rps[i], errs[i], cpu[i], busy[i] = f(l.rps()), f(float64(l.Errors)), f(float64(l.CPU)/float64(time.Microsecond)), f(100*l.Busy)
 		totalErrs += l.Errors
 	}
 	add("throughput", fmt.Sprintf("throughput, %d clients", o.Clients), "req/s", rps,
@@ -140,6 +140,7 @@ func newReport(r *results) *Report {
 	}
 	add("errors", "  errors", "count", errs, errCheck)
 	add("cpu_per_request", "  CPU per request", "µs", cpu)
+	add("machine_busy", "  machine CPU busy", "%", busy)
 
 	kb := func(kib int64) float64 { return float64(kib) * 1024 / 1e3 }
 	var idle, open, per [4]*float64
@@ -227,7 +228,8 @@ func (rep *Report) writeTable(w io.Writer) error {
 		cells = append(cells, append(row, strings.Join(targets, "; "), strings.Join(results, "; ")))
 	}
 	writeCells(&b, cells, map[int]bool{2: true, 3: true, 4: true, 5: true})
-	fmt.Fprintf(&b, "\n%d of %d targets met. CPU per request is the serving process's user+system time (the engine in the direct column).\n",
+	fmt.Fprintf(&b, "\n%d of %d targets met. CPU per request is the serving process's user+system time (the engine in the direct column);\n"+
+		"machine CPU busy is all cores, all processes (100%% = CPU-bound).\n",
 		rep.Met, rep.Met+rep.Missed)
 	if rep.Store != nil {
 		fmt.Fprintf(&b, "store figures: %s\n", rep.Store.Command)

@@ -13,8 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -32,10 +30,9 @@ type results struct {
 	opts    Options
 	latency [3][]time.Duration
 	ttft    [3][]time.Duration
-	load    [4]loadResult
-	// cpu is the CPU time per request of the process under test in each
-	// throughput run: the engine (direct), the floor, jan, jan.
-	cpu          [4]time.Duration
+	// load is each throughput run, with the CPU time per request of the
+	// process under test: the engine (direct), the floor, jan, jan.
+	load         [4]loadResult
 	rssIdle      [3]int64 // KiB of the engine, the floor and jan
 	rssStreams   [3]int64 // the same with opts.Streams streams open through each
 	convsPerUser int
@@ -47,7 +44,7 @@ type results struct {
 func run(ctx context.Context, o Options, logw io.Writer) (*Report, error) {
 	o.defaults()
 	r := &results{opts: o, machine: describeMachine()}
-	s, err := startStack(ctx, logw)
+	s, err := startStack(ctx, o.JanBin, logw)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +108,7 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 	}
 	for i, ep := range eps {
 		fmt.Fprintf(logw, "throughput: %s, %d clients for %s…\n", ep.name, o.Clients, o.Duration)
-		r.load[i], r.cpu[i], err = measureLoad(ctx, hc, o, serving[i], plain(ep))
+		r.load[i], err = measureLoad(ctx, hc, o, serving[i], plain(ep))
 		if err != nil {
 			return nil, err
 		}
@@ -121,13 +118,15 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 	expected := r.load[janPlain].rps() * o.Duration.Seconds() * 1.2
 	r.convsPerUser = min(max(int(math.Ceil(expected/float64(o.Clients)/20)), 2), 400)
 	fmt.Fprintf(logw, "throughput: jan full path, preparing %d guests × %d conversations…\n", o.Clients, r.convsPerUser)
-	full, err := prepareFullPath(ctx, hc, s.janURL, o.Clients, r.convsPerUser)
+	full, err := newFullPath(ctx, hc, s.janURL, o.Clients, r.convsPerUser)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(logw, "throughput: jan full path, %d clients for %s…\n", o.Clients, o.Duration)
-	r.load[janFull], r.cpu[janFull], err = measureLoad(ctx, hc, o, s.jan, full)
-	if err != nil {
+	if r.load[janFull], err = measureLoad(ctx, hc, o, s.jan, full.next); err != nil {
+		return nil, err
+	}
+	if err := full.checkStored(ctx, hc); err != nil {
 		return nil, err
 	}
 
@@ -141,65 +140,49 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 }
 
 // measureLoad warms up (a fifth of the run, at most a second, not counted),
-// then runs the load and reads p's CPU time across it, per request.
-func measureLoad(ctx context.Context, hc *http.Client, o Options, p *proc, next func(client, i int) call) (loadResult, time.Duration, error) {
+// then runs the load, reading p's CPU time and the machine's across it.
+func measureLoad(ctx context.Context, hc *http.Client, o Options, p *proc, next func(client, i int) call) (loadResult, error) {
 	load(ctx, hc, o.Clients, min(o.Duration/5, time.Second), next)
-	before, err := p.cpu()
-	if err != nil {
-		return loadResult{}, 0, err
-	}
+	before, err1 := p.cpu()
+	busy0, total0, err2 := machineCPU()
 	res := load(ctx, hc, o.Clients, o.Duration, next)
-	after, err := p.cpu()
-	if err != nil {
-		return loadResult{}, 0, err
+	after, err3 := p.cpu()
+	busy1, total1, err4 := machineCPU()
+	if err := errors.Join(ctx.Err(), err1, err2, err3, err4); err != nil {
+		return loadResult{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return loadResult{}, 0, err
-	}
-	var perReq time.Duration
 	if res.Requests > 0 {
-		perReq = (after - before) / time.Duration(res.Requests)
+		res.CPU = (after - before) / time.Duration(res.Requests)
 	}
-	return res, perReq, nil
+	if total1 > total0 {
+		res.Busy = float64(busy1-busy0) / float64(total1-total0)
+	}
+	return res, nil
 }
 
-// prepareFullPath creates a guest per client and convs conversations for
-// each, and returns the full-path request generator: the client's token, a
-// unique Idempotency-Key and a conversation that changes every 20 requests.
-func prepareFullPath(ctx context.Context, hc *http.Client, janURL string, clients, convs int) (func(client, i int) call, error) {
-	tokens := make([]string, clients)
-	pools := make([][]string, clients)
-	errs := make([]error, clients)
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if tokens[c], errs[c] = guest(ctx, hc, janURL); errs[c] != nil {
-				return
-			}
-			for range convs {
-				id, err := createConversation(ctx, hc, janURL, tokens[c])
-				if err != nil {
-					errs[c] = err
-					return
-				}
-				pools[c] = append(pools[c], id)
-			}
-		}()
+// machineCPU is the machine's busy and total CPU time so far, in ticks
+// (the first line of /proc/stat; idle and iowait are not busy).
+func machineCPU() (busy, total int64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("unexpected /proc/stat: %q", line)
 	}
-	var keys atomic.Int64
-	sent := make([]int, clients) // per client, across the warm-up and the run
-	return func(c, _ int) call {
-		conv := pools[c][sent[c]/20%len(pools[c])]
-		sent[c]++
-		return call{url: janURL + "/v1/chat/completions", token: tokens[c],
-			idemKey: "bench-" + strconv.FormatInt(keys.Add(1), 10), body: chatBody("Say hello.", false, conv)}
-	}, nil
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, nil
 }
 
 // machine is where the figures were measured.
