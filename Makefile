@@ -19,8 +19,9 @@ test:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 $(shell $(GO) list ./... | grep -v -e /internal/server -e /internal/inference -e /internal/auth -e /internal/fakeengine)
 
+# make bench BENCHFLAGS=-quick for a smoke run; see docs/BENCHMARKS.md.
 bench:
-	$(GO) run ./cmd/jan-bench
+	$(GO) run ./cmd/jan-bench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/store/ ./internal/auth/
 
 lint:

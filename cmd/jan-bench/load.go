@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -287,17 +288,34 @@ func (fp *fullPath) checkStored(ctx context.Context, hc *http.Client) error {
 	return nil
 }
 
-// loadResult is one throughput run.
+// loadResult is one throughput run, or several added up.
 type loadResult struct {
 	Requests   int64         `json:"requests"`
 	Errors     int64         `json:"errors"`
 	FirstError string        `json:"first_error,omitempty"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
-	CPU        time.Duration `json:"cpu_per_request_ns"` // of the process under test
-	Busy       float64       `json:"machine_busy"`       // fraction of all cores busy during the run
+	CPU        time.Duration `json:"cpu_ns"`       // used by the process under test
+	Busy       float64       `json:"machine_busy"` // fraction of all cores busy, all processes
 }
 
 func (r loadResult) rps() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+
+func (r loadResult) cpuPerRequest() time.Duration {
+	if r.Requests == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Requests)
+}
+
+// add sums two runs; Busy is weighted by their lengths.
+func (r loadResult) add(o loadResult) loadResult {
+	sum := loadResult{Requests: r.Requests + o.Requests, Errors: r.Errors + o.Errors, FirstError: cmp.Or(r.FirstError, o.FirstError),
+		Elapsed: r.Elapsed + o.Elapsed, CPU: r.CPU + o.CPU}
+	if sum.Elapsed > 0 {
+		sum.Busy = (r.Busy*r.Elapsed.Seconds() + o.Busy*o.Elapsed.Seconds()) / sum.Elapsed.Seconds()
+	}
+	return sum
+}
 
 // load runs clients concurrent loops of next(client, i) for d and counts
 // the answers (200) and errors (anything else). Requests in flight at the

@@ -25,13 +25,14 @@ const (
 // Report is a run's figures side by side, with the targets they are held
 // to. It prints as one table (writeTable) or as JSON (writeJSON).
 type Report struct {
-	Machine machine      `json:"machine"`
-	Command string       `json:"command"`
-	Options reportOpts   `json:"options"`
-	Rows    []Row        `json:"figures"`
-	Store   *storeResult `json:"store,omitempty"`
-	Met     int          `json:"targets_met"`
-	Missed  int          `json:"targets_missed"`
+	Machine machine               `json:"machine"`
+	Command string                `json:"command"`
+	Options reportOpts            `json:"options"`
+	Rows    []Row                 `json:"figures"`
+	Runs    map[string]loadResult `json:"throughput_runs"`
+	Store   *storeResult          `json:"store,omitempty"`
+	Met     int                   `json:"targets_met"`
+	Missed  int                   `json:"targets_missed"`
 }
 
 type reportOpts struct {
@@ -53,6 +54,7 @@ type Row struct {
 	Jan     *float64 `json:"jan"`
 	JanFull *float64 `json:"jan_full"`
 	Checks  []Check  `json:"checks,omitempty"`
+	sub     bool     // printed indented under the row above
 }
 
 // Check is one target and whether it was met, with the margin in words.
@@ -93,11 +95,13 @@ func atLeastRatio(target string, value, base, ratio float64) Check {
 
 func newReport(r *results) *Report {
 	o := r.opts
-	rep := &Report{Machine: r.machine, Store: r.store, Options: reportOpts{
+	runs := map[string]loadResult{"direct": r.load[direct], "floor": r.load[floor], "jan": r.load[janPlain], "jan_full": r.load[janFull]}
+	rep := &Report{Machine: r.machine, Store: r.store, Runs: runs, Options: reportOpts{
 		Duration: o.Duration.String(), Seq: o.Seq, TTFTRequests: len(r.ttft[0]), Clients: o.Clients, Streams: o.Streams, ConvsPerUser: r.convsPerUser,
 	}}
 	add := func(key, label, unit string, vals [4]*float64, checks ...Check) {
-		rep.Rows = append(rep.Rows, Row{key, label, unit, vals[0], vals[1], vals[2], vals[3], checks})
+		label, sub := strings.CutPrefix(label, "  ")
+		rep.Rows = append(rep.Rows, Row{key, label, unit, vals[0], vals[1], vals[2], vals[3], checks, sub})
 	}
 	pct := func(ds [3][]time.Duration, p float64) (v [4]*float64) {
 		for i := range ds {
@@ -123,7 +127,7 @@ func newReport(r *results) *Report {
 	var rps, errs, cpu, busy [4]*float64
 	var totalErrs int64
 	for i, l := range r.load {
-		rps[i], errs[i], cpu[i], busy[i] = f(l.rps()), f(float64(l.Errors)), f(float64(l.CPU)/float64(time.Microsecond)), f(100*l.Busy)
+		rps[i], errs[i], cpu[i], busy[i] = f(l.rps()), f(float64(l.Errors)), f(float64(l.cpuPerRequest())/float64(time.Microsecond)), f(100*l.Busy)
 		totalErrs += l.Errors
 	}
 	add("throughput", fmt.Sprintf("throughput, %d clients", o.Clients), "req/s", rps,
@@ -201,14 +205,20 @@ func (rep *Report) writeTable(w io.Writer) error {
 	if rep.Command != "" {
 		fmt.Fprintf(&b, "command    %s\n", rep.Command)
 	}
-	fmt.Fprintf(&b, "sizes      latency %d sequential requests per column, TTFT %d streams (16 tokens), throughput %d clients × %s, %d open streams\n",
-		o.Seq, o.TTFTRequests, o.Clients, o.Duration, o.Streams)
+	fmt.Fprintf(&b, "sizes      latency: %d sequential requests per column; TTFT: %d streams of 16 tokens per column; memory: %d open streams\n",
+		o.Seq, o.TTFTRequests, o.Streams)
+	fmt.Fprintf(&b, "           throughput: %d clients for %s per column (direct, floor and jan in two halves, ordered d f j j f d)\n",
+		o.Clients, o.Duration)
 	fmt.Fprintf(&b, "columns    direct = the fake engine; floor = httputil.ReverseProxy in front of it; jan = jan serve (SQLite, embedded issuer);\n")
 	fmt.Fprintf(&b, "           jan full = a guest per client, a unique Idempotency-Key and a stored conversation (%d per client, a new one every 20 requests)\n\n", o.ConvsPerUser)
 
 	cells := [][]string{{"figure", "unit", "direct", "floor", "jan", "jan full", "target", "result"}}
 	for _, r := range rep.Rows {
-		row := []string{r.Label, r.Unit}
+		label := r.Label
+		if r.sub {
+			label = "  " + label
+		}
+		row := []string{label, r.Unit}
 		for _, v := range []*float64{r.Direct, r.Floor, r.Jan, r.JanFull} {
 			if v == nil {
 				row = append(row, "")

@@ -50,6 +50,9 @@ func run(ctx context.Context, o Options, logw io.Writer) (*Report, error) {
 	}
 	defer s.close()
 	rep, err := measure(ctx, o, r, s, logw)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
 	if err != nil {
 		return nil, s.explain(err)
 	}
@@ -106,12 +109,15 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 		c := call{url: ep.base + "/v1/chat/completions", token: ep.token, body: plainBody}
 		return func(int, int) call { return c }
 	}
-	for i, ep := range eps {
-		fmt.Fprintf(logw, "throughput: %s, %d clients for %s…\n", ep.name, o.Clients, o.Duration)
-		r.load[i], err = measureLoad(ctx, hc, o, serving[i], plain(ep))
+	// Two halves in the order direct, floor, jan, jan, floor, direct, so a
+	// machine that speeds up or slows down during the runs favours none.
+	fmt.Fprintf(logw, "throughput: direct, floor, jan, jan, floor, direct; %d clients for %s each…\n", o.Clients, o.Duration/2)
+	for _, i := range []int{direct, floor, janPlain, janPlain, floor, direct} {
+		half, err := measureLoad(ctx, hc, o.Clients, o.Duration/2, serving[i], plain(eps[i]))
 		if err != nil {
 			return nil, err
 		}
+		r.load[i] = r.load[i].add(half)
 	}
 	// Enough conversations that none gets more than 20 turns in the run,
 	// judging by the plain run (the full path is not faster), within reason.
@@ -123,7 +129,7 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 		return nil, err
 	}
 	fmt.Fprintf(logw, "throughput: jan full path, %d clients for %s…\n", o.Clients, o.Duration)
-	if r.load[janFull], err = measureLoad(ctx, hc, o, s.jan, full.next); err != nil {
+	if r.load[janFull], err = measureLoad(ctx, hc, o.Clients, o.Duration, s.jan, full.next); err != nil {
 		return nil, err
 	}
 	if err := full.checkStored(ctx, hc); err != nil {
@@ -140,20 +146,18 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 }
 
 // measureLoad warms up (a fifth of the run, at most a second, not counted),
-// then runs the load, reading p's CPU time and the machine's across it.
-func measureLoad(ctx context.Context, hc *http.Client, o Options, p *proc, next func(client, i int) call) (loadResult, error) {
-	load(ctx, hc, o.Clients, min(o.Duration/5, time.Second), next)
+// then runs the load for d, reading p's CPU time and the machine's across it.
+func measureLoad(ctx context.Context, hc *http.Client, clients int, d time.Duration, p *proc, next func(client, i int) call) (loadResult, error) {
+	load(ctx, hc, clients, min(d/5, time.Second), next)
 	before, err1 := p.cpu()
 	busy0, total0, err2 := machineCPU()
-	res := load(ctx, hc, o.Clients, o.Duration, next)
+	res := load(ctx, hc, clients, d, next)
 	after, err3 := p.cpu()
 	busy1, total1, err4 := machineCPU()
 	if err := errors.Join(ctx.Err(), err1, err2, err3, err4); err != nil {
 		return loadResult{}, err
 	}
-	if res.Requests > 0 {
-		res.CPU = (after - before) / time.Duration(res.Requests)
-	}
+	res.CPU = after - before
 	if total1 > total0 {
 		res.Busy = float64(busy1-busy0) / float64(total1-total0)
 	}
