@@ -26,7 +26,7 @@ type EventReader struct {
 
 // NewEventReader reads events from r, typically a response body.
 func NewEventReader(r io.Reader) *EventReader {
-	return &EventReader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &EventReader{br: bufio.NewReaderSize(r, 4<<10)} // longer lines are assembled in long
 }
 
 // Next returns the data of the next event: its data: lines joined with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -321,6 +322,9 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 // endStream finishes a stream: an error event when it failed, then [DONE].
 // (To a client that went away the writes fail quietly.)
 func (s *Server) endStream(ctx context.Context, sse *sseWriter, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away: there is no one to send an event to
+	}
 	if err != nil {
 		ae := toAPIError(ctx, err)
 		sse.event(ae.body(requestID(ctx)))

@@ -42,6 +42,10 @@ func errUnauthorized(code, msg string) *apiError {
 var errDBUnavailable = &apiError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "database_unavailable",
 	Message: "the database is unavailable; try again shortly"}
 
+// errClientGone stands for a request whose client went away (nginx's 499).
+var errClientGone = &apiError{Status: 499, Type: "invalid_request_error", Code: "client_closed_request",
+	Message: "the client closed the request"}
+
 var errInternal = &apiError{Status: http.StatusInternalServerError, Type: "internal_error", Code: "internal_error",
 	Message: "internal error; the request id identifies it in the server log"}
 
@@ -102,6 +106,8 @@ func toAPIError(ctx context.Context, err error) *apiError {
 		return errNotFound("not_found", "not found")
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{Status: http.StatusConflict, Type: "invalid_request_error", Code: "conflict", Message: "already exists"}
+	case errors.Is(err, context.Canceled):
+		return errClientGone // nobody to tell, nothing to log
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{Status: http.StatusGatewayTimeout, Type: "upstream_error", Code: "timeout", Message: "the request timed out"}
 	}

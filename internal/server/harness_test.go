@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +108,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	logs := &syncBuffer{}
 	var transport http.RoundTripper = inference.NewTransport()
 	if o.tracer != nil {
 		transport = propagating{transport}
@@ -119,7 +121,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Keepalive:     o.keepalive,
 	})
 	hs.Config.Handler = srv
-	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL}
+	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL, logs: logs}
 	return e
 }
 

@@ -191,6 +191,9 @@ func TestRunCancel(t *testing.T) {
 			if len(msgs) != 2 || msgs[1].Content != run.Message.Content {
 				t.Errorf("stored = %+v, want the prompt and the partial answer", msgs)
 			}
+			if strings.Contains(e.logs.String(), "level=ERROR") {
+				t.Errorf("a cancel logged an error:\n%s", e.logs.String())
+			}
 			// Cancelling again returns the ended run unchanged.
 			again := e.do("POST", "/v1/conversations/"+conv+"/runs/"+runID+"/cancel", tok, nil, nil)
 			var run2 runJSON

@@ -11,13 +11,13 @@ import (
 // one, `: keepalive` comments during silences, and `data: [DONE]` at the end.
 // It is safe for the keepalive timer and the handler to write concurrently.
 type sseWriter struct {
-	mu      sync.Mutex
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	idle    bool // nothing written since the last keepalive tick
-	ticker  *time.Ticker
-	stop    chan struct{}
-	failed  bool // the client went away
+	mu       sync.Mutex
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	idle     bool // nothing written since the last keepalive tick
+	failed   bool // the client went away, or the stream was closed
+	interval time.Duration
+	timer    *time.Timer // a timer, not a goroutine: streams stay cheap
 }
 
 var (
@@ -27,8 +27,8 @@ var (
 	sseKeepalive  = []byte(": keepalive\n\n")
 )
 
-// startSSE sends the event-stream headers with status 200 and starts the
-// keepalive ticker. Call close when the stream ends.
+// startSSE sends the event-stream headers with status 200 and arms the
+// keepalive timer. Call close when the stream ends.
 func startSSE(w http.ResponseWriter, keepalive time.Duration) *sseWriter {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -36,29 +36,28 @@ func startSSE(w http.ResponseWriter, keepalive time.Duration) *sseWriter {
 	h.Set("X-Accel-Buffering", "no")
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
-	s := &sseWriter{w: w, rc: http.NewResponseController(w), stop: make(chan struct{})}
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: keepalive}
 	_ = s.rc.Flush()
 	if keepalive > 0 {
-		s.ticker = time.NewTicker(keepalive)
-		go s.keepalive(s.ticker.C)
+		s.mu.Lock()
+		s.timer = time.AfterFunc(keepalive, s.tick)
+		s.mu.Unlock()
 	}
 	return s
 }
 
-func (s *sseWriter) keepalive(tick <-chan time.Time) {
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-tick:
-			s.mu.Lock()
-			if s.idle {
-				s.writeLocked(sseKeepalive)
-			}
-			s.idle = true
-			s.mu.Unlock()
-		}
+// tick sends a keepalive comment when a whole interval passed in silence.
+func (s *sseWriter) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return
 	}
+	if s.idle {
+		s.writeLocked(sseKeepalive)
+	}
+	s.idle = true
+	s.timer.Reset(s.interval)
 }
 
 // data sends one event whose payload is already JSON.
@@ -104,14 +103,12 @@ func (s *sseWriter) writeLocked(b []byte) {
 	}
 }
 
-// close stops the keepalive ticker; the response ends when the handler returns.
+// close disarms the keepalive; the response ends when the handler returns.
 func (s *sseWriter) close() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.failed = true // no write may reach the ResponseWriter after the handler returns
-	s.mu.Unlock()
-	if s.ticker != nil {
-		s.ticker.Stop()
-		close(s.stop)
-		s.ticker = nil
+	if s.timer != nil {
+		s.timer.Stop()
 	}
 }
