@@ -115,6 +115,33 @@ func (s *sqlStore) History(ctx context.Context, userID, conversationID string) (
 	return list, s.fail(op, err)
 }
 
+// ConversationHistory reads the conversation and its messages in one read
+// transaction, so both come from one snapshot; the conversation query is the
+// ownership check.
+func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error) {
+	const op = "conversation history"
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	conv, err := scanConversation(s.queryRow(ctx, tx,
+		"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
+	if err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	rows, err := s.query(ctx, tx,
+		"SELECT "+messageCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", id)
+	if err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	list, err := collect(rows, scanMessage)
+	if err != nil {
+		return nil, nil, s.fail(op, err)
+	}
+	return conv, list, nil
+}
+
 func (s *sqlStore) GetMessage(ctx context.Context, userID, conversationID, id string) (*Message, error) {
 	m, err := scanMessage(s.queryRow(ctx, s.read,
 		`SELECT `+messageCols+` FROM messages

@@ -196,6 +196,10 @@ type Store interface {
 	ListMessages(ctx context.Context, userID, conversationID string, p Page) (list []Message, hasMore bool, err error)
 	// History returns every message of the conversation, oldest first.
 	History(ctx context.Context, userID, conversationID string) ([]Message, error)
+	// ConversationHistory is GetConversation and History in one consistent
+	// read: the user's conversation and all its messages, oldest first (an
+	// empty slice when it has none). ErrNotFound if the user does not own it.
+	ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error)
 	GetMessage(ctx context.Context, userID, conversationID, id string) (*Message, error)
 	DeleteMessage(ctx context.Context, userID, conversationID, id string) error
 

@@ -210,6 +210,7 @@ func testOwnership(t *testing.T, st store.Store) {
 		}},
 		{"ListMessages", func() error { _, _, err := st.ListMessages(c, b, conv.ID, page); return err }},
 		{"History", func() error { _, err := st.History(c, b, conv.ID); return err }},
+		{"ConversationHistory", func() error { _, _, err := st.ConversationHistory(c, b, conv.ID); return err }},
 		{"GetMessage", func() error { _, err := st.GetMessage(c, b, conv.ID, msgs[0].ID); return err }},
 		{"DeleteMessage", func() error { return st.DeleteMessage(c, b, conv.ID, msgs[0].ID) }},
 		{"CreateRun", func() error {

@@ -259,3 +259,64 @@ func testBadCursors(t *testing.T, st store.Store) {
 	_, _, err := st.ListMessages(c, b, otherA.ID, store.Page{Limit: 10, After: otherMsgs[0].ID})
 	wantErr(t, "ListMessages of another user's conversation", err, store.ErrNotFound)
 }
+
+// testConversationHistory: the conversation and all its messages, oldest
+// first, in one call; only for the owner.
+func testConversationHistory(t *testing.T, st store.Store) {
+	c := ctx(t)
+	user, other := store.NewID(store.PrefixUser), store.NewID(store.PrefixUser)
+
+	// Empty: the conversation and an empty, non-nil list.
+	empty := &store.Conversation{UserID: user, Title: "empty", Metadata: map[string]string{"k": "v"}}
+	must(t, st.CreateConversation(c, empty, nil))
+	conv, hist, err := st.ConversationHistory(c, user, empty.ID)
+	must(t, err)
+	if hist == nil || len(hist) != 0 {
+		t.Errorf("history of an empty conversation = %#v, want an empty list", hist)
+	}
+	sameTime(t, "CreatedAt", conv.CreatedAt, empty.CreatedAt)
+	sameTime(t, "UpdatedAt", conv.UpdatedAt, empty.UpdatedAt)
+	conv.CreatedAt, conv.UpdatedAt = empty.CreatedAt, empty.UpdatedAt
+	equal(t, "conversation of an empty history", conv, empty)
+
+	// Order: creation order, also for messages with one timestamp, across
+	// the initial messages and several appends.
+	full, initial := newConversation(t, st, user, "sys", "hi")
+	want := []*store.Message{initial[0], initial[1]}
+	same := time.Now().UTC().Truncate(time.Millisecond)
+	for turn := range 5 {
+		q := &store.Message{Role: store.RoleUser, Content: nth("q", turn), CreatedAt: same}
+		a := &store.Message{Role: store.RoleAssistant, Content: nth("a", turn), CreatedAt: same, Model: "m",
+			Status: store.StatusIncomplete, Usage: &store.Usage{PromptTokens: turn, CompletionTokens: 1, TotalTokens: turn + 1}}
+		must(t, st.AppendMessages(c, user, full.ID, []*store.Message{q, a}))
+		want = append(want, q, a)
+	}
+	conv, hist, err = st.ConversationHistory(c, user, full.ID)
+	must(t, err)
+	if conv.ID != full.ID || conv.UserID != user || conv.Title != full.Title || conv.Model != "m" || conv.Metadata == nil {
+		t.Errorf("conversation = %+v, want %s of %s, model m", conv, full.ID, user)
+	}
+	got, err := st.GetConversation(c, user, full.ID)
+	must(t, err)
+	equal(t, "conversation as GetConversation reads it", conv, got)
+	if len(hist) != len(want) {
+		t.Fatalf("history has %d messages, want %d", len(hist), len(want))
+	}
+	for i, w := range want {
+		sameTime(t, "message CreatedAt", hist[i].CreatedAt, w.CreatedAt)
+		hist[i].CreatedAt = w.CreatedAt
+		equal(t, fmt.Sprintf("message %d", i), hist[i], *w)
+	}
+	old, err := st.History(c, user, full.ID)
+	must(t, err)
+	equal(t, "the same as History", ids(hist, msgID), ids(old, msgID))
+
+	// Ownership: another user's, a missing or a deleted conversation is not found.
+	_, _, err = st.ConversationHistory(c, other, full.ID)
+	wantErr(t, "ConversationHistory of another user's conversation", err, store.ErrNotFound)
+	_, _, err = st.ConversationHistory(c, user, "conv_missing")
+	wantErr(t, "ConversationHistory of a missing conversation", err, store.ErrNotFound)
+	must(t, st.DeleteConversation(c, user, full.ID))
+	_, _, err = st.ConversationHistory(c, user, full.ID)
+	wantErr(t, "ConversationHistory of a deleted conversation", err, store.ErrNotFound)
+}

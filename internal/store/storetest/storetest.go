@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConversationPages", testConversationPages},
 		{"MessagePages", testMessagePages},
+		{"ConversationHistory", testConversationHistory},
 		{"BadCursors", testBadCursors},
 		{"Ownership", testOwnership},
 		{"CascadeDelete", testCascadeDelete},
