@@ -264,3 +264,27 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Errorf("stored = %+v", msgs)
 	}
 }
+
+// A client that leaves a streamed chat completion cancels the engine request
+// and is not an error in the log.
+func TestChatStreamClientLeaves(t *testing.T) {
+	e := newEnv(t, envOptions{engine: fakeengine.Options{Tokens: 200, TokenDelay: 10 * time.Millisecond}})
+	next, _, closeStream := e.openStream("/v1/chat/completions", e.guest(), map[string]any{"model": testModel, "stream": true,
+		"messages": []map[string]string{{"role": "user", "content": "hi"}}})
+	next()
+	next()
+	left := time.Now()
+	closeStream()
+	select {
+	case at := <-e.engine.Cancellations():
+		if d := at.Sub(left); d > 100*time.Millisecond {
+			t.Errorf("engine cancelled after %v", d)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("engine request not cancelled")
+	}
+	time.Sleep(50 * time.Millisecond) // let the handler finish and log
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Errorf("leaving logged an error:\n%s", e.logs.String())
+	}
+}
