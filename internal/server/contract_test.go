@@ -283,7 +283,7 @@ func TestChatStreamClientLeaves(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("engine request not cancelled")
 	}
-	time.Sleep(50 * time.Millisecond) // let the handler finish and log
+	time.Sleep(100 * time.Millisecond) // let the handler finish and log
 	if strings.Contains(e.logs.String(), "level=ERROR") {
 		t.Errorf("leaving logged an error:\n%s", e.logs.String())
 	}

@@ -136,7 +136,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer, Tracer: o.tracer,
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout, Transport: transport}),
 		ProviderCheck: providerCheck(reg),
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 		Keepalive:     o.keepalive,
 	})
 	hs.Config.Handler = srv
