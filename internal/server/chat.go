@@ -192,10 +192,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	b := body(r)
 	if streamQ {
 		req.fields["stream"] = json.RawMessage("true")
-		if b, err = json.Marshal(req.fields); err != nil {
-			writeError(w, r, err)
-			return
-		}
+		b = encodeObject(req.fields)
 	}
 	s.proxy(w, r, rt, "/chat/completions", b, req.Stream)
 }
@@ -337,17 +334,12 @@ func (s *Server) endStream(ctx context.Context, sse *sseWriter, err error) {
 // messages and the answer are appended before the response ends.
 func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req *chatRequest, rt inference.Route) {
 	uid := principal(r).ID
-	conv, err := s.store.GetConversation(r.Context(), uid, req.Conversation)
+	conv, history, err := s.store.ConversationHistory(r.Context(), uid, req.Conversation)
 	if err != nil {
 		err = notFoundAs(err, "conversation_not_found", "conversation %q not found", req.Conversation)
 		if ae, ok := err.(*apiError); ok {
 			ae.Param = "conversation"
 		}
-		writeError(w, r, err)
-		return
-	}
-	history, err := s.store.History(r.Context(), uid, conv.ID)
-	if err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -368,23 +360,14 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		}
 		newMsgs = append(newMsgs, &store.Message{Role: m.Role, Content: text, Status: store.StatusCompleted})
 	}
-	msgs := make([]json.RawMessage, 0, len(history)+len(req.Messages))
-	for _, m := range history {
-		msgs = append(msgs, historyMessage(m.Role, m.Content))
-	}
-	msgs = append(msgs, req.Messages...)
 	fields := req.fields
 	delete(fields, "conversation")
 	delete(fields, "store")
-	fields["messages"], _ = json.Marshal(msgs)
+	fields["messages"] = messagesJSON(nil, history, req.Messages)
 	if req.Stream {
 		fields["stream"] = json.RawMessage("true")
 	}
-	b, err := json.Marshal(fields)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	b := encodeObject(fields)
 
 	ctx, cancel := s.withStop(r.Context())
 	defer cancel(nil)
@@ -400,11 +383,8 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 			return nil
 		}
 		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: content, Status: status, Model: rt.PublicID, Usage: usage})
-		dbctx := context.WithoutCancel(ctx)
-		if err := s.store.AppendMessages(dbctx, uid, conv.ID, all); err != nil {
-			return err
-		}
-		return s.rememberModel(dbctx, conv, rt.PublicID)
+		// AppendMessages also records the model as the conversation's last.
+		return s.store.AppendMessages(context.WithoutCancel(ctx), uid, conv.ID, all)
 	}
 
 	if !req.Stream {
@@ -441,21 +421,64 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	s.endStream(ctx, sse, err)
 }
 
-// historyMessage is a stored message as an engine message.
-func historyMessage(role, content string) json.RawMessage {
-	b, _ := json.Marshal(struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	}{role, content})
-	return b
+// messagesJSON builds an engine "messages" array: an optional system
+// message, the stored history, then the request's own messages as sent.
+// It writes JSON directly: re-marshalling raw messages would re-scan them.
+func messagesJSON(system *string, history []store.Message, extra []json.RawMessage) json.RawMessage {
+	size := 2
+	for _, m := range history {
+		size += len(m.Content) + 40
+	}
+	for _, m := range extra {
+		size += len(m) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	add := func(role, content string) {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"role":`...)
+		b = appendJSONString(b, role)
+		b = append(b, `,"content":`...)
+		b = appendJSONString(b, content)
+		b = append(b, '}')
+	}
+	if system != nil && *system != "" {
+		add(store.RoleSystem, *system)
+	}
+	for _, m := range history {
+		add(m.Role, m.Content)
+	}
+	for _, m := range extra {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, m...)
+	}
+	return append(b, ']')
 }
 
-// rememberModel records the model a conversation last used, for runs that
-// name none.
-func (s *Server) rememberModel(ctx context.Context, conv *store.Conversation, model string) error {
-	if conv.Model == model {
-		return nil
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // strings always marshal
+	return append(b, q...)
+}
+
+// encodeObject writes a JSON object from already-valid raw field values.
+func encodeObject(fields map[string]json.RawMessage) []byte {
+	size := 2
+	for k, v := range fields {
+		size += len(k) + len(v) + 4
 	}
-	_, err := s.store.UpdateConversation(ctx, conv.UserID, conv.ID, store.ConversationUpdate{Model: &model})
-	return err
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for k, v := range fields {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	return append(b, '}')
 }

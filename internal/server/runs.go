@@ -84,9 +84,10 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errInvalid("temperature", "invalid_value", "temperature must be between 0 and 2"))
 		return
 	}
-	conv, err := s.conversation(r)
+	id := r.PathValue("id")
+	conv, history, err := s.store.ConversationHistory(r.Context(), principal(r).ID, id)
 	if err != nil {
-		writeError(w, r, err)
+		writeError(w, r, notFoundAs(err, "conversation_not_found", "conversation %q not found", id))
 		return
 	}
 	model := conv.Model
@@ -101,11 +102,6 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rt, err := s.route(model)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	history, err := s.store.History(r.Context(), conv.UserID, conv.ID)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -158,8 +154,6 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 			err = ferr
 		}
 		msg = nil
-	} else if ferr := s.rememberModel(context.WithoutCancel(ctx), conv, rt.PublicID); ferr != nil {
-		logFrom(ctx).Warn("remember model", "err", ferr)
 	}
 
 	if stream {
@@ -210,24 +204,17 @@ func (s *Server) finishRun(ctx context.Context, run *store.Run, acc *inference.A
 // message, then the conversation. Runs always stream from the engine so that
 // a cancelled run keeps what was generated.
 func runBody(rt inference.Route, history []store.Message, req runRequest) ([]byte, error) {
-	msgs := make([]json.RawMessage, 0, len(history)+1)
-	if req.Instructions != nil && *req.Instructions != "" {
-		msgs = append(msgs, historyMessage(store.RoleSystem, *req.Instructions))
-	}
-	for _, m := range history {
-		msgs = append(msgs, historyMessage(m.Role, m.Content))
-	}
-	if len(msgs) == 0 {
+	if len(history) == 0 {
 		return nil, errInvalid("", "empty_conversation", "the conversation has no messages; add one with POST /v1/conversations/{id}/messages first")
 	}
 	return json.Marshal(struct {
-		Model         string            `json:"model"`
-		Messages      []json.RawMessage `json:"messages"`
-		Stream        bool              `json:"stream"`
-		StreamOptions map[string]bool   `json:"stream_options"`
-		Temperature   *float64          `json:"temperature,omitempty"`
-		MaxTokens     *int              `json:"max_tokens,omitempty"`
-	}{rt.ServedName, msgs, true, map[string]bool{"include_usage": true}, req.Temperature, req.MaxTokens})
+		Model         string          `json:"model"`
+		Messages      json.RawMessage `json:"messages"`
+		Stream        bool            `json:"stream"`
+		StreamOptions map[string]bool `json:"stream_options"`
+		Temperature   *float64        `json:"temperature,omitempty"`
+		MaxTokens     *int            `json:"max_tokens,omitempty"`
+	}{rt.ServedName, messagesJSON(req.Instructions, history, nil), true, map[string]bool{"include_usage": true}, req.Temperature, req.MaxTokens})
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
