@@ -3,7 +3,10 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/janhq/jan/internal/store"
 )
@@ -72,4 +75,137 @@ func appendTurn(b *testing.B, st store.Store, user, conv string) {
 	if err != nil {
 		b.Error(err)
 	}
+}
+
+// benchBackends are the backends the store benchmarks compare.
+var benchBackends = []struct {
+	name string
+	open func(b *testing.B) store.Store
+}{
+	{"sqlite", func(b *testing.B) store.Store { return benchSQLite(b) }},
+	{"postgres", func(b *testing.B) store.Store { return openPostgres(b) }},
+}
+
+// benchResponse is a typical stored chat completion response.
+var benchResponse = []byte(`{"id":"chatcmpl-7a1c9e","object":"chat.completion","created":1764154076,"model":"llama-3.2-1b",` +
+	`"choices":[{"index":0,"message":{"role":"assistant","content":"The capital of France is Paris."},"finish_reason":"stop"}],` +
+	`"usage":{"prompt_tokens":12,"completion_tokens":8,"total_tokens":20}}`)
+
+// benchClient is one simulated client of the full-path benchmarks: a user
+// who switches to a new conversation every 20 requests (as jan-bench's
+// "jan full" column does), so stored histories stay at most 40 messages.
+type benchClient struct {
+	st    store.Store
+	user  string
+	conv  string
+	turns int
+}
+
+func newBenchClient(_ *testing.B, st store.Store) *benchClient {
+	return &benchClient{st: st, user: store.NewID(store.PrefixUser)}
+}
+
+// request makes the store calls of one chat completion with a conversation
+// and an Idempotency-Key, in the server's order and with the server's
+// contexts (the request's, cancellable; WithoutCancel for the append; a
+// timeout for the completion); reads adds the history read.
+func (c *benchClient) request(b *testing.B, reads bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if c.conv == "" || c.turns == 20 {
+		c.conv, c.turns = newBenchConversation(b, c.st, c.user), 0
+	}
+	c.turns++
+	k := store.IdempotencyKey{PrincipalID: c.user, Method: "POST", Path: "/v1/chat/completions", Key: store.NewID("idem")}
+	prev, err := c.st.BeginIdempotent(ctx, &store.IdempotencyRecord{IdempotencyKey: k,
+		BodyHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"})
+	if err != nil || prev != nil {
+		b.Errorf("BeginIdempotent = %v, %v", prev, err)
+		return
+	}
+	if reads {
+		if _, _, err := c.st.ConversationHistory(ctx, c.user, c.conv); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+	err = c.st.AppendMessages(context.WithoutCancel(ctx), c.user, c.conv, []*store.Message{
+		{Role: store.RoleUser, Content: "What is the capital of France?"},
+		{Role: store.RoleAssistant, Content: "The capital of France is Paris.", Model: "llama-3.2-1b",
+			Usage: &store.Usage{PromptTokens: 12, CompletionTokens: 8, TotalTokens: 20}},
+	})
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	dbctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer stop()
+	if err := c.st.CompleteIdempotent(dbctx, k, 200, "application/json", benchResponse); err != nil {
+		b.Error(err)
+	}
+}
+
+// runFullPath runs request on every backend, serially and with GOMAXPROCS
+// clients, reporting requests/s.
+func runFullPath(b *testing.B, reads bool) {
+	for _, be := range benchBackends {
+		b.Run(be.name+"/serial", func(b *testing.B) {
+			c := newBenchClient(b, be.open(b))
+			cpu := cpuTime()
+			for b.Loop() {
+				c.request(b, reads)
+			}
+			reportRequests(b, cpu)
+		})
+		b.Run(be.name+"/parallel", func(b *testing.B) {
+			st := be.open(b)
+			b.ResetTimer()
+			cpu := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				c := newBenchClient(b, st)
+				for pb.Next() {
+					c.request(b, reads)
+				}
+			})
+			reportRequests(b, cpu)
+		})
+		// As many clients as jan-bench's full-path column.
+		b.Run(be.name+"/32clients", func(b *testing.B) {
+			st := be.open(b)
+			b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ResetTimer()
+			cpu := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				c := newBenchClient(b, st)
+				for pb.Next() {
+					c.request(b, reads)
+				}
+			})
+			reportRequests(b, cpu)
+		})
+	}
+}
+
+// BenchmarkFullPathWrites measures the writes of one "full path" chat
+// request (a conversation and an Idempotency-Key): BeginIdempotent,
+// AppendMessages of the user and assistant messages, CompleteIdempotent.
+func BenchmarkFullPathWrites(b *testing.B) { runFullPath(b, false) }
+
+// BenchmarkFullPath is BenchmarkFullPathWrites plus the history read
+// (ConversationHistory) between BeginIdempotent and AppendMessages: all the
+// store work of one full-path request.
+func BenchmarkFullPath(b *testing.B) { runFullPath(b, true) }
+
+// cpuTime is the CPU time (user + system) this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportRequests reports requests/s and the CPU this process spent per
+// request since cpu (for Postgres: the client side only, not the server's).
+func reportRequests(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e3, "cpu-µs/req")
 }
