@@ -244,6 +244,14 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 // proxy relays a request to the engine and its answer back, stream or not,
 // with the model name rewritten both ways.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt inference.Route, path string, b []byte, stream bool) {
+	if stream {
+		release, err := s.openStream(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer release()
+	}
 	ctx, cancel := s.withStop(r.Context())
 	defer cancel(nil)
 	markExecuted(w)
@@ -359,6 +367,14 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 			return
 		}
 		newMsgs = append(newMsgs, &store.Message{Role: m.Role, Content: text, Status: store.StatusCompleted})
+	}
+	if req.Stream {
+		release, err := s.openStream(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer release()
 	}
 	fields := req.fields
 	delete(fields, "conversation")

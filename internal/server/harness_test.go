@@ -69,6 +69,7 @@ type envOptions struct {
 	upstream  string        // override the engine URL (e.g. a closed port)
 	tracer    trace.Tracer  // spans exported when set
 	dsn       string        // database URL; default a fresh SQLite file (or Postgres with postgres)
+	limits    *RateLimits   // nil: no rate limiting
 }
 
 const testModel = "fake-model"
@@ -136,6 +137,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer, Tracer: o.tracer,
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout, Transport: transport}),
 		ProviderCheck: providerCheck(reg),
+		RateLimits:    o.limits,
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 		Keepalive:     o.keepalive,
 	})

@@ -69,6 +69,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
 	}
 
+	limits, err := rateLimits(cfg)
+	if err != nil {
+		return err
+	}
 	tracer, stopTracing, err := setupTracing(ctx)
 	if err != nil {
 		return err
@@ -83,6 +87,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Store: st, Registry: registry, Verifier: verifier, Issuer: issuer, Logger: log, Tracer: tracer, BodyLimit: cfg.BodyLimit,
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),
 		ProviderCheck: providerCheck(registry),
+		RateLimits:    &limits,
 	})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -110,6 +115,25 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	fmt.Fprintln(out, "Stopped.")
 	return nil
+}
+
+// rateLimits applies the configured per-role limits over the defaults.
+func rateLimits(cfg config.Config) (RateLimits, error) {
+	l := DefaultRateLimits()
+	for _, c := range []struct {
+		env, val string
+		dst      *RateLimit
+	}{{"JAN_RATE_LIMIT_GUEST", cfg.RateLimitGuest, &l.Guest}, {"JAN_RATE_LIMIT_USER", cfg.RateLimitUser, &l.User}, {"JAN_RATE_LIMIT_ADMIN", cfg.RateLimitAdmin, &l.Admin}} {
+		if c.val == "" {
+			continue
+		}
+		v, err := ParseRateLimit(c.val)
+		if err != nil {
+			return l, fmt.Errorf("%s: %w", c.env, err)
+		}
+		*c.dst = v
+	}
+	return l, nil
 }
 
 func portOf(addr string) string {

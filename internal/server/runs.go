@@ -111,6 +111,14 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if stream {
+		release, err := s.openStream(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer release()
+	}
 
 	run := &store.Run{ConversationID: conv.ID, UserID: conv.UserID, Model: rt.PublicID, Status: store.StatusInProgress}
 	markExecuted(w)

@@ -39,6 +39,8 @@ type Options struct {
 	Keepalive time.Duration // SSE keepalive interval; default 15s
 	// ProviderCheck reports whether at least one provider answers (for /readyz); nil → always ok.
 	ProviderCheck func(ctx context.Context) error
+	// RateLimits per role; nil → no rate limiting.
+	RateLimits *RateLimits
 }
 
 // Server serves the API. Create it with New; it is an http.Handler.
@@ -53,6 +55,7 @@ type Server struct {
 	bodyLimit int64
 	keepalive time.Duration
 	ready     func(ctx context.Context) error
+	limits    *limiter // nil: no limits
 	handler   http.Handler
 
 	// shutdown is cancelled when the server stops: streams still running end
@@ -84,6 +87,9 @@ func New(o Options) *Server {
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = 4 << 20
 	}
+	if o.RateLimits != nil {
+		s.limits = newLimiter(*o.RateLimits)
+	}
 	if s.keepalive <= 0 {
 		s.keepalive = 15 * time.Second
 	}
@@ -106,9 +112,11 @@ func (s *Server) Stop() { s.stop(errShuttingDown) }
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
-	private := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
+	private := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(s.rateLimit(h))) }
 	// idempotent routes record and replay responses per Idempotency-Key.
-	idempotent := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(s.idempotency(h))) }
+	idempotent := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.authenticate(s.rateLimit(s.idempotency(h))))
+	}
 
 	public("GET /healthz", s.healthz)
 	public("GET /readyz", s.readyz)

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/janhq/jan/internal/auth"
+)
+
+// RateLimit is one role's allowance: a token bucket of requests (PerMinute
+// refill, Burst capacity) and a cap on concurrent streams. Zero PerMinute
+// means no request limit; zero Streams means no stream limit.
+type RateLimit struct {
+	PerMinute int
+	Burst     int
+	Streams   int
+}
+
+// RateLimits holds the allowance per role; a principal gets the one of its
+// highest role.
+type RateLimits struct {
+	Guest, User, Admin RateLimit
+}
+
+// DefaultRateLimits keep a guest to a person's pace and a user well above it.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Guest: RateLimit{PerMinute: 60, Burst: 30, Streams: 2},
+		User:  RateLimit{PerMinute: 600, Burst: 120, Streams: 8},
+		Admin: RateLimit{},
+	}
+}
+
+// ParseRateLimit reads "PER_MINUTE:BURST:STREAMS" (e.g. "60:30:2"), or "off".
+func ParseRateLimit(s string) (RateLimit, error) {
+	if s == "off" {
+		return RateLimit{}, nil
+	}
+	var l RateLimit
+	if _, err := fmt.Sscanf(s, "%d:%d:%d", &l.PerMinute, &l.Burst, &l.Streams); err != nil || l.PerMinute < 0 || l.Burst < 0 || l.Streams < 0 {
+		return l, fmt.Errorf("rate limit %q: want PER_MINUTE:BURST:STREAMS (e.g. 60:30:2) or off", s)
+	}
+	if l.PerMinute > 0 && l.Burst == 0 {
+		l.Burst = 1
+	}
+	return l, nil
+}
+
+func (rl RateLimits) forPrincipal(p *auth.Principal) RateLimit {
+	switch {
+	case slices.Contains(p.Scopes, "admin"):
+		return rl.Admin
+	case p.IsGuest:
+		return rl.Guest
+	}
+	return rl.User
+}
+
+// limiter keeps a bucket per principal, in memory: limits protect this
+// process, and a restart forgiving a burst is harmless.
+type limiter struct {
+	limits  RateLimits
+	now     func() time.Time
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens  float64
+	last    time.Time
+	streams int
+}
+
+func newLimiter(l RateLimits) *limiter {
+	return &limiter{limits: l, now: time.Now, buckets: map[string]*bucket{}}
+}
+
+// take spends one request token; when none is left it reports how long
+// until one is.
+func (l *limiter) take(id string, lim RateLimit) (remaining int, reset, retry time.Duration, ok bool) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(id, lim, now)
+	perSec := float64(lim.PerMinute) / 60
+	b.tokens = math.Min(float64(lim.Burst), b.tokens+now.Sub(b.last).Seconds()*perSec)
+	b.last = now
+	if b.tokens < 1 {
+		return 0, secs((float64(lim.Burst) - b.tokens) / perSec), secs((1 - b.tokens) / perSec), false
+	}
+	b.tokens--
+	return int(b.tokens), secs((float64(lim.Burst) - b.tokens) / perSec), 0, true
+}
+
+func (l *limiter) bucket(id string, lim RateLimit, now time.Time) *bucket {
+	if now.Sub(l.swept) > time.Minute {
+		// Forget principals idle long enough for their bucket to be full.
+		for k, b := range l.buckets {
+			if b.streams == 0 && now.Sub(b.last) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b := l.buckets[id]
+	if b == nil {
+		b = &bucket{tokens: float64(lim.Burst), last: now}
+		l.buckets[id] = b
+	}
+	return b
+}
+
+// openStream counts a stream against the principal's cap; release undoes it.
+func (l *limiter) openStream(id string, lim RateLimit) (release func(), ok bool) {
+	if lim.Streams == 0 {
+		return func() {}, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(id, lim, l.now())
+	if b.streams >= lim.Streams {
+		return nil, false
+	}
+	b.streams++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			b.streams--
+			l.mu.Unlock()
+		})
+	}, true
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// rateLimit answers 429 once a principal's bucket is empty, and tells every
+// client where it stands with OpenAI's x-ratelimit-* headers.
+func (s *Server) rateLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.limits == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p := principal(r)
+		lim := s.limits.limits.forPrincipal(p)
+		if lim.PerMinute == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		remaining, reset, retry, ok := s.limits.take(p.ID, lim)
+		h := w.Header()
+		h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(lim.PerMinute))
+		h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(remaining))
+		h.Set("X-Ratelimit-Reset-Requests", reset.Round(time.Millisecond).String())
+		if !ok {
+			writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "rate_limit_exceeded",
+				RetryAfter: strconv.Itoa(int(math.Ceil(retry.Seconds()))),
+				Message:    fmt.Sprintf("too many requests: the limit is %d per minute; retry in %s", lim.PerMinute, retry.Round(time.Millisecond))})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// openStream reserves one of the principal's concurrent streams, or returns
+// the 429 to send.
+func (s *Server) openStream(r *http.Request) (release func(), err error) {
+	if s.limits == nil {
+		return func() {}, nil
+	}
+	p := principal(r)
+	lim := s.limits.limits.forPrincipal(p)
+	release, ok := s.limits.openStream(p.ID, lim)
+	if !ok {
+		return nil, &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "too_many_streams", RetryAfter: "1",
+			Message: fmt.Sprintf("at most %d streams may be open at once; finish or cancel one first", lim.Streams)}
+	}
+	return release, nil
+}
