@@ -33,6 +33,7 @@ type Config struct {
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
 	LogFormat       string        // json|text ("" = json unless stderr is a terminal)
+	GatewaySecret   string        // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
 	// Rate limits per role as PER_MINUTE:BURST:STREAMS or "off"; "" = the default.
 	RateLimitGuest, RateLimitUser, RateLimitAdmin string
 }
@@ -105,6 +106,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	str(&c.PublicURL, "", "JAN_PUBLIC_URL")
 	str(&c.LogLevel, "", "LOG_LEVEL")
 	str(&c.LogFormat, "", "LOG_FORMAT")
+	str(&c.GatewaySecret, "", "JAN_GATEWAY_SECRET")
 	str(&c.RateLimitGuest, "", "JAN_RATE_LIMIT_GUEST")
 	str(&c.RateLimitUser, "", "JAN_RATE_LIMIT_USER")
 	str(&c.RateLimitAdmin, "", "JAN_RATE_LIMIT_ADMIN")

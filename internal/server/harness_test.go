@@ -70,6 +70,7 @@ type envOptions struct {
 	tracer    trace.Tracer  // spans exported when set
 	dsn       string        // database URL; default a fresh SQLite file (or Postgres with postgres)
 	limits    *RateLimits   // nil: no rate limiting
+	gateway   string        // gateway secret
 }
 
 const testModel = "fake-model"
@@ -138,6 +139,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout, Transport: transport}),
 		ProviderCheck: providerCheck(reg),
 		RateLimits:    o.limits,
+		GatewaySecret: o.gateway,
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 		Keepalive:     o.keepalive,
 	})

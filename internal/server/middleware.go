@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -202,20 +203,11 @@ func (s *Server) bufferBody(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate requires a valid bearer token and puts the principal in the
-// context; it sets the X-Principal-Id, X-Auth-Method and X-Scopes headers.
+// authenticate requires a principal and puts it in the context; it sets
+// the X-Principal-Id, X-Auth-Method and X-Scopes headers.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
-		if !ok {
-			if r.Header.Get("X-API-Key") != "" {
-				writeError(w, r, errUnauthorized("invalid_api_key", "API keys are not enabled on this server; use a bearer token from POST /auth/guest"))
-				return
-			}
-			writeError(w, r, errUnauthorized("missing_token", "missing bearer token: send Authorization: Bearer <token> (get one with POST /auth/guest)"))
-			return
-		}
-		p, err := s.verifier.Verify(r.Context(), token)
+		p, err := s.principalOf(r)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -227,6 +219,48 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("jan.principal", p.ID))
 		next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
 	})
+}
+
+// principalOf finds who a request acts for: a bearer token first, then a
+// consumer vouched for by the gateway.
+func (s *Server) principalOf(r *http.Request) (*auth.Principal, error) {
+	if token, ok := bearer(r); ok {
+		return s.verifier.Verify(r.Context(), token)
+	}
+	if p, ok := s.gatewayPrincipal(r); ok {
+		return p, nil
+	}
+	if r.Header.Get("X-API-Key") != "" {
+		return nil, errUnauthorized("invalid_api_key", "API keys are not enabled on this server; use a bearer token from POST /auth/guest")
+	}
+	return nil, errUnauthorized("missing_token", "missing bearer token: send Authorization: Bearer <token> (get one with POST /auth/guest)")
+}
+
+// GatewaySecretHeader carries the per-install secret that the gateway (Kong)
+// adds to every request it forwards. Only with it are the gateway's consumer
+// headers trusted: anyone can send X-Consumer-ID, nobody else knows the secret.
+const GatewaySecretHeader = "X-Jan-Gateway-Secret"
+
+// gatewayPrincipal turns Kong's consumer headers into a principal when the
+// request carries the gateway secret; an anonymous consumer is no one.
+func (s *Server) gatewayPrincipal(r *http.Request) (*auth.Principal, bool) {
+	if s.gatewaySecret == "" {
+		return nil, false
+	}
+	got := r.Header.Get(GatewaySecretHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.gatewaySecret)) != 1 {
+		return nil, false
+	}
+	id := r.Header.Get("X-Consumer-Custom-ID")
+	if id == "" {
+		if cid := r.Header.Get("X-Consumer-ID"); cid != "" {
+			id = "kong_" + cid
+		}
+	}
+	if id == "" || r.Header.Get("X-Anonymous-Consumer") == "true" {
+		return nil, false
+	}
+	return &auth.Principal{ID: id, Username: r.Header.Get("X-Consumer-Username"), Scopes: []string{"user"}, AuthMethod: "api_key"}, true
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -88,6 +88,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),
 		ProviderCheck: providerCheck(registry),
 		RateLimits:    &limits,
+		GatewaySecret: cfg.GatewaySecret,
 	})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

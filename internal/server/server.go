@@ -41,22 +41,26 @@ type Options struct {
 	ProviderCheck func(ctx context.Context) error
 	// RateLimits per role; nil → no rate limiting.
 	RateLimits *RateLimits
+	// GatewaySecret, when set, makes requests carrying it in
+	// X-Jan-Gateway-Secret trusted for Kong's X-Consumer-* headers.
+	GatewaySecret string
 }
 
 // Server serves the API. Create it with New; it is an http.Handler.
 type Server struct {
-	store     store.Store
-	models    *inference.Registry
-	upstream  Upstream
-	verifier  auth.Verifier
-	issuer    *auth.Issuer
-	log       *slog.Logger
-	tracer    trace.Tracer
-	bodyLimit int64
-	keepalive time.Duration
-	ready     func(ctx context.Context) error
-	limits    *limiter // nil: no limits
-	handler   http.Handler
+	store         store.Store
+	models        *inference.Registry
+	upstream      Upstream
+	verifier      auth.Verifier
+	issuer        *auth.Issuer
+	log           *slog.Logger
+	tracer        trace.Tracer
+	bodyLimit     int64
+	keepalive     time.Duration
+	ready         func(ctx context.Context) error
+	limits        *limiter // nil: no limits
+	gatewaySecret string
+	handler       http.Handler
 
 	// shutdown is cancelled when the server stops: streams still running end
 	// with an error event and keep what they produced.
@@ -76,7 +80,7 @@ func New(o Options) *Server {
 	s := &Server{
 		store: o.Store, models: o.Registry, upstream: o.Upstream, verifier: o.Verifier, issuer: o.Issuer,
 		log: o.Logger, tracer: o.Tracer, bodyLimit: o.BodyLimit, keepalive: o.Keepalive, ready: o.ProviderCheck,
-		runs: map[string]*activeRun{}, started: time.Now(),
+		runs: map[string]*activeRun{}, started: time.Now(), gatewaySecret: o.GatewaySecret,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
