@@ -50,7 +50,7 @@ func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs
 	if c.Metadata == nil {
 		c.Metadata = map[string]string{}
 	}
-	return s.inTx(ctx, "create conversation", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "create conversation", func(tx *txn) error {
 		if _, err := s.exec(ctx, tx,
 			"INSERT INTO conversations ("+conversationCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 			c.ID, c.UserID, c.Title, meta, c.Model, s.d.timeArg(c.CreatedAt), s.d.timeArg(c.UpdatedAt),

@@ -59,7 +59,7 @@ func lastModel(msgs []*Message) string {
 // UpdatedAt is bumped, and its Model set to the last message's model if any
 // message names one.
 func (s *sqlStore) AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error {
-	return s.inTx(ctx, "append messages", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "append messages", func(tx *txn) error {
 		// Touch first: it checks ownership and locks the conversation row.
 		if err := s.touchConversation(ctx, tx, userID, conversationID, lastModel(msgs)); err != nil {
 			return err
@@ -119,25 +119,28 @@ func (s *sqlStore) History(ctx context.Context, userID, conversationID string) (
 // transaction, so both come from one snapshot; the conversation query is the
 // ownership check.
 func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error) {
-	const op = "conversation history"
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	var conv *Conversation
+	var list []Message
+	// Repeatable read gives Postgres one snapshot for both queries; SQLite
+	// transactions always read one snapshot (and ignore the level).
+	err := s.runTx(ctx, s.read, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "conversation history",
+		func(tx *txn) error {
+			var err error
+			conv, err = scanConversation(s.queryRow(ctx, tx,
+				"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
+			if err != nil {
+				return err
+			}
+			rows, err := s.query(ctx, tx,
+				"SELECT "+messageCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", id)
+			if err != nil {
+				return err
+			}
+			list, err = collect(rows, scanMessage)
+			return err
+		})
 	if err != nil {
-		return nil, nil, s.fail(op, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
-	conv, err := scanConversation(s.queryRow(ctx, tx,
-		"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
-	if err != nil {
-		return nil, nil, s.fail(op, err)
-	}
-	rows, err := s.query(ctx, tx,
-		"SELECT "+messageCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", id)
-	if err != nil {
-		return nil, nil, s.fail(op, err)
-	}
-	list, err := collect(rows, scanMessage)
-	if err != nil {
-		return nil, nil, s.fail(op, err)
+		return nil, nil, err
 	}
 	return conv, list, nil
 }

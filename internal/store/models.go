@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 )
 
 const modelCols = "id, provider, served_name, display_name, capabilities, created"
@@ -15,7 +14,7 @@ func (s *sqlStore) UpsertModels(ctx context.Context, models []Model) error {
 		return nil
 	}
 	now := s.timestamp()
-	return s.inTx(ctx, "upsert models", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "upsert models", func(tx *txn) error {
 		for _, m := range models {
 			caps := m.Capabilities
 			if caps == nil {

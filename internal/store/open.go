@@ -141,7 +141,7 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 		_ = w.Close()
 		return nil, unavailable(what, err, "")
 	}
-	return &sqlStore{d: dialectSQLite, read: r, write: w}, nil
+	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite)}, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
@@ -174,7 +174,8 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 		_ = db.Close()
 		return nil, unavailable(what, err, secret)
 	}
-	return &sqlStore{d: dialectPostgres, read: db, write: db, secret: secret}, nil
+	p := newPool(db, dialectPostgres)
+	return &sqlStore{d: dialectPostgres, read: p, write: p, secret: secret}, nil
 }
 
 // urlPassword is the password in a URL-form DSN, or "".

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -37,7 +36,7 @@ func (s *sqlStore) CreateRun(ctx context.Context, r *Run) error {
 	if err != nil {
 		return s.fail("create run", err)
 	}
-	return s.inTx(ctx, "create run", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "create run", func(tx *txn) error {
 		if err := s.ownConversation(ctx, tx, r.UserID, r.ConversationID); err != nil {
 			return err
 		}
@@ -92,7 +91,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, r *Run, msg *Message) error {
 	if err != nil {
 		return s.fail(op, err)
 	}
-	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+	return s.inTx(ctx, op, func(tx *txn) error {
 		if err := s.touchConversation(ctx, tx, r.UserID, r.ConversationID, r.Model); err != nil {
 			return err
 		}

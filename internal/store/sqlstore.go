@@ -18,8 +18,8 @@ import (
 // are the same pool.
 type sqlStore struct {
 	d      dialect
-	read   *sql.DB
-	write  *sql.DB
+	read   *pool
+	write  *pool
 	log    *slog.Logger
 	secret string // a password to scrub from error messages; "" if none
 	now    func() time.Time
@@ -54,7 +54,8 @@ func (s *sqlStore) timestamp() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
-// queryer is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+// queryer is what *sql.DB, *sql.Conn and *sql.Tx have in common; the store's
+// own *pool and *txn are queryers too.
 type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -62,17 +63,76 @@ type queryer interface {
 }
 
 // exec, query and queryRow run one of this package's ? queries on q, in the
-// dialect's placeholder style.
+// dialect's placeholder style. On a *pool or a *txn the query runs as a
+// prepared statement from the pool's cache (see pool); on anything else
+// (migrations) it is prepared for this one call.
 func (s *sqlStore) exec(ctx context.Context, q queryer, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, q, query)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) query(ctx context.Context, q queryer, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, q, query)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.QueryContext(ctx, s.d.rebind(query), args...)
 }
 
-func (s *sqlStore) queryRow(ctx context.Context, q queryer, query string, args ...any) *sql.Row {
-	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
+// queryRow is query for at most one row: Scan is sql.ErrNoRows if there is none.
+func (s *sqlStore) queryRow(ctx context.Context, q queryer, query string, args ...any) row {
+	rows, err := s.query(ctx, q, query, args...)
+	return row{rows, err}
+}
+
+// row is *sql.Row for s.queryRow.
+type row struct {
+	rows *sql.Rows
+	err  error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
+}
+
+// stmt is query's cached prepared statement for q, or nil when q caches none.
+func (s *sqlStore) stmt(ctx context.Context, q queryer, query string) (*sql.Stmt, error) {
+	switch q := q.(type) {
+	case *pool:
+		return q.prepared(ctx, query)
+	case *txn:
+		st := q.p.cached(query)
+		if st == nil {
+			// Preparing on the pool now would wait for a connection, and the
+			// writer's only one is this transaction's: prepare it after.
+			q.missed = append(q.missed, query)
+			return nil, nil
+		}
+		return q.StmtContext(ctx, st), nil
+	}
+	return nil, nil
 }
 
 // execOne runs a write that must touch at least one row; none is ErrNotFound.
@@ -94,16 +154,23 @@ func (s *sqlStore) execOne(ctx context.Context, q queryer, query string, args ..
 // inTx runs fn in a transaction on the writer (BEGIN IMMEDIATE on SQLite, so
 // the write lock is taken up front and two processes cannot deadlock upgrading
 // read locks) and commits if fn returns nil.
-func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *txn) error) error {
+	return s.runTx(ctx, s.write, nil, op, fn)
+}
+
+// runTx runs fn in a transaction on p and commits if fn returns nil.
+func (s *sqlStore) runTx(ctx context.Context, p *pool, opts *sql.TxOptions, op string, fn func(tx *txn) error) error {
+	t, err := p.BeginTx(ctx, opts)
 	if err != nil {
 		return s.fail(op, err)
 	}
+	tx := &txn{Tx: t, p: p}
+	defer func() { p.prepare(ctx, tx.missed) }() // after the connection is back
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+		_ = t.Rollback()
 		return s.fail(op, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := t.Commit(); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
