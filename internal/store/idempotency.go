@@ -21,27 +21,30 @@ func scopeArgs(k IdempotencyKey) []any {
 }
 
 // BeginIdempotent claims r's key with a pending record and returns (nil, nil),
-// or returns the live record that already holds the key. Of any number of
-// concurrent callers with one key exactly one gets (nil, nil): the claim is a
-// single INSERT … ON CONFLICT DO NOTHING. A stale record (older than
-// IdempotencyTTL, or pending for longer than IdempotencyPendingTTL) is deleted
-// — only if it is still the same record — and the claim retried. A zero
-// r.CreatedAt is set to now.
+// or returns the live record that already holds the key. The claim is one
+// statement: an INSERT that, on a conflict, replaces the record only if it is
+// stale (older than IdempotencyTTL, or pending for longer than
+// IdempotencyPendingTTL), so of any number of concurrent callers with one key
+// exactly one gets (nil, nil). A zero r.CreatedAt is set to now.
 func (s *sqlStore) BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error) {
 	const op = "begin idempotent"
 	now := s.timestamp()
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = now
 	}
-	// Each pass either claims the key, returns a live record, or removes a
-	// stale one that someone else may beat us to re-claiming; a few passes
-	// settle every race.
+	k := r.IdempotencyKey
+	// A pass either claims the key or finds the live record; a record aborted
+	// between the two makes another pass.
 	for range 5 {
 		res, err := s.exec(ctx, s.write,
 			`INSERT INTO idempotency (principal_id, method, path, key, body_hash, done, status, content_type, body, created_at)
 			 VALUES (?, ?, ?, ?, ?, ?, 0, '', NULL, ?)
-			 ON CONFLICT (principal_id, method, path, key) DO NOTHING`,
-			append(scopeArgs(r.IdempotencyKey), r.BodyHash, false, s.d.timeArg(r.CreatedAt))...)
+			 ON CONFLICT (principal_id, method, path, key) DO UPDATE SET
+			   body_hash = excluded.body_hash, done = excluded.done, status = 0, content_type = '', body = NULL,
+			   created_at = excluded.created_at
+			 WHERE idempotency.created_at < ? OR (idempotency.done = ? AND idempotency.created_at < ?)`,
+			k.PrincipalID, k.Method, k.Path, k.Key, r.BodyHash, false, s.d.timeArg(r.CreatedAt),
+			s.d.timeArg(now.Add(-IdempotencyTTL)), false, s.d.timeArg(now.Add(-IdempotencyPendingTTL)))
 		if err != nil {
 			return nil, s.fail(op, err)
 		}
@@ -51,28 +54,16 @@ func (s *sqlStore) BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*
 			r.Done = false
 			return nil, nil
 		}
-		rec, err := s.getIdempotent(ctx, r.IdempotencyKey)
+		rec, err := s.getIdempotent(ctx, k)
 		if err == ErrNotFound {
 			continue // aborted since our insert: claim again
 		}
 		if err != nil {
 			return nil, s.fail(op, err)
 		}
-		if !stale(rec, now) {
-			return rec, nil
-		}
-		if _, err := s.exec(ctx, s.write,
-			"DELETE FROM idempotency WHERE "+idempotencyScope+" AND created_at = ? AND done = ?",
-			append(scopeArgs(r.IdempotencyKey), s.d.timeArg(rec.CreatedAt), rec.Done)...); err != nil {
-			return nil, s.fail(op, err)
-		}
+		return rec, nil
 	}
 	return nil, s.fail(op, fmt.Errorf("key %q keeps changing under concurrent requests", r.Key))
-}
-
-func stale(r *IdempotencyRecord, now time.Time) bool {
-	age := now.Sub(r.CreatedAt)
-	return age > IdempotencyTTL || (!r.Done && age > IdempotencyPendingTTL)
 }
 
 func (s *sqlStore) getIdempotent(ctx context.Context, k IdempotencyKey) (*IdempotencyRecord, error) {
@@ -98,7 +89,7 @@ func (s *sqlStore) CompleteIdempotent(ctx context.Context, k IdempotencyKey, sta
 	}
 	return s.fail("complete idempotent", s.execOne(ctx, s.write,
 		"UPDATE idempotency SET done = ?, status = ?, content_type = ?, body = ? WHERE "+idempotencyScope,
-		append([]any{true, status, contentType, body}, scopeArgs(k)...)...))
+		true, status, contentType, body, k.PrincipalID, k.Method, k.Path, k.Key))
 }
 
 // AbortIdempotent deletes the key's record if it is still pending; a finished

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -17,28 +18,41 @@ func scanMessage(r rowScanner) (*Message, error) {
 	return &m, nil
 }
 
+// maxInsertRows is how many messages one INSERT statement stores.
+const maxInsertRows = 8
+
+// insertMessagesSQL[n] inserts n messages, 1 <= n <= maxInsertRows.
+var insertMessagesSQL = func() (qs [maxInsertRows + 1]string) {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	for n := 1; n <= maxInsertRows; n++ {
+		qs[n] = "INSERT INTO messages (" + messageCols + ") VALUES " + strings.Repeat(row+", ", n-1) + row
+	}
+	return qs
+}()
+
 // insertMessages appends msgs to conversation convID, in order, filling in
-// ID, ConversationID, Status (completed) and CreatedAt (now) where unset.
+// ID, ConversationID, Status (completed) and CreatedAt (now) where unset. Up
+// to maxInsertRows messages go in one statement.
 func (s *sqlStore) insertMessages(ctx context.Context, q queryer, convID string, msgs []*Message, now time.Time) error {
-	for _, m := range msgs {
-		if m.ID == "" {
-			m.ID = NewID(PrefixMessage)
+	for len(msgs) > 0 {
+		batch := msgs[:min(len(msgs), maxInsertRows)]
+		msgs = msgs[len(batch):]
+		args := make([]any, 0, 9*len(batch))
+		for _, m := range batch {
+			if m.ID == "" {
+				m.ID = NewID(PrefixMessage)
+			}
+			m.ConversationID = convID
+			if m.Status == "" {
+				m.Status = StatusCompleted
+			}
+			if m.CreatedAt.IsZero() {
+				m.CreatedAt = now
+			}
+			args = append(args, m.ID, m.ConversationID, m.Role, m.Content, m.Status, m.Model, m.RunID,
+				usageArg(m.Usage), s.d.timeArg(m.CreatedAt))
 		}
-		m.ConversationID = convID
-		if m.Status == "" {
-			m.Status = StatusCompleted
-		}
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = now
-		}
-		usage, err := jsonArg(m.Usage)
-		if err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, q,
-			"INSERT INTO messages ("+messageCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			m.ID, m.ConversationID, m.Role, m.Content, m.Status, m.Model, m.RunID, usage, s.d.timeArg(m.CreatedAt),
-		); err != nil {
+		if _, err := s.exec(ctx, q, insertMessagesSQL[len(batch)], args...); err != nil {
 			return err
 		}
 	}

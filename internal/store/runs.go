@@ -28,10 +28,7 @@ func (s *sqlStore) CreateRun(ctx context.Context, r *Run) error {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.timestamp()
 	}
-	usage, err := jsonArg(r.Usage)
-	if err != nil {
-		return s.fail("create run", err)
-	}
+	usage := usageArg(r.Usage)
 	runErr, err := jsonArg(r.Error)
 	if err != nil {
 		return s.fail("create run", err)
@@ -83,10 +80,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, r *Run, msg *Message) error {
 		msg.RunID = r.ID
 		r.MessageID = msg.ID
 	}
-	usage, err := jsonArg(r.Usage)
-	if err != nil {
-		return s.fail(op, err)
-	}
+	usage := usageArg(r.Usage)
 	runErr, err := jsonArg(r.Error)
 	if err != nil {
 		return s.fail(op, err)

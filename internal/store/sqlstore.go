@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -292,6 +293,22 @@ func jsonArg[T any](v *T) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
+}
+
+// usageArg encodes u for a usage column as json.Marshal would, without
+// reflection; nil becomes NULL.
+func usageArg(u *Usage) any {
+	if u == nil {
+		return nil
+	}
+	b := make([]byte, 0, 80)
+	b = append(b, `{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.PromptTokens), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.CompletionTokens), 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.TotalTokens), 10)
+	return string(append(b, '}'))
 }
 
 // nullString maps "" to NULL, for unique columns where "unset" must not clash.
