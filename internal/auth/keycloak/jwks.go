@@ -50,10 +50,6 @@ func (l *jwksLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp := l.replay(req)
 			l.mu.Unlock()
 			return resp, nil
-		case l.body == nil && !l.tried.IsZero() && now.Sub(l.tried) < jwksFailedRetry:
-			err := l.lastErr
-			l.mu.Unlock()
-			return nil, err
 		case l.inflight != nil:
 			wait := l.inflight
 			l.mu.Unlock()
@@ -63,6 +59,13 @@ func (l *jwksLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			case <-req.Context().Done():
 				return nil, req.Context().Err()
 			}
+		case l.body == nil && !l.tried.IsZero() && now.Sub(l.tried) < jwksFailedRetry:
+			err := l.lastErr
+			l.mu.Unlock()
+			if err == nil {
+				err = fmt.Errorf("keycloak: JWKS %s: no key set yet", l.url)
+			}
+			return nil, err
 		}
 		done := make(chan struct{})
 		l.inflight = done
