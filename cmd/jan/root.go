@@ -21,7 +21,7 @@ Start here:
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd())
+	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd())
 	return root
 }
 

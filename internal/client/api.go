@@ -82,11 +82,12 @@ func (c *Client) Models(ctx context.Context) ([]Model, error) {
 
 // Conversations.
 
-// CreateConversation creates a conversation. The request carries an
-// Idempotency-Key, so a retry after a network error creates one only.
-func (c *Client) CreateConversation(ctx context.Context, p ConversationParams) (*Conversation, error) {
+// CreateConversation creates a conversation. The request carries the
+// Idempotency-Key key ("" for a fresh one), so a retry after a network
+// error creates one only.
+func (c *Client) CreateConversation(ctx context.Context, p ConversationParams, key string) (*Conversation, error) {
 	var conv Conversation
-	return &conv, c.post(ctx, "/v1/conversations", p, true, "", &conv)
+	return &conv, c.post(ctx, "/v1/conversations", p, true, key, &conv)
 }
 
 // ListConversations returns one page of the caller's conversations, newest

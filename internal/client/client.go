@@ -29,7 +29,8 @@ type Credentials struct {
 	Guest        bool   `json:"guest,omitempty"`
 }
 
-func credentialsFrom(t *Tokens) Credentials {
+// Credentials are the tokens as the client keeps them.
+func (t *Tokens) Credentials() Credentials {
 	return Credentials{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken,
 		UserID: t.User.ID, Username: t.User.Username, Guest: t.User.Guest}
 }
@@ -264,7 +265,7 @@ func (c *Client) reauthenticate(ctx context.Context, refused string) error {
 	}
 	if rt := c.creds.RefreshToken; rt != "" {
 		if t, err := c.refresh(ctx, rt); err == nil {
-			c.creds = credentialsFrom(t)
+			c.creds = t.Credentials()
 			c.changed()
 			return nil
 		} else if !c.opts.GuestFallback {
@@ -281,7 +282,7 @@ func (c *Client) reauthenticate(ctx context.Context, refused string) error {
 	if err != nil {
 		return err
 	}
-	c.creds = credentialsFrom(t)
+	c.creds = t.Credentials()
 	c.changed()
 	if c.opts.Notice != nil {
 		if refused == "" {
@@ -311,7 +312,7 @@ func (c *Client) EnsureToken(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	c.mu.Lock()
-	c.creds = credentialsFrom(t)
+	c.creds = t.Credentials()
 	c.changed()
 	c.mu.Unlock()
 	return true, nil

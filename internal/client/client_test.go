@@ -73,7 +73,7 @@ func TestConversationsCRUDAndPagination(t *testing.T) {
 	c := guestClient(t, srv)
 	var made []string
 	for _, title := range []string{"one", "two", "three", "four", "five"} {
-		conv, err := c.CreateConversation(ctx(t), client.ConversationParams{Title: title})
+		conv, err := c.CreateConversation(ctx(t), client.ConversationParams{Title: title}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestMessagesAndStreamedRun(t *testing.T) {
 	t.Parallel()
 	srv := clienttest.Start(t, clienttest.Options{})
 	c := guestClient(t, srv)
-	conv, err := c.CreateConversation(ctx(t), client.ConversationParams{Title: "t"})
+	conv, err := c.CreateConversation(ctx(t), client.ConversationParams{Title: "t"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestCancelRunKeepsPartialAnswer(t *testing.T) {
 	t.Parallel()
 	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 200, TokenDelay: 20 * time.Millisecond}})
 	c := guestClient(t, srv)
-	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{})
+	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
 	if _, err := c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "tell me a long story"}, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestErrorEnvelope(t *testing.T) {
 	t.Parallel()
 	srv := clienttest.Start(t, clienttest.Options{})
 	c := guestClient(t, srv)
-	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{})
+	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
 	_, _ = c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "x"}, "")
 	_, err := c.StreamRun(ctx(t), conv.ID, client.RunParams{Model: "nope"}, "")
 	var e *client.Error
@@ -277,7 +277,7 @@ func TestRetryAfterNetworkErrorPostsOnce(t *testing.T) {
 	if _, err := c.EnsureToken(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	conv, err := c.CreateConversation(ctx(t), client.ConversationParams{})
+	conv, err := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestStreamCutMidAnswer(t *testing.T) {
 	}))
 	t.Cleanup(proxy.Close)
 	c := guestClient(t, srv)
-	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{})
+	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
 	_, _ = c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "x"}, "")
 	pc := client.New(client.Options{BaseURL: proxy.URL, Credentials: c.Credentials()})
 	s, err := pc.StreamRun(ctx(t), conv.ID, client.RunParams{}, "")

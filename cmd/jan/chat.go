@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/janhq/jan/internal/client"
+	"github.com/janhq/jan/internal/tui"
+	"github.com/janhq/jan/internal/tui/safetext"
+)
+
+type chatOptions struct {
+	clientOptions
+	Conversation string
+	Model        string
+	Prompt       string
+	JSON         bool
+}
+
+func newChatCmd() *cobra.Command {
+	o := &chatOptions{clientOptions: clientOptions{IO: systemIO()}}
+	cmd := &cobra.Command{
+		Use:   "chat",
+		Short: "Chat with a jan server's models in the terminal",
+		Long: `Chat with the models of a jan server.
+
+On a terminal, jan chat opens a full-screen chat: your conversations in a
+sidebar, the transcript as Markdown, the answer streaming in. Press ? in
+it for every key.
+
+Without a terminal, or with -p, it sends one prompt and streams the answer
+to stdout as plain text (--json: the server's events, one JSON object a
+line), for scripts. A prompt piped on stdin is used too (after -p's text,
+when both are given). The exit code is non-zero when the answer failed or
+was cut short.
+
+With no saved token, jan chat gets a guest token (and says so).`,
+		Example: `  jan chat
+  jan chat --conversation conv_0123
+  jan chat -p "What is a monad?"
+  git diff | jan chat -p "Write a commit message for this diff" --model qwen3
+  jan chat -p "hi" --json | jq -r 'select(.object=="chat.completion.chunk") | .choices[0].delta.content // empty'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runChat(cmd.Context(), o) },
+	}
+	o.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.Conversation, "conversation", "", "resume the conversation with this `id` (conv_…)")
+	f.StringVar(&o.Model, "model", "", "model `id` to answer with (see jan models; default the conversation's last, else the server's)")
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "send this prompt, print the answer and exit")
+	f.BoolVar(&o.JSON, "json", false, "with -p or piped input: print the run's events as JSON lines")
+	return cmd
+}
+
+func runChat(ctx context.Context, o *chatOptions) error {
+	plain := o.Prompt != "" || !o.IO.InTTY || !o.IO.OutTTY || o.JSON
+	if !plain {
+		return runChatTUI(ctx, o)
+	}
+	prompt, err := readPrompt(o)
+	if err != nil {
+		return err
+	}
+	s, err := o.session(true)
+	if err != nil {
+		return err
+	}
+	return runChatPlain(ctx, o, s, prompt)
+}
+
+// readPrompt joins -p and what stdin carries when it is not a terminal.
+func readPrompt(o *chatOptions) (string, error) {
+	prompt := o.Prompt
+	if !o.IO.InTTY {
+		b, err := io.ReadAll(io.LimitReader(o.IO.In, 4<<20))
+		if err != nil {
+			return "", fmt.Errorf("reading the prompt from stdin: %w", err)
+		}
+		if in := strings.TrimRight(string(b), "\n"); in != "" {
+			if prompt != "" {
+				prompt += "\n\n"
+			}
+			prompt += in
+		}
+	} else if prompt == "" {
+		return "", errors.New("no prompt: pass one with -p, or pipe it in (jan chat opens the full-screen chat only when stdin and stdout are a terminal)")
+	}
+	if strings.TrimSpace(prompt) == "" {
+		return "", errors.New("the prompt is empty")
+	}
+	return prompt, nil
+}
+
+// runChatPlain sends one prompt and streams the answer to stdout.
+func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt string) error {
+	errOut := o.IO.ErrOut
+	if got, err := s.EnsureToken(ctx); err != nil {
+		return withHint(err, s.Server)
+	} else if got {
+		where := "kept for this run only (JAN_TOKEN is set)"
+		if !s.FromEnv {
+			where = "saved to " + s.ConfigPath
+		}
+		fmt.Fprintf(errOut, "No saved token: signed in to %s as a new guest (%s).\n", s.Server, where)
+	}
+	convID := o.Conversation
+	if convID == "" {
+		conv, err := s.CreateConversation(ctx, client.ConversationParams{Title: titleOf(prompt)}, "")
+		if err != nil {
+			return withHint(err, s.Server)
+		}
+		convID = conv.ID
+	}
+	if _, err := s.CreateMessage(ctx, convID, client.MessageParams{Role: client.RoleUser, Content: prompt}, ""); err != nil {
+		return withHint(err, s.Server)
+	}
+	stream, err := s.StreamRun(ctx, convID, client.RunParams{Model: o.Model}, "")
+	if err != nil {
+		return withHint(err, s.Server)
+	}
+	defer stream.Close()
+
+	out := o.IO.Out
+	var (
+		san      safetext.Sanitizer
+		last     byte
+		final    *client.Run
+		eventErr *client.Error
+	)
+	for stream.Next() {
+		ev := stream.Event()
+		if o.JSON {
+			if _, err := out.Write(append(ev.Data, '\n')); err != nil {
+				return err
+			}
+		}
+		switch ev.Type {
+		case client.EventDelta:
+			if !o.JSON && ev.Text != "" {
+				if t := san.Write(ev.Text); t != "" {
+					if _, err := io.WriteString(out, t); err != nil {
+						return err // stdout closed (| head): stop quietly
+					}
+					last = t[len(t)-1]
+				}
+			}
+		case client.EventRun:
+			if ev.Run.Status != client.StatusInProgress {
+				final = ev.Run
+			}
+		case client.EventError:
+			eventErr = ev.Error
+		}
+	}
+	if !o.JSON && last != 0 && last != '\n' {
+		fmt.Fprintln(out)
+	}
+	if o.IO.ErrTTY && o.Conversation == "" {
+		fmt.Fprintf(errOut, "(continue with: jan chat --conversation %s)\n", convID)
+	}
+	switch err := stream.Err(); {
+	case ctx.Err() != nil:
+		// Interrupted: stop the generation on the server, keeping what came.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		_, _ = s.CancelRun(cctx, convID, stream.RunID())
+		return &exitError{code: 130}
+	case err != nil:
+		return fmt.Errorf("the answer was cut short (%w); what arrived is kept in conversation %s", err, convID)
+	case eventErr != nil:
+		return fmt.Errorf("the answer failed: %w", eventErr)
+	case final == nil:
+		return errors.New("the server ended the run without its final state")
+	case final.Status == client.StatusFailed:
+		if final.Error != nil {
+			return fmt.Errorf("the answer failed: %s (%s)", final.Error.Message, final.Error.Code)
+		}
+		return errors.New("the answer failed")
+	case final.Status == client.StatusIncomplete:
+		return fmt.Errorf("the answer is incomplete (run %s was stopped)", final.ID)
+	}
+	return nil
+}
+
+// titleOf makes a conversation title from a prompt's first line.
+func titleOf(prompt string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(prompt), "\n")
+	line = strings.Join(strings.Fields(safetext.Sanitize(line)), " ")
+	if utf8.RuneCountInString(line) > 60 {
+		r := []rune(line)
+		line = strings.TrimSpace(string(r[:59])) + "…"
+	}
+	return line
+}
+
+// runChatTUI opens the full-screen chat.
+func runChatTUI(ctx context.Context, o *chatOptions) error {
+	notices := make(chan string, 8)
+	s, err := client.OpenSession(client.SessionOptions{
+		Server: o.Server, Getenv: o.IO.Getenv, UserAgent: "jan/" + version, GuestFallback: true,
+		Notice: func(msg string) {
+			select {
+			case notices <- msg:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return tui.Run(ctx, tui.Options{
+		Client: s.Client, Server: s.Server, ConfigPath: s.ConfigPath, TokenFromEnv: s.FromEnv,
+		Conversation: o.Conversation, Model: o.Model, Notices: notices, Getenv: o.IO.Getenv,
+	})
+}

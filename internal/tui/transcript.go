@@ -1,0 +1,283 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/glamour/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/janhq/jan/internal/client"
+	"github.com/janhq/jan/internal/tui/safetext"
+)
+
+// entry is one message of the transcript. Its text is already sanitised.
+type entry struct {
+	id     string
+	role   string
+	text   string
+	model  string
+	note   string // "stopped", a failure, a cut stream: shown under the text
+	failed bool
+
+	// The rendering, cached for one width: finished messages are rendered
+	// once per width.
+	width int
+	lines []string
+}
+
+func entryOf(m client.Message) *entry {
+	e := &entry{id: m.ID, role: m.Role, text: safetext.Sanitize(m.Content), model: safetext.Sanitize(m.Model)}
+	if m.Role == client.RoleAssistant && m.Status == client.StatusIncomplete {
+		e.note = "⏹ incomplete answer"
+	}
+	return e
+}
+
+// live is the answer being streamed. Its text is split at the last
+// paragraph break outside a code fence: the stable head is rendered once
+// (cached by its length), only the growing tail is re-rendered.
+type live struct {
+	text      strings.Builder
+	san       safetext.Sanitizer
+	model     string
+	headLen   int // bytes of text rendered into headLines
+	headWidth int
+	headLines []string
+	dirty     bool
+	lines     []string // head + tail, as last rendered
+	width     int
+}
+
+func (l *live) add(raw string) {
+	if s := l.san.Write(raw); s != "" {
+		l.text.WriteString(s)
+		l.dirty = true
+	}
+}
+
+// transcript is the conversation panel: rendered entries, the live
+// answer, and a scroll position counted in lines from the bottom.
+type transcript struct {
+	entries []*entry
+	live    *live
+	offset  int // lines scrolled up from the bottom; 0 follows the end
+
+	width    int
+	style    string // glamour style
+	renderer *glamour.TermRenderer
+	rWidth   int
+	rStyle   string
+	th       *theme
+}
+
+// markdown renders text for the current width; it never fails (plain
+// text is the fallback).
+func (t *transcript) markdown(text string, width int) []string {
+	if t.renderer == nil || t.rWidth != width || t.rStyle != t.style {
+		r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(t.style), glamour.WithWordWrap(width),
+			glamour.WithPreservedNewLines(), glamour.WithChromaFormatter("terminal256"))
+		if err == nil {
+			t.renderer, t.rWidth, t.rStyle = r, width, t.style
+		} else {
+			t.renderer = nil
+		}
+	}
+	var out string
+	if t.renderer != nil {
+		if s, err := t.renderer.Render(text); err == nil {
+			out = s
+		}
+	}
+	if out == "" {
+		out = ansi.Wrap(text, width, " ")
+	}
+	return trimBlank(strings.Split(out, "\n"))
+}
+
+// trimBlank drops blank lines at both ends and trailing padding.
+func trimBlank(lines []string) []string {
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	blank := func(s string) bool { return strings.TrimSpace(ansi.Strip(s)) == "" }
+	for len(lines) > 0 && blank(lines[0]) {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && blank(lines[len(lines)-1]) {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+// render returns an entry's lines for width, from the cache when it can.
+func (t *transcript) render(e *entry, width int) []string {
+	if e.width == width && e.lines != nil {
+		return e.lines
+	}
+	var lines []string
+	switch e.role {
+	case client.RoleUser:
+		lines = append(lines, t.th.you.Render("You"))
+		for _, l := range strings.Split(ansi.Wrap(e.text, width-2, " "), "\n") {
+			lines = append(lines, t.th.dim.Render("│ ")+t.th.userText.Render(l))
+		}
+	case client.RoleAssistant:
+		lines = append(lines, t.label(e.model))
+		lines = append(lines, t.markdown(e.text, width)...)
+	default:
+		lines = append(lines, t.th.dim.Render(e.role))
+		lines = append(lines, strings.Split(ansi.Wrap(e.text, width, " "), "\n")...)
+	}
+	if e.note != "" {
+		st := t.th.note
+		if e.failed {
+			st = t.th.failNote
+		}
+		lines = append(lines, st.Render(ansi.Truncate(e.note, width, "…")))
+	}
+	e.width, e.lines = width, lines
+	return lines
+}
+
+func (t *transcript) label(model string) string {
+	s := t.th.bot.Render("jan")
+	if model != "" {
+		s += t.th.dim.Render(" · " + model)
+	}
+	return s
+}
+
+// renderLive renders the streaming answer: the head from its cache, the
+// tail afresh.
+func (t *transcript) renderLive(width int) []string {
+	l := t.live
+	if !l.dirty && l.width == width && l.lines != nil {
+		return l.lines
+	}
+	text := l.text.String()
+	cut := stableCut(text)
+	if l.headWidth != width || cut < l.headLen {
+		l.headLen, l.headLines = 0, nil
+	}
+	if cut > l.headLen {
+		l.headLines = t.markdown(text[:cut], width)
+		l.headLen, l.headWidth = cut, width
+	}
+	lines := []string{t.label(l.model)}
+	lines = append(lines, l.headLines...)
+	if tail := strings.TrimSpace(text[l.headLen:]); tail != "" {
+		if len(l.headLines) > 0 {
+			lines = append(lines, "")
+		}
+		lines = append(lines, t.markdown(tail, width)...)
+	}
+	lines = append(lines, t.th.dim.Render("▍"))
+	l.lines, l.width, l.dirty = lines, width, false
+	return lines
+}
+
+// stableCut is the end of the last paragraph that no later token can
+// change: the last blank line outside a code fence.
+func stableCut(text string) int {
+	cut, inFence := 0, false
+	for i := 0; i < len(text); {
+		j := strings.IndexByte(text[i:], '\n')
+		if j < 0 {
+			break
+		}
+		line := text[i : i+j]
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			inFence = !inFence
+		}
+		i += j + 1
+		if !inFence && strings.TrimSpace(line) == "" {
+			cut = i
+		}
+	}
+	return cut
+}
+
+// view returns the height lines to show, rendering only the entries the
+// window reaches: opening a long conversation renders its last screen.
+func (t *transcript) view(width, height int) []string {
+	need := height + t.offset
+	var blocks [][]string
+	total := 0
+	if t.live != nil {
+		b := t.renderLive(width)
+		blocks = append(blocks, b)
+		total += len(b)
+	}
+	i := len(t.entries) - 1
+	for ; i >= 0 && total < need; i-- {
+		b := t.render(t.entries[i], width)
+		blocks = append(blocks, b)
+		total += len(b) + 1 // a blank line between messages
+	}
+	atTop := i < 0
+	if atTop && t.offset > 0 && total-height < t.offset {
+		t.offset = max(0, total-height) // scrolled past the first message
+	}
+	lines := make([]string, 0, total)
+	for k := len(blocks) - 1; k >= 0; k-- {
+		lines = append(lines, blocks[k]...)
+		if k > 0 {
+			lines = append(lines, "")
+		}
+	}
+	end := len(lines) - t.offset
+	start := max(0, end-height)
+	out := lines[start:max(start, end)]
+	for len(out) < height {
+		out = append(out, "")
+	}
+	return out
+}
+
+func (t *transcript) scroll(delta int) { t.offset = max(0, t.offset+delta) }
+
+// lastAnswer is the text of the last assistant message.
+func (t *transcript) lastAnswer() string {
+	for i := len(t.entries) - 1; i >= 0; i-- {
+		if t.entries[i].role == client.RoleAssistant {
+			return t.entries[i].text
+		}
+	}
+	return ""
+}
+
+// lastCodeBlock is the last fenced code block of the last answer.
+func lastCodeBlock(md string) string {
+	var blocks []string
+	var cur []string
+	in := false
+	for _, line := range strings.Split(md, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			if in {
+				blocks = append(blocks, strings.Join(cur, "\n"))
+				cur = nil
+			}
+			in = !in
+			continue
+		}
+		if in {
+			cur = append(cur, line)
+		}
+	}
+	if len(blocks) == 0 {
+		return ""
+	}
+	return blocks[len(blocks)-1]
+}
+
+// invalidate drops every cached rendering (a new theme).
+func (t *transcript) invalidate() {
+	for _, e := range t.entries {
+		e.lines = nil
+	}
+	if t.live != nil {
+		t.live.headLen, t.live.headLines, t.live.dirty = 0, nil, true
+	}
+	t.renderer = nil
+}
