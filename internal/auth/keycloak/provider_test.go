@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/janhq/jan/assets"
 	"github.com/janhq/jan/internal/auth"
@@ -545,4 +547,62 @@ func realmWith(t *testing.T, edit func(map[string]any)) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestConcurrentGuests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := keycloaktest.New(t, keycloaktest.Options{})
+	p := newProvider(t, s, keycloak.GuestGrantTokenExchange)
+	const n = 16
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			toks, acct, err := p.Guest(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if pr, err := p.Verifier().Verify(ctx, toks.AccessToken); err != nil || pr.ID != acct.ID {
+				t.Errorf("verify: %+v, %v", pr, err)
+			}
+			ids <- acct.ID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != n || len(s.Users()) != n {
+		t.Fatalf("%d distinct guests, %d users; want %d", len(seen), len(s.Users()), n)
+	}
+	if c := s.TokenCalls("client_credentials"); c != 1 {
+		t.Fatalf("%d client_credentials grants, want 1", c)
+	}
+}
+
+// TestGuestCleanupWhenClientLeaves: the caller's context ends mid-creation;
+// the user is deleted anyway.
+func TestGuestCleanupWhenClientLeaves(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := keycloaktest.New(t, keycloaktest.Options{Fail: func(r *http.Request) int {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/role-mappings/realm") {
+			cancel()
+			time.Sleep(20 * time.Millisecond) // let the client see its context end
+		}
+		return 0
+	}})
+	p := newProvider(t, s, keycloak.GuestGrantTokenExchange)
+	_, _, err := p.Guest(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Guest = %v, want it to wrap context.Canceled", err)
+	}
+	if users := s.Users(); len(users) != 0 {
+		t.Fatalf("guest left behind after the client left: %+v", users)
+	}
 }

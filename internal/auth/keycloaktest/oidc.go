@@ -533,7 +533,7 @@ func (d *Double) refreshToken(r *http.Request, u *user, c *client, s *session) (
 }
 
 func (d *Double) parseRefresh(r *http.Request, raw string) (*refreshClaims, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.HS512})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.HS512})
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +578,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // parseAccess checks an access token of this realm: signature, issuer,
 // expiry, type.
 func (d *Double) parseAccess(r *http.Request, raw string) (*accessClaims, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, err
 	}
