@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -67,9 +68,14 @@ func Start(t testing.TB, o Options) *Server {
 	if err := st.UpsertModels(ctx, reg.Models()); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewUnstartedServer(nil)
-	hs.Start()
-	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: hs.URL, KeyFile: filepath.Join(t.TempDir(), "key.pem")}, st)
+	// The issuer needs the server's URL before the server exists: listen
+	// first, start serving once the handler is set.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: url, KeyFile: filepath.Join(t.TempDir(), "key.pem")}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +84,10 @@ func Start(t testing.TB, o Options) *Server {
 		Upstream: inference.NewClient(inference.ClientOptions{HeaderTimeout: 10 * time.Second, Transport: inference.NewTransport()}),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	hs.Config.Handler = srv
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	t.Cleanup(func() {
 		srv.Stop()
 		hs.CloseClientConnections()

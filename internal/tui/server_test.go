@@ -1,0 +1,283 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/janhq/jan/internal/client"
+	"github.com/janhq/jan/internal/client/clienttest"
+	"github.com/janhq/jan/internal/fakeengine"
+)
+
+// driver runs a Model the way Bubble Tea does, minus the terminal: each
+// command runs in its own goroutine and its message comes back to Update
+// on the test's goroutine.
+type driver struct {
+	t    *testing.T
+	m    *Model
+	msgs chan tea.Msg
+}
+
+func drive(t *testing.T, o Options, w, h int) *driver {
+	t.Helper()
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	d := &driver{t: t, m: New(o), msgs: make(chan tea.Msg, 256)}
+	t.Cleanup(d.m.shutdown)
+	d.update(tea.WindowSizeMsg{Width: w, Height: h})
+	d.run(d.m.Init())
+	return d
+}
+
+func (d *driver) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		if msg := cmd(); msg != nil {
+			d.msgs <- msg
+		}
+	}()
+}
+
+func (d *driver) update(msg tea.Msg) {
+	if batch, ok := msg.(tea.BatchMsg); ok {
+		for _, c := range batch {
+			d.run(c)
+		}
+		return
+	}
+	// tea.Sequence's message is unexported: run its commands in order.
+	if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
+		for i := 0; i < v.Len(); i++ {
+			if c := v.Index(i).Interface().(tea.Cmd); c != nil {
+				if m := c(); m != nil {
+					d.update(m)
+				}
+			}
+		}
+		return
+	}
+	_, cmd := d.m.Update(msg)
+	d.run(cmd)
+}
+
+func (d *driver) keys(keys ...string) {
+	for _, k := range keys {
+		d.update(key(k))
+	}
+}
+
+func (d *driver) typeText(s string) {
+	for _, r := range s {
+		d.update(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
+// until processes messages until cond holds.
+func (d *driver) until(what string, cond func() bool) {
+	d.t.Helper()
+	deadline := time.After(15 * time.Second)
+	for !cond() {
+		select {
+		case msg := <-d.msgs:
+			d.update(msg)
+		case <-deadline:
+			d.t.Fatalf("timed out waiting for %s; screen:\n%s", what, screen(d.m))
+		}
+	}
+}
+
+func guestAPI(t *testing.T, url string) *client.Client {
+	t.Helper()
+	c := client.New(client.Options{BaseURL: url, RetryDelay: time.Millisecond})
+	if _, err := c.EnsureToken(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A whole conversation against a real jan: send, stream, stop one answer
+// on the server, start another conversation, switch back.
+func TestChatAgainstServer(t *testing.T) {
+	t.Parallel()
+	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 8}})
+	api := guestAPI(t, srv.URL)
+	d := drive(t, Options{Client: api, Server: srv.URL}, 100, 30)
+	d.until("the first page", func() bool { return d.m.side.loaded && d.m.models != nil })
+
+	d.typeText("Hello there")
+	d.keys("enter")
+	d.until("the answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 })
+	answer := strings.Join(fakeengine.Answer(8), "")
+	if got := d.m.tr.entries[1].text; got != answer {
+		t.Fatalf("answer %q, want %q", got, answer)
+	}
+	if !strings.Contains(screen(d.m), "Hello from the fake engine.") || d.m.conv == nil {
+		t.Fatalf("screen:\n%s", screen(d.m))
+	}
+	first := d.m.conv.ID
+
+	// A slow answer, stopped with esc after a few tokens.
+	d.typeText("Tell me more [fake:tokens=400] [fake:delay=10ms]")
+	d.keys("enter")
+	d.until("some tokens", func() bool { return d.m.tokens >= 5 })
+	d.keys("esc")
+	d.until("the stop", func() bool { return !d.m.streaming })
+	last := d.m.tr.entries[len(d.m.tr.entries)-1]
+	if !strings.Contains(last.note, "Stopped") || last.text == "" {
+		t.Fatalf("stopped entry %+v", last)
+	}
+	msgs, err := api.AllMessages(context.Background(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := msgs[len(msgs)-1]
+	if stored.Status != client.StatusIncomplete || stored.Content != last.text || len(strings.Fields(stored.Content)) >= 400 {
+		t.Fatalf("stored %q (%s), shown %q", stored.Content, stored.Status, last.text)
+	}
+
+	// A second conversation, then back to the first through the sidebar.
+	d.keys("ctrl+n")
+	d.typeText("Another topic")
+	d.keys("enter")
+	d.until("the second answer", func() bool { return !d.m.streaming && d.m.conv != nil && d.m.conv.ID != first })
+	if len(d.m.side.convs) != 2 || d.m.side.convs[0].Title != "Another topic" {
+		t.Fatalf("sidebar %+v", d.m.side.convs)
+	}
+	d.keys("tab", "down", "enter")
+	d.until("the first conversation", func() bool { return d.m.conv.ID == first && d.m.opening == "" })
+	if n := len(d.m.tr.entries); n != 4 {
+		t.Fatalf("%d entries in the first conversation", n)
+	}
+	// Resizing keeps everything.
+	d.update(tea.WindowSizeMsg{Width: 70, Height: 20})
+	if !strings.Contains(screen(d.m), "Tell me more") {
+		t.Fatalf("after resize:\n%s", screen(d.m))
+	}
+}
+
+func TestResumeConversation(t *testing.T) {
+	t.Parallel()
+	srv := clienttest.Start(t, clienttest.Options{})
+	api := guestAPI(t, srv.URL)
+	ctx := context.Background()
+	conv, _ := api.CreateConversation(ctx, client.ConversationParams{Title: "Resumed"}, "")
+	for i := 0; i < 3; i++ {
+		api.CreateMessage(ctx, conv.ID, client.MessageParams{Role: "user", Content: "question"}, "")
+		if _, err := api.CreateRun(ctx, conv.ID, client.RunParams{}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := drive(t, Options{Client: api, Conversation: conv.ID}, 100, 30)
+	d.until("the conversation", func() bool { return d.m.conv != nil && d.m.opening == "" })
+	if len(d.m.tr.entries) != 6 || !strings.Contains(screen(d.m), "Resumed") {
+		t.Fatalf("%d entries:\n%s", len(d.m.tr.entries), screen(d.m))
+	}
+	if got, _ := d.m.currentModel(); got != clienttest.Model {
+		t.Fatalf("model %q", got)
+	}
+}
+
+// The server is unreachable: a banner, the typed text kept, a retry.
+func TestUnreachableKeepsTypedText(t *testing.T) {
+	t.Parallel()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	api := client.New(client.Options{BaseURL: addr, Retries: -1, Credentials: client.Credentials{AccessToken: "x"}})
+	d := drive(t, Options{Client: api}, 100, 30)
+	d.until("the failure", func() bool { return d.m.conn == connOffline })
+	d.typeText("Are you there?")
+	d.keys("enter")
+	d.until("the send failure", func() bool { return !d.m.streaming && d.m.pend != nil })
+	if d.m.input.Value() != "Are you there?" {
+		t.Fatalf("input %q", d.m.input.Value())
+	}
+	s := screen(d.m)
+	if !strings.Contains(s, "cannot reach jan") || !strings.Contains(s, "offline") {
+		t.Fatalf("screen:\n%s", s)
+	}
+	if n := len(d.m.tr.entries); n != 0 {
+		t.Fatalf("%d entries after a failed send", n)
+	}
+}
+
+// An expired token: the client gets a new guest token and the chat says so.
+func TestExpiredTokenNotice(t *testing.T) {
+	t.Parallel()
+	srv := clienttest.Start(t, clienttest.Options{})
+	notices := make(chan string, 4)
+	api := client.New(client.Options{BaseURL: srv.URL, GuestFallback: true,
+		Credentials: client.Credentials{AccessToken: "expired"},
+		Notice:      func(s string) { notices <- s }})
+	d := drive(t, Options{Client: api, Notices: notices}, 100, 30)
+	d.until("the notice", func() bool { return strings.Contains(d.m.banner, "new guest") })
+	d.typeText("still works?")
+	d.keys("enter")
+	d.until("the answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 })
+}
+
+// The connection drops mid-answer: the partial answer stays, marked.
+func TestStreamCutKeepsPartial(t *testing.T) {
+	t.Parallel()
+	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 100, TokenDelay: 5 * time.Millisecond}})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/runs") {
+			w = &cutter{ResponseWriter: w, left: 8}
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	api := guestAPI(t, proxy.URL)
+	d := drive(t, Options{Client: api}, 100, 30)
+	d.typeText("go")
+	d.keys("enter")
+	d.until("the cut", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 })
+	e := d.m.tr.entries[1]
+	if !e.failed || !strings.Contains(e.note, "connection dropped") || e.text == "" {
+		t.Fatalf("entry %+v", e)
+	}
+	if !d.m.bannerIsErr || !strings.Contains(d.m.banner, "cut short") {
+		t.Fatalf("banner %q", d.m.banner)
+	}
+}
+
+// cutter passes `left` writes through, then closes the connection.
+type cutter struct {
+	http.ResponseWriter
+	left int
+	dead bool
+}
+
+func (c *cutter) Write(b []byte) (int, error) {
+	if c.dead {
+		return 0, errors.New("cut")
+	}
+	if c.left--; c.left < 0 {
+		c.dead = true
+		if conn, _, err := http.NewResponseController(c.ResponseWriter).Hijack(); err == nil {
+			conn.Close()
+		}
+		return 0, errors.New("cut")
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+func (c *cutter) Flush() {
+	if !c.dead {
+		c.ResponseWriter.(http.Flusher).Flush()
+	}
+}
+
+func (c *cutter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
