@@ -395,9 +395,7 @@ func (m *Model) submit() tea.Cmd {
 	m.streaming, m.streamConv, m.runID, m.stopping = true, convID, "", false
 	m.finalRun, m.streamErr, m.tokens, m.firstToken = nil, nil, 0, time.Time{}
 	m.tr.live = &live{model: model}
-	if m.bannerIsErr {
-		m.clearBanner()
-	}
+	m.clearBanner()
 	return m.send(p)
 }
 

@@ -28,7 +28,7 @@ type entry struct {
 func entryOf(m client.Message) *entry {
 	e := &entry{id: m.ID, role: m.Role, text: safetext.Sanitize(m.Content), model: safetext.Sanitize(m.Model)}
 	if m.Role == client.RoleAssistant && m.Status == client.StatusIncomplete {
-		e.note = "⏹ incomplete answer"
+		e.note = "⏹ Incomplete answer (stopped, or cut short)."
 	}
 	return e
 }
