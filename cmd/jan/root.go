@@ -21,7 +21,7 @@ Start here:
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd())
+	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd(), newLoginCmd(), newUpgradeCmd())
 	return root
 }
 
