@@ -209,3 +209,26 @@ func reportRequests(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e3, "cpu-µs/req")
 }
+
+// BenchmarkConversationHistory measures the history read of a chat request:
+// ConversationHistory of a conversation of 20 messages (10 turns), the
+// average in jan-bench's full-path column.
+func BenchmarkConversationHistory(b *testing.B) {
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			st := be.open(b)
+			user := store.NewID(store.PrefixUser)
+			conv := newBenchConversation(b, st, user)
+			for range 10 {
+				appendTurn(b, st, user, conv)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for b.Loop() {
+				if _, hist, err := st.ConversationHistory(ctx, user, conv); err != nil || len(hist) != 20 {
+					b.Fatalf("ConversationHistory = %d messages, %v", len(hist), err)
+				}
+			}
+		})
+	}
+}

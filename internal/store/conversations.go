@@ -10,15 +10,25 @@ import (
 
 const conversationCols = "id, user_id, title, metadata, model, created_at, updated_at"
 
-func scanConversation(r rowScanner) (*Conversation, error) {
-	var c Conversation
-	if err := r.Scan(&c.ID, &c.UserID, &c.Title, jsonCol{&c.Metadata}, &c.Model,
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
-		return nil, err
-	}
+// conversationTargets are the Scan destinations of a conversationCols row.
+func conversationTargets(c *Conversation) []any {
+	return []any{&c.ID, &c.UserID, &c.Title, jsonCol{&c.Metadata}, &c.Model,
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}}
+}
+
+// finishConversation completes a scanned conversation: Metadata is never nil.
+func finishConversation(c *Conversation) {
 	if c.Metadata == nil {
 		c.Metadata = map[string]string{}
 	}
+}
+
+func scanConversation(r rowScanner) (*Conversation, error) {
+	var c Conversation
+	if err := r.Scan(conversationTargets(&c)...); err != nil {
+		return nil, err
+	}
+	finishConversation(&c)
 	return &c, nil
 }
 
@@ -82,7 +92,7 @@ func (s *sqlStore) ListConversations(ctx context.Context, userID string, p Page)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	list, err := collect(rows, scanConversation)
+	list, err := collect(rows, conversationTargets, finishConversation)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
@@ -133,16 +143,25 @@ func (s *sqlStore) touchConversation(ctx context.Context, q queryer, userID, id,
 		s.d.timeArg(s.timestamp()), model, id, userID)
 }
 
-// collect scans every row with scan and closes rows.
-func collect[T any](rows *sql.Rows, scan func(rowScanner) (*T, error)) ([]T, error) {
+// collect scans every row into a T and closes rows. targets gives the Scan
+// destinations that fill in a T; they are made once, for one scratch T that
+// every row is scanned into (after zeroing it) and then copied out of, and
+// finish (if not nil) completes each T.
+func collect[T any](rows *sql.Rows, targets func(*T) []any, finish func(*T)) ([]T, error) {
 	defer rows.Close()
 	list := []T{} // an empty list, not nil: callers encode it as []
+	var v T
+	dest := targets(&v)
 	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
+		var zero T
+		v = zero
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		list = append(list, *v)
+		if finish != nil {
+			finish(&v)
+		}
+		list = append(list, v)
 	}
 	return list, rows.Err()
 }

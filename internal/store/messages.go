@@ -9,10 +9,29 @@ import (
 
 const messageCols = "id, conversation_id, role, content, status, model, run_id, usage, created_at"
 
+// messageTargets are the Scan destinations of a messageCols row.
+func messageTargets(m *Message) []any {
+	return []any{&m.ID, &m.ConversationID, &m.Role, &m.Content, &m.Status, &m.Model, &m.RunID,
+		usageCol{&m.Usage}, timeCol{&m.CreatedAt}}
+}
+
+// historyCols are messageCols but conversation_id, for lists of one
+// conversation's messages: the caller knows it (one column less per row).
+const historyCols = "id, role, content, status, model, run_id, usage, created_at"
+
+func historyTargets(m *Message) []any {
+	return []any{&m.ID, &m.Role, &m.Content, &m.Status, &m.Model, &m.RunID,
+		usageCol{&m.Usage}, timeCol{&m.CreatedAt}}
+}
+
+// collectHistory collects historyCols rows of conversation convID.
+func collectHistory(rows *sql.Rows, convID string) ([]Message, error) {
+	return collect(rows, historyTargets, func(m *Message) { m.ConversationID = convID })
+}
+
 func scanMessage(r rowScanner) (*Message, error) {
 	var m Message
-	if err := r.Scan(&m.ID, &m.ConversationID, &m.Role, &m.Content, &m.Status, &m.Model, &m.RunID,
-		jsonCol{&m.Usage}, timeCol{&m.CreatedAt}); err != nil {
+	if err := r.Scan(messageTargets(&m)...); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -102,12 +121,12 @@ func (s *sqlStore) ListMessages(ctx context.Context, userID, conversationID stri
 		return nil, false, s.fail(op, err)
 	}
 	rows, err := s.query(ctx, s.read,
-		"SELECT "+messageCols+" FROM messages WHERE conversation_id = ?"+w.clause(),
+		"SELECT "+historyCols+" FROM messages WHERE conversation_id = ?"+w.clause(),
 		append([]any{conversationID}, w.clauseArgs()...)...)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	list, err := collect(rows, scanMessage)
+	list, err := collectHistory(rows, conversationID)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
@@ -121,11 +140,11 @@ func (s *sqlStore) History(ctx context.Context, userID, conversationID string) (
 		return nil, s.fail(op, err)
 	}
 	rows, err := s.query(ctx, s.read,
-		"SELECT "+messageCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", conversationID)
+		"SELECT "+historyCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", conversationID)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
-	list, err := collect(rows, scanMessage)
+	list, err := collectHistory(rows, conversationID)
 	return list, s.fail(op, err)
 }
 
@@ -146,11 +165,11 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 				return err
 			}
 			rows, err := s.query(ctx, tx,
-				"SELECT "+messageCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", id)
+				"SELECT "+historyCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", id)
 			if err != nil {
 				return err
 			}
-			list, err = collect(rows, scanMessage)
+			list, err = collectHistory(rows, id)
 			return err
 		})
 	if err != nil {

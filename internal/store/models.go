@@ -51,13 +51,8 @@ func (s *sqlStore) ListModels(ctx context.Context) ([]Model, error) {
 	if err != nil {
 		return nil, s.fail("list models", err)
 	}
-	list, err := collect(rows, func(r rowScanner) (*Model, error) {
-		var m Model
-		if err := r.Scan(&m.ID, &m.Provider, &m.ServedName, &m.DisplayName,
-			jsonCol{&m.Capabilities}, timeCol{&m.Created}); err != nil {
-			return nil, err
-		}
-		return &m, nil
-	})
+	list, err := collect(rows, func(m *Model) []any {
+		return []any{&m.ID, &m.Provider, &m.ServedName, &m.DisplayName, jsonCol{&m.Capabilities}, timeCol{&m.Created}}
+	}, nil)
 	return list, s.fail("list models", err)
 }

@@ -10,7 +10,7 @@ const runCols = "id, conversation_id, user_id, model, status, message_id, usage,
 func scanRun(r rowScanner) (*Run, error) {
 	var run Run
 	if err := r.Scan(&run.ID, &run.ConversationID, &run.UserID, &run.Model, &run.Status, &run.MessageID,
-		jsonCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}); err != nil {
+		usageCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}); err != nil {
 		return nil, err
 	}
 	return &run, nil

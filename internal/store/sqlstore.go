@@ -275,11 +275,118 @@ func (c jsonCol) Scan(src any) error {
 	case []byte:
 		b = s
 	case string:
+		if m, ok := c.v.(*map[string]string); ok && s == "{}" {
+			*m = map[string]string{} // most metadata: no need to decode
+			return nil
+		}
 		b = []byte(s)
 	default:
 		return fmt.Errorf("store: cannot scan %T as JSON", src)
 	}
 	return json.Unmarshal(b, c.v)
+}
+
+// usageCol scans a usage column: NULL is nil. What usageArg wrote (and
+// Postgres's rendering of it) is read without encoding/json.
+type usageCol struct{ u **Usage }
+
+func (c usageCol) Scan(src any) error {
+	u := new(Usage)
+	switch s := src.(type) {
+	case nil:
+		*c.u = nil
+		return nil
+	case string:
+		if !parseUsage(s, u) {
+			if err := json.Unmarshal([]byte(s), u); err != nil {
+				return err
+			}
+		}
+	case []byte:
+		if !parseUsage(s, u) {
+			if err := json.Unmarshal(s, u); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("store: cannot scan %T as usage", src)
+	}
+	*c.u = u
+	return nil
+}
+
+// parseUsage reads a JSON object of Usage's integer fields, in any order and
+// with any spacing, into u. It reports false for anything else (other keys,
+// escapes, non-integers, bad syntax), which encoding/json then decides.
+func parseUsage[T string | []byte](s T, u *Usage) bool {
+	i := 0
+	space := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+	}
+	expect := func(c byte) bool {
+		space()
+		if i < len(s) && s[i] == c {
+			i++
+			return true
+		}
+		return false
+	}
+	if !expect('{') {
+		return false
+	}
+	if expect('}') {
+		return i == len(s)
+	}
+	for {
+		if !expect('"') {
+			return false
+		}
+		start := i
+		for i < len(s) && s[i] != '"' && s[i] != '\\' {
+			i++
+		}
+		if i == len(s) || s[i] != '"' {
+			return false
+		}
+		var field *int
+		switch string(s[start:i]) {
+		case "prompt_tokens":
+			field = &u.PromptTokens
+		case "completion_tokens":
+			field = &u.CompletionTokens
+		case "total_tokens":
+			field = &u.TotalTokens
+		default:
+			return false
+		}
+		i++
+		if !expect(':') {
+			return false
+		}
+		space()
+		start = i
+		if i < len(s) && s[i] == '-' {
+			i++
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		n, err := strconv.Atoi(string(s[start:i]))
+		if err != nil {
+			return false
+		}
+		*field = n
+		if expect(',') {
+			continue
+		}
+		if !expect('}') {
+			return false
+		}
+		space()
+		return i == len(s)
+	}
 }
 
 // jsonArg encodes v for a JSON column; a nil pointer becomes NULL. The value is
