@@ -52,7 +52,8 @@ type Options struct {
 	GuestFallback bool
 
 	// Retries is how many times a request that is safe to repeat is sent
-	// again after a network error or a 502/503/504; default 2, -1 for none.
+	// again after a network error, a 502/503/504, or a 429 whose
+	// Retry-After is at most 5s; default 2, -1 for none.
 	Retries int
 	// RetryDelay is the first backoff; it doubles each time. Default 250ms.
 	RetryDelay time.Duration
@@ -201,7 +202,8 @@ func (c *Client) send(ctx context.Context, r *request) (*http.Response, error) {
 			attempt-- // re-authenticating is not a retry
 			continue
 		case (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable ||
-			res.StatusCode == http.StatusGatewayTimeout) && r.retryable() && attempt < c.opts.Retries:
+			res.StatusCode == http.StatusGatewayTimeout || res.StatusCode == http.StatusTooManyRequests) &&
+			r.retryable() && attempt < c.opts.Retries:
 			wait := max(delay, apiErr.RetryAfter)
 			if wait > 5*time.Second {
 				return nil, apiErr

@@ -266,9 +266,14 @@ func listen(events <-chan tea.Msg) tea.Cmd {
 }
 
 func (m *Model) cancelRun(convID, runID string) tea.Cmd {
+	return m.cancelRunWithin(convID, runID, 30*time.Second)
+}
+
+// cancelRunWithin asks the server to stop a run, giving up after d.
+func (m *Model) cancelRunWithin(convID, runID string, d time.Duration) tea.Cmd {
 	api := m.opts.Client
 	return func() tea.Msg {
-		ctx, cancel := m.ctx()
+		ctx, cancel := context.WithTimeout(m.base, d)
 		defer cancel()
 		_, err := api.CancelRun(ctx, convID, runID)
 		return cancelledMsg{err: err}

@@ -302,6 +302,9 @@ func (m *Model) offline(what string, err error) tea.Cmd {
 
 func (m *Model) onOpened(msg openedMsg) tea.Cmd {
 	if msg.err != nil {
+		if !client.IsUnreachable(msg.err) {
+			m.opening = "" // not found, say: no retry
+		}
 		return m.offline("Could not open the conversation", msg.err)
 	}
 	if m.opening != msg.conv.ID {
@@ -361,6 +364,10 @@ func (m *Model) submit() tea.Cmd {
 	}
 	if m.streaming {
 		m.setNoticeText("An answer is still coming: wait for it, or press esc to stop it.")
+		return nil
+	}
+	if m.opening != "" {
+		m.setNoticeText("The conversation is still loading; send again in a moment.")
 		return nil
 	}
 	model, isDefault := m.currentModel()
@@ -556,7 +563,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	if s == "ctrl+c" {
 		var cmd tea.Cmd
 		if m.streaming && m.runID != "" {
-			cmd = m.cancelRun(m.streamConv, m.runID)
+			cmd = m.cancelRunWithin(m.streamConv, m.runID, 2*time.Second)
 		}
 		return tea.Sequence(cmd, tea.Quit)
 	}

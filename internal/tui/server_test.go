@@ -281,3 +281,50 @@ func (c *cutter) Flush() {
 }
 
 func (c *cutter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// Every token reaches the view through the batches: before the final run
+// object replaces it, the live text is the engine's whole answer.
+func TestBatchedStreamLosesNoToken(t *testing.T) {
+	t.Parallel()
+	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 1000, TokenDelay: 50 * time.Microsecond}})
+	d := drive(t, Options{Client: guestAPI(t, srv.URL)}, 100, 30)
+	d.typeText("go")
+	d.keys("enter")
+	var live string
+	batches := 0
+	deadline := time.After(20 * time.Second)
+	for d.m.streaming || len(d.m.tr.entries) < 2 {
+		select {
+		case msg := <-d.msgs:
+			switch msg := msg.(type) {
+			case streamBatchMsg:
+				batches++
+			case streamRunMsg:
+				if msg.run.Status != client.StatusInProgress && d.m.tr.live != nil {
+					live = d.m.tr.live.text.String()
+				}
+			}
+			d.update(msg)
+			_ = d.m.View()
+		case <-deadline:
+			t.Fatal("timed out")
+		}
+	}
+	if want := strings.Join(fakeengine.Answer(1000), ""); live != want {
+		t.Fatalf("live text has %d bytes, want %d", len(live), len(want))
+	}
+	if d.m.tokens != 1000 || batches >= 1000 {
+		t.Fatalf("%d tokens in %d batches", d.m.tokens, batches)
+	}
+	t.Logf("1,000 tokens in %d batches", batches)
+}
+
+func TestResumeUnknownConversation(t *testing.T) {
+	t.Parallel()
+	srv := clienttest.Start(t, clienttest.Options{})
+	d := drive(t, Options{Client: guestAPI(t, srv.URL), Conversation: "conv_nope"}, 100, 30)
+	d.until("the error", func() bool { return d.m.banner != "" })
+	if d.m.opening != "" || !strings.Contains(d.m.banner, "conversation_not_found") || !strings.Contains(screen(d.m), "New conversation") {
+		t.Fatalf("banner %q opening %q:\n%s", d.m.banner, d.m.opening, screen(d.m))
+	}
+}
