@@ -533,3 +533,32 @@ func TestSessionSavesGuestTokenUnlessFromEnv(t *testing.T) {
 		t.Fatal("a token obtained under JAN_TOKEN was saved")
 	}
 }
+
+// A 429 with a short Retry-After is waited out for requests safe to repeat.
+func TestRetriesRateLimit(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"error":{"type":"rate_limit_error","code":"rate_limit_exceeded","message":"slow down","param":null,"request_id":"r1"}}`))
+			return
+		}
+		w.Write([]byte(`{"object":"list","data":[{"id":"m"}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	c := client.New(client.Options{BaseURL: srv.URL, RetryDelay: time.Millisecond, Credentials: client.Credentials{AccessToken: "x"}})
+	models, err := c.Models(ctx(t))
+	if err != nil || len(models) != 1 || calls.Load() != 2 {
+		t.Fatalf("models %v err %v after %d calls", models, err, calls.Load())
+	}
+	// Without retries the envelope comes back, Retry-After included.
+	calls.Store(0)
+	c = client.New(client.Options{BaseURL: srv.URL, Retries: -1, Credentials: client.Credentials{AccessToken: "x"}})
+	_, err = c.Models(ctx(t))
+	var e *client.Error
+	if !errors.As(err, &e) || e.StatusCode != 429 || e.Type != "rate_limit_error" || e.Param != "" {
+		t.Fatalf("err %v", err)
+	}
+}
