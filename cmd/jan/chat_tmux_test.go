@@ -203,7 +203,7 @@ func TestChatPerformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("JAN_RATE_LIMIT_GUEST", "off") // 1,000 messages are posted below
+	t.Setenv("JAN_RATE_LIMIT_GUEST", "off")                              // 1,000 messages are posted below
 	engine := startEngine(t, "--tokens", "1000", "--token-delay", "5ms") // 200 tokens/s
 	addr := freeAddr(t)
 	startServe(t, addr, t.TempDir(), "--engine", engine)

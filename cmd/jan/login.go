@@ -128,7 +128,7 @@ func saveSignedIn(o *loginOptions, s *client.Session, tok *client.Tokens, what s
 func identityError(err error, server, what string) error {
 	var e *client.Error
 	if errors.As(err, &e) && (e.StatusCode == http.StatusNotFound || e.Code == "unsupported_grant_type") {
-		return fmt.Errorf("%s at %s: %w\nThis server does not offer %s yet; `jan guest` gives you a guest account.", what, server, err, what)
+		return fmt.Errorf("%s at %s: %w\nThis server does not offer %s yet; `jan guest` gives you a guest account", what, server, err, what)
 	}
 	return withHint(err, server)
 }

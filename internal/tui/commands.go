@@ -67,9 +67,8 @@ type (
 		id  string
 		err error
 	}
-	noticeMsg   string
-	retryMsg    struct{}
-	statusClear struct{ gen int }
+	noticeMsg string
+	retryMsg  struct{}
 )
 
 func (m *Model) ctx() (context.Context, context.CancelFunc) {

@@ -62,7 +62,6 @@ type transcript struct {
 	live    *live
 	offset  int // lines scrolled up from the bottom; 0 follows the end
 
-	width    int
 	style    string // glamour style
 	renderer *glamour.TermRenderer
 	rWidth   int

@@ -104,8 +104,6 @@ func typeText(m *Model, s string) {
 	}
 }
 
-func str(s string) *string { return &s }
-
 func convs(titles ...string) *client.Page[client.Conversation] {
 	p := &client.Page[client.Conversation]{}
 	for i, title := range titles {
