@@ -2,6 +2,7 @@ package tui
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -476,3 +477,35 @@ func TestNoColor(t *testing.T) {
 		t.Fatalf("NO_COLOR view has colours: %q", colour.FindString(m.View().Content))
 	}
 }
+
+// The sidebar loads the next page when the cursor nears the end of what
+// it has, and when a filter looks for more.
+func TestSidebarPages(t *testing.T) {
+	m, _ := newTest(t, 100, 30)
+	var titles []string
+	for i := 0; i < pageSize; i++ {
+		titles = append(titles, fmt.Sprintf("Conversation %d", i))
+	}
+	page := convs(titles...)
+	page.HasMore, page.NextAfter = true, str("cursor-1")
+	if _, cmd := m.Update(conversationsMsg{page: page, params: client.ListParams{Limit: pageSize}, reset: true}); cmd != nil {
+		t.Fatal("the next page was loaded before it was needed")
+	}
+	if m.side.next == nil || m.side.next.After != "cursor-1" {
+		t.Fatalf("next page %+v", m.side.next)
+	}
+	press(m, "tab")
+	var cmd tea.Cmd
+	for i := 0; i < pageSize-5 && cmd == nil; i++ {
+		_, cmd = m.Update(key("down"))
+	}
+	if cmd == nil || !m.side.loading {
+		t.Fatal("moving to the end did not load the next page")
+	}
+	m.Update(conversationsMsg{page: convs("Older"), params: *m.side.next})
+	if len(m.side.convs) != pageSize+1 || m.side.next != nil {
+		t.Fatalf("%d conversations, next %+v", len(m.side.convs), m.side.next)
+	}
+}
+
+func str(s string) *string { return &s }
