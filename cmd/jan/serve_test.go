@@ -50,7 +50,7 @@ func startServe(t *testing.T, addr, dataDir string, extra ...string) *exec.Cmd {
 	}
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--no-detect"}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn", "JAN_RATE_LIMIT_GUEST=off")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

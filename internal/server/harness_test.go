@@ -118,10 +118,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 
-	hs := httptest.NewUnstartedServer(nil)
-	hs.Start()
-	t.Cleanup(hs.Close)
-	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: hs.URL, KeyFile: filepath.Join(t.TempDir(), "key.pem")}, st)
+	hs := httptest.NewUnstartedServer(nil) // the issuer needs its URL before the server starts
+	baseURL := "http://" + hs.Listener.Addr().String()
+	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: baseURL, KeyFile: filepath.Join(t.TempDir(), "key.pem")}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +143,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Keepalive:     o.keepalive,
 	})
 	hs.Config.Handler = srv
+	hs.Start()
+	t.Cleanup(hs.Close)
 	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL, logs: logs}
 	return e
 }

@@ -30,8 +30,8 @@ type RateLimits struct {
 // DefaultRateLimits keep a guest to a person's pace and a user well above it.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		Guest: RateLimit{PerMinute: 60, Burst: 30, Streams: 2},
-		User:  RateLimit{PerMinute: 600, Burst: 120, Streams: 8},
+		Guest: RateLimit{PerMinute: 120, Burst: 60, Streams: 2},
+		User:  RateLimit{PerMinute: 1200, Burst: 240, Streams: 8},
 		Admin: RateLimit{},
 	}
 }
