@@ -60,7 +60,7 @@ func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs
 	if c.Metadata == nil {
 		c.Metadata = map[string]string{}
 	}
-	return s.inTx(ctx, "create conversation", func(tx *txn) error {
+	return s.inTx(ctx, "create conversation", func(ctx context.Context, tx queryer) error {
 		if _, err := s.exec(ctx, tx,
 			"INSERT INTO conversations ("+conversationCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 			c.ID, c.UserID, c.Title, meta, c.Model, s.d.timeArg(c.CreatedAt), s.d.timeArg(c.UpdatedAt),
@@ -118,18 +118,26 @@ func (s *sqlStore) UpdateConversation(ctx context.Context, userID, id string, u 
 	if u.Model != nil {
 		sets, args = append(sets, "model = ?"), append(args, *u.Model)
 	}
-	c, err := scanConversation(s.queryRow(ctx, s.write,
-		"UPDATE conversations SET "+strings.Join(sets, ", ")+
-			" WHERE id = ? AND user_id = ? RETURNING "+conversationCols,
-		append(args, id, userID)...))
-	return c, s.fail(op, err)
+	var c *Conversation
+	err := s.write1(ctx, op, func(ctx context.Context, q queryer) (err error) {
+		c, err = scanConversation(s.queryRow(ctx, q,
+			"UPDATE conversations SET "+strings.Join(sets, ", ")+
+				" WHERE id = ? AND user_id = ? RETURNING "+conversationCols,
+			append(args, id, userID)...))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // DeleteConversation deletes the conversation; its messages and runs go with
 // it (ON DELETE CASCADE).
 func (s *sqlStore) DeleteConversation(ctx context.Context, userID, id string) error {
-	return s.fail("delete conversation", s.execOne(ctx, s.write,
-		"DELETE FROM conversations WHERE id = ? AND user_id = ?", id, userID))
+	return s.write1(ctx, "delete conversation", func(ctx context.Context, q queryer) error {
+		return s.execOne(ctx, q, "DELETE FROM conversations WHERE id = ? AND user_id = ?", id, userID)
+	})
 }
 
 // touchConversation bumps the conversation's updated_at (and its model, when

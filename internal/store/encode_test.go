@@ -27,7 +27,7 @@ func TestUsageCol(t *testing.T) {
 		{` { "prompt_tokens" : -3 } `, &Usage{PromptTokens: -3}},
 		{`{}`, &Usage{}},
 		{`{"prompt_tokens":1,"extra":{"a":[1]},"total_tokens":2}`, &Usage{PromptTokens: 1, TotalTokens: 2}}, // via encoding/json
-		{`{"prompt\u005ftokens":5}`, &Usage{PromptTokens: 5}},                                                 // via encoding/json
+		{`{"prompt\u005ftokens":5}`, &Usage{PromptTokens: 5}},                                               // via encoding/json
 	} {
 		for _, src := range []any{tc.in, []byte(tc.in)} {
 			var got *Usage

@@ -16,10 +16,6 @@ const (
 
 const idempotencyScope = "principal_id = ? AND method = ? AND path = ? AND key = ?"
 
-func scopeArgs(k IdempotencyKey) []any {
-	return []any{k.PrincipalID, k.Method, k.Path, k.Key}
-}
-
 // BeginIdempotent claims r's key with a pending record and returns (nil, nil),
 // or returns the live record that already holds the key. The claim is one
 // statement: an INSERT that, on a conflict, replaces the record only if it is
@@ -27,50 +23,55 @@ func scopeArgs(k IdempotencyKey) []any {
 // IdempotencyPendingTTL), so of any number of concurrent callers with one key
 // exactly one gets (nil, nil). A zero r.CreatedAt is set to now.
 func (s *sqlStore) BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error) {
-	const op = "begin idempotent"
 	now := s.timestamp()
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = now
 	}
 	k := r.IdempotencyKey
-	// A pass either claims the key or finds the live record; a record aborted
-	// between the two makes another pass.
-	for range 5 {
-		res, err := s.exec(ctx, s.write,
-			`INSERT INTO idempotency (principal_id, method, path, key, body_hash, done, status, content_type, body, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?, 0, '', NULL, ?)
-			 ON CONFLICT (principal_id, method, path, key) DO UPDATE SET
-			   body_hash = excluded.body_hash, done = excluded.done, status = 0, content_type = '', body = NULL,
-			   created_at = excluded.created_at
-			 WHERE idempotency.created_at < ? OR (idempotency.done = ? AND idempotency.created_at < ?)`,
-			k.PrincipalID, k.Method, k.Path, k.Key, r.BodyHash, false, s.d.timeArg(r.CreatedAt),
-			s.d.timeArg(now.Add(-IdempotencyTTL)), false, s.d.timeArg(now.Add(-IdempotencyPendingTTL)))
-		if err != nil {
-			return nil, s.fail(op, err)
+	var live *IdempotencyRecord
+	err := s.write1(ctx, "begin idempotent", func(ctx context.Context, q queryer) error {
+		live = nil // fn may run more than once (see groupCommitter)
+		// A pass either claims the key or finds the live record; a record
+		// aborted between the two (Postgres) makes another pass.
+		for range 5 {
+			res, err := s.exec(ctx, q,
+				`INSERT INTO idempotency (principal_id, method, path, key, body_hash, done, status, content_type, body, created_at)
+				 VALUES (?, ?, ?, ?, ?, ?, 0, '', NULL, ?)
+				 ON CONFLICT (principal_id, method, path, key) DO UPDATE SET
+				   body_hash = excluded.body_hash, done = excluded.done, status = 0, content_type = '', body = NULL,
+				   created_at = excluded.created_at
+				 WHERE idempotency.created_at < ? OR (idempotency.done = ? AND idempotency.created_at < ?)`,
+				k.PrincipalID, k.Method, k.Path, k.Key, r.BodyHash, false, s.d.timeArg(r.CreatedAt),
+				s.d.timeArg(now.Add(-IdempotencyTTL)), false, s.d.timeArg(now.Add(-IdempotencyPendingTTL)))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				return nil
+			}
+			live, err = s.getIdempotent(ctx, q, k)
+			if err != ErrNotFound {
+				return err
+			}
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, s.fail(op, err)
-		} else if n == 1 {
-			r.Done = false
-			return nil, nil
-		}
-		rec, err := s.getIdempotent(ctx, k)
-		if err == ErrNotFound {
-			continue // aborted since our insert: claim again
-		}
-		if err != nil {
-			return nil, s.fail(op, err)
-		}
-		return rec, nil
+		return fmt.Errorf("key %q keeps changing under concurrent requests", r.Key)
+	})
+	if err != nil || live != nil {
+		return live, err
 	}
-	return nil, s.fail(op, fmt.Errorf("key %q keeps changing under concurrent requests", r.Key))
+	r.Done = false
+	return nil, nil
 }
 
-func (s *sqlStore) getIdempotent(ctx context.Context, k IdempotencyKey) (*IdempotencyRecord, error) {
+// getIdempotent reads the key's record on q (the writer's transaction, when
+// there is one, so that it sees what the claim just saw).
+func (s *sqlStore) getIdempotent(ctx context.Context, q queryer, k IdempotencyKey) (*IdempotencyRecord, error) {
 	rec := IdempotencyRecord{IdempotencyKey: k}
-	err := s.queryRow(ctx, s.read,
+	err := s.queryRow(ctx, q,
 		"SELECT body_hash, done, status, content_type, body, created_at FROM idempotency WHERE "+idempotencyScope,
-		scopeArgs(k)...,
+		k.PrincipalID, k.Method, k.Path, k.Key,
 	).Scan(&rec.BodyHash, &rec.Done, &rec.Status, &rec.ContentType, &rec.Body, timeCol{&rec.CreatedAt})
 	if err != nil {
 		if s.d.classify(err) == ErrNotFound {
@@ -87,15 +88,19 @@ func (s *sqlStore) CompleteIdempotent(ctx context.Context, k IdempotencyKey, sta
 	if body == nil {
 		body = []byte{} // NULL means "no response yet"
 	}
-	return s.fail("complete idempotent", s.execOne(ctx, s.write,
-		"UPDATE idempotency SET done = ?, status = ?, content_type = ?, body = ? WHERE "+idempotencyScope,
-		true, status, contentType, body, k.PrincipalID, k.Method, k.Path, k.Key))
+	return s.write1(ctx, "complete idempotent", func(ctx context.Context, q queryer) error {
+		return s.execOne(ctx, q,
+			"UPDATE idempotency SET done = ?, status = ?, content_type = ?, body = ? WHERE "+idempotencyScope,
+			true, status, contentType, body, k.PrincipalID, k.Method, k.Path, k.Key)
+	})
 }
 
 // AbortIdempotent deletes the key's record if it is still pending; a finished
 // record stays, and a missing one is not an error.
 func (s *sqlStore) AbortIdempotent(ctx context.Context, k IdempotencyKey) error {
-	_, err := s.exec(ctx, s.write, "DELETE FROM idempotency WHERE "+idempotencyScope+" AND done = ?",
-		append(scopeArgs(k), false)...)
-	return s.fail("abort idempotent", err)
+	return s.write1(ctx, "abort idempotent", func(ctx context.Context, q queryer) error {
+		_, err := s.exec(ctx, q, "DELETE FROM idempotency WHERE "+idempotencyScope+" AND done = ?",
+			k.PrincipalID, k.Method, k.Path, k.Key, false)
+		return err
+	})
 }

@@ -92,7 +92,7 @@ func lastModel(msgs []*Message) string {
 // UpdatedAt is bumped, and its Model set to the last message's model if any
 // message names one.
 func (s *sqlStore) AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error {
-	return s.inTx(ctx, "append messages", func(tx *txn) error {
+	return s.inTx(ctx, "append messages", func(ctx context.Context, tx queryer) error {
 		// Touch first: it checks ownership and locks the conversation row.
 		if err := s.touchConversation(ctx, tx, userID, conversationID, lastModel(msgs)); err != nil {
 			return err
@@ -157,7 +157,7 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 	// Repeatable read gives Postgres one snapshot for both queries; SQLite
 	// transactions always read one snapshot (and ignore the level).
 	err := s.runTx(ctx, s.read, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "conversation history",
-		func(tx *txn) error {
+		func(ctx context.Context, tx queryer) error {
 			var err error
 			conv, err = scanConversation(s.queryRow(ctx, tx,
 				"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
@@ -188,9 +188,11 @@ func (s *sqlStore) GetMessage(ctx context.Context, userID, conversationID, id st
 }
 
 func (s *sqlStore) DeleteMessage(ctx context.Context, userID, conversationID, id string) error {
-	return s.fail("delete message", s.execOne(ctx, s.write,
-		`DELETE FROM messages
-		 WHERE id = ? AND conversation_id = ?
-		   AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.user_id = ?)`,
-		id, conversationID, userID))
+	return s.write1(ctx, "delete message", func(ctx context.Context, q queryer) error {
+		return s.execOne(ctx, q,
+			`DELETE FROM messages
+			 WHERE id = ? AND conversation_id = ?
+			   AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.user_id = ?)`,
+			id, conversationID, userID)
+	})
 }

@@ -57,6 +57,9 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if s.d == dialectSQLite {
+		s.group = newGroupCommitter(s)
+	}
 	return s, nil
 }
 

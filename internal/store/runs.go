@@ -33,7 +33,7 @@ func (s *sqlStore) CreateRun(ctx context.Context, r *Run) error {
 	if err != nil {
 		return s.fail("create run", err)
 	}
-	return s.inTx(ctx, "create run", func(tx *txn) error {
+	return s.inTx(ctx, "create run", func(ctx context.Context, tx queryer) error {
 		if err := s.ownConversation(ctx, tx, r.UserID, r.ConversationID); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, r *Run, msg *Message) error {
 	if err != nil {
 		return s.fail(op, err)
 	}
-	return s.inTx(ctx, op, func(tx *txn) error {
+	return s.inTx(ctx, op, func(ctx context.Context, tx queryer) error {
 		if err := s.touchConversation(ctx, tx, r.UserID, r.ConversationID, r.Model); err != nil {
 			return err
 		}

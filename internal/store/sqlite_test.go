@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -106,7 +107,8 @@ func TestSQLiteTwoStoresOneFile(t *testing.T) {
 // crashChildEnv makes the test binary act as a writer that gets killed.
 const crashChildEnv = "JAN_STORE_CRASH_CHILD_DB"
 
-// crashChild appends turns forever, printing each message id once
+// crashChild appends turns forever from several goroutines (so that the
+// writer commits them in groups), printing each message id once
 // AppendMessages has returned, until it is killed.
 func crashChild() {
 	ctx := context.Background()
@@ -121,15 +123,23 @@ func crashChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	for {
-		q := &store.Message{Role: store.RoleUser, Content: "q"}
-		a := &store.Message{Role: store.RoleAssistant, Content: "a"}
-		if err := st.AppendMessages(ctx, user, conv.ID, []*store.Message{q, a}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		fmt.Println(q.ID, a.ID) // os.Stdout is unbuffered: acknowledged now
+	var mu sync.Mutex
+	for range 8 {
+		go func() {
+			for {
+				q := &store.Message{Role: store.RoleUser, Content: "q"}
+				a := &store.Message{Role: store.RoleAssistant, Content: "a"}
+				if err := st.AppendMessages(ctx, user, conv.ID, []*store.Message{q, a}); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+				mu.Lock()
+				fmt.Println(q.ID, a.ID) // os.Stdout is unbuffered: acknowledged now
+				mu.Unlock()
+			}
+		}()
 	}
+	select {}
 }
 
 // TestSQLiteSurvivesKill: after kill -9, every write whose call had returned

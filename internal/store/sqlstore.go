@@ -21,6 +21,7 @@ type sqlStore struct {
 	d      dialect
 	read   *pool
 	write  *pool
+	group  *groupCommitter // SQLite: every write goes through it; nil for Postgres
 	log    *slog.Logger
 	secret string // a password to scrub from error messages; "" if none
 	now    func() time.Time
@@ -42,6 +43,9 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	var err error
 	if s.read != s.write {
 		err = s.read.Close()
@@ -152,22 +156,36 @@ func (s *sqlStore) execOne(ctx context.Context, q queryer, query string, args ..
 	return nil
 }
 
-// inTx runs fn in a transaction on the writer (BEGIN IMMEDIATE on SQLite, so
-// the write lock is taken up front and two processes cannot deadlock upgrading
-// read locks) and commits if fn returns nil.
-func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx *txn) error) error {
+// inTx runs fn, a write of several statements, atomically: on SQLite in the
+// writer's next group transaction (see groupCommitter; BEGIN IMMEDIATE, so
+// the write lock is taken up front and two processes cannot deadlock
+// upgrading read locks), on Postgres in a transaction of its own. It returns
+// once fn's writes are committed, or fn's error.
+func (s *sqlStore) inTx(ctx context.Context, op string, fn txFunc) error {
+	if s.group != nil {
+		return s.fail(op, s.group.do(ctx, false, fn))
+	}
 	return s.runTx(ctx, s.write, nil, op, fn)
 }
 
+// write1 runs fn, a write of one statement: like inTx, but on Postgres
+// without a transaction around the statement.
+func (s *sqlStore) write1(ctx context.Context, op string, fn txFunc) error {
+	if s.group != nil {
+		return s.fail(op, s.group.do(ctx, true, fn))
+	}
+	return s.fail(op, fn(ctx, s.write))
+}
+
 // runTx runs fn in a transaction on p and commits if fn returns nil.
-func (s *sqlStore) runTx(ctx context.Context, p *pool, opts *sql.TxOptions, op string, fn func(tx *txn) error) error {
+func (s *sqlStore) runTx(ctx context.Context, p *pool, opts *sql.TxOptions, op string, fn txFunc) error {
 	t, err := p.BeginTx(ctx, opts)
 	if err != nil {
 		return s.fail(op, err)
 	}
 	tx := &txn{Tx: t, p: p}
 	defer func() { p.prepare(ctx, tx.missed) }() // after the connection is back
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		_ = t.Rollback()
 		return s.fail(op, err)
 	}

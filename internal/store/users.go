@@ -28,10 +28,12 @@ func (s *sqlStore) CreateUser(ctx context.Context, u *User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.timestamp()
 	}
-	_, err := s.exec(ctx, s.write,
-		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?)",
-		u.ID, nullString(u.Username), nullString(u.Email), u.PasswordHash, u.IsGuest, s.d.timeArg(u.CreatedAt))
-	return s.fail("create user", err)
+	return s.write1(ctx, "create user", func(ctx context.Context, q queryer) error {
+		_, err := s.exec(ctx, q,
+			"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?)",
+			u.ID, nullString(u.Username), nullString(u.Email), u.PasswordHash, u.IsGuest, s.d.timeArg(u.CreatedAt))
+		return err
+	})
 }
 
 func (s *sqlStore) GetUser(ctx context.Context, id string) (*User, error) {
@@ -52,10 +54,11 @@ func (s *sqlStore) GetUserByUsername(ctx context.Context, username string) (*Use
 // UpdateUser overwrites the user's username, email, password hash and guest
 // flag (upgrading a guest sets all four). ID and CreatedAt are kept.
 func (s *sqlStore) UpdateUser(ctx context.Context, u *User) error {
-	err := s.execOne(ctx, s.write,
-		"UPDATE users SET username = ?, email = ?, password_hash = ?, is_guest = ? WHERE id = ?",
-		nullString(u.Username), nullString(u.Email), u.PasswordHash, u.IsGuest, u.ID)
-	return s.fail("update user", err)
+	return s.write1(ctx, "update user", func(ctx context.Context, q queryer) error {
+		return s.execOne(ctx, q,
+			"UPDATE users SET username = ?, email = ?, password_hash = ?, is_guest = ? WHERE id = ?",
+			nullString(u.Username), nullString(u.Email), u.PasswordHash, u.IsGuest, u.ID)
+	})
 }
 
 // SaveRefreshToken stores t. Its user must exist (ErrNotFound otherwise);
@@ -64,10 +67,12 @@ func (s *sqlStore) SaveRefreshToken(ctx context.Context, t *RefreshToken) error 
 	if t.Hash == "" || t.UserID == "" {
 		return s.fail("save refresh token", errors.New("hash and user id are required"))
 	}
-	_, err := s.exec(ctx, s.write,
-		"INSERT INTO refresh_tokens (hash, user_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)",
-		t.Hash, t.UserID, s.d.timeArg(t.ExpiresAt), s.d.nullTimeArg(t.RevokedAt))
-	return s.fail("save refresh token", err)
+	return s.write1(ctx, "save refresh token", func(ctx context.Context, q queryer) error {
+		_, err := s.exec(ctx, q,
+			"INSERT INTO refresh_tokens (hash, user_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)",
+			t.Hash, t.UserID, s.d.timeArg(t.ExpiresAt), s.d.nullTimeArg(t.RevokedAt))
+		return err
+	})
 }
 
 // UseRefreshToken revokes and returns a live token in one statement, so of
@@ -75,14 +80,16 @@ func (s *sqlStore) SaveRefreshToken(ctx context.Context, t *RefreshToken) error 
 func (s *sqlStore) UseRefreshToken(ctx context.Context, hash string) (*RefreshToken, error) {
 	now := s.timestamp()
 	var t RefreshToken
-	err := s.queryRow(ctx, s.write,
-		`UPDATE refresh_tokens SET revoked_at = ?
-		 WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?
-		 RETURNING hash, user_id, expires_at, revoked_at`,
-		s.d.timeArg(now), hash, s.d.timeArg(now),
-	).Scan(&t.Hash, &t.UserID, timeCol{&t.ExpiresAt}, nullTimeCol{&t.RevokedAt})
+	err := s.write1(ctx, "use refresh token", func(ctx context.Context, q queryer) error {
+		return s.queryRow(ctx, q,
+			`UPDATE refresh_tokens SET revoked_at = ?
+			 WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?
+			 RETURNING hash, user_id, expires_at, revoked_at`,
+			s.d.timeArg(now), hash, s.d.timeArg(now),
+		).Scan(&t.Hash, &t.UserID, timeCol{&t.ExpiresAt}, nullTimeCol{&t.RevokedAt})
+	})
 	if err != nil {
-		return nil, s.fail("use refresh token", err)
+		return nil, err
 	}
 	return &t, nil
 }

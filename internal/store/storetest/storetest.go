@@ -47,6 +47,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
 		{"IdempotencyRace", testIdempotencyRace},
+		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
+		{"CancelledWrite", testCancelledWrite},
+		{"WriteAfterClose", testWriteAfterClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
