@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type IssuerOptions struct {
 	AccessTTL  time.Duration    // default 1h
 	RefreshTTL time.Duration    // default 30 days
 	Now        func() time.Time // default time.Now; for tests
+	Admins     []string         // usernames that get the admin role once they are users
 }
 
 // Tokens is what guest creation, refresh and upgrade return to the client.
@@ -52,8 +54,11 @@ type Tokens struct {
 type UserStore interface {
 	CreateUser(ctx context.Context, u *store.User) error
 	GetUser(ctx context.Context, id string) (*store.User, error)
+	GetUserByUsername(ctx context.Context, username string) (*store.User, error)
+	UpdateUser(ctx context.Context, u *store.User) error
 	SaveRefreshToken(ctx context.Context, t *store.RefreshToken) error
 	UseRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error)
+	RevokeRefreshTokens(ctx context.Context, userID string) error
 }
 
 // Issuer is jan's built-in OIDC issuer: it signs RS256 access tokens shaped
@@ -64,6 +69,7 @@ type Issuer struct {
 	accessTTL, refreshTTL time.Duration
 	now                   func() time.Time
 	users                 UserStore
+	admins                []string // lower-case usernames
 
 	signer    jose.Signer
 	verifier  *oidcVerifier
@@ -87,6 +93,9 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		refreshTTL: orDefault(opts.RefreshTTL, 30*24*time.Hour),
 		now:        opts.Now,
 		users:      users,
+	}
+	for _, a := range opts.Admins {
+		i.admins = append(i.admins, strings.ToLower(a))
 	}
 	if i.now == nil {
 		i.now = time.Now
@@ -152,7 +161,7 @@ func (i *Issuer) URL() string { return i.url }
 func (i *Issuer) Verifier() Verifier { return i.verifier }
 
 // Guest creates a guest user and returns its first tokens.
-func (i *Issuer) Guest(ctx context.Context) (*Tokens, *store.User, error) {
+func (i *Issuer) Guest(ctx context.Context) (*Tokens, *Account, error) {
 	var u *store.User
 	for attempt := 0; ; attempt++ {
 		name, err := randomName()
@@ -173,7 +182,11 @@ func (i *Issuer) Guest(ctx context.Context) (*Tokens, *store.User, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return t, u, nil
+	return t, accountOf(u), nil
+}
+
+func accountOf(u *store.User) *Account {
+	return &Account{ID: u.ID, Username: u.Username, Email: u.Email, Guest: u.IsGuest}
 }
 
 // Issue returns fresh tokens for u, e.g. after a guest upgrades or a
@@ -207,7 +220,7 @@ func (i *Issuer) Issue(ctx context.Context, u *store.User) (*Tokens, error) {
 // (rotation). An unknown, used, revoked or expired token, or one whose user
 // is gone, is *Error invalid_token; other errors are the store's (wrapped),
 // for the server to answer as unavailable.
-func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *store.User, error) {
+func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
 	if refreshToken == "" {
 		return nil, nil, errMissing()
 	}
@@ -232,12 +245,12 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *st
 	if err != nil {
 		return nil, nil, err
 	}
-	return t, u, nil
+	return t, accountOf(u), nil
 }
 
-// Revoke makes a refresh token unusable (logout). Unknown or already used
-// tokens are not an error: the outcome is the same.
-func (i *Issuer) Revoke(ctx context.Context, refreshToken string) error {
+// Logout makes a refresh token unusable. Unknown or already used tokens are
+// not an error: the outcome is the same.
+func (i *Issuer) Logout(ctx context.Context, refreshToken string) error {
 	if refreshToken == "" {
 		return nil
 	}
@@ -286,6 +299,10 @@ func (i *Issuer) sign(u *store.User) (string, error) {
 	if u.IsGuest {
 		role = ScopeGuest
 	}
+	roles := []string{role}
+	if !u.IsGuest && slices.Contains(i.admins, strings.ToLower(u.Username)) {
+		roles = append(roles, ScopeAdmin)
+	}
 	payload, err := json.Marshal(accessClaims{
 		Issuer:            i.url,
 		Subject:           u.ID,
@@ -297,8 +314,8 @@ func (i *Issuer) sign(u *store.User) (string, error) {
 		Type:              "Bearer",
 		PreferredUsername: u.Username,
 		Guest:             u.IsGuest,
-		Scope:             role,
-		RealmAccess:       realmAccess{Roles: []string{role}},
+		Scope:             strings.Join(roles, " "),
+		RealmAccess:       realmAccess{Roles: roles},
 	})
 	if err != nil {
 		return "", fmt.Errorf("auth: encode claims: %w", err)

@@ -22,7 +22,7 @@ func TestGuestTokensVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !u.IsGuest || u.ID == "" || !strings.HasPrefix(u.Username, "guest-") || len(u.Username) != len("guest-")+6 {
+	if !u.Guest || u.ID == "" || !strings.HasPrefix(u.Username, "guest-") || len(u.Username) != len("guest-")+6 {
 		t.Fatalf("guest user = %+v", u)
 	}
 	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.AccessToken == "" || tok.RefreshToken == "" {
@@ -121,7 +121,7 @@ func TestRefreshRotates(t *testing.T) {
 		t.Fatalf("new refresh token: %v", err)
 	}
 	// Logging out with a token that is already used or unknown is not an error.
-	if err := f.iss.Revoke(ctx, first.RefreshToken); err != nil {
+	if err := f.iss.Logout(ctx, first.RefreshToken); err != nil {
 		t.Fatalf("Revoke(used token) = %v", err)
 	}
 }
@@ -173,7 +173,7 @@ func TestRefreshRefused(t *testing.T) {
 			return r
 		}, CodeInvalidToken},
 		{"revoked by logout", func(f *fixture, r string) string {
-			if err := f.iss.Revoke(ctx, r); err != nil {
+			if err := f.iss.Logout(ctx, r); err != nil {
 				panic(err)
 			}
 			return r

@@ -22,6 +22,7 @@ const (
 const (
 	ScopeGuest = "guest"
 	ScopeUser  = "user"
+	ScopeAdmin = "admin" // administrative routes (model sync, listing users)
 )
 
 // Principal is who a request acts for. Treat it as read-only: the verifier

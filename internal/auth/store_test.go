@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,4 +98,44 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
+}
+
+func (s *fakeUsers) GetUserByUsername(_ context.Context, username string) (*store.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.users {
+		if strings.EqualFold(u.Username, username) {
+			cp := *u
+			return &cp, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (s *fakeUsers) UpdateUser(_ context.Context, u *store.User) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[u.ID]; !ok {
+		return store.ErrNotFound
+	}
+	for _, o := range s.users {
+		if o.ID != u.ID && (strings.EqualFold(o.Username, u.Username) || (u.Email != "" && strings.EqualFold(o.Email, u.Email))) {
+			return store.ErrConflict
+		}
+	}
+	cp := *u
+	s.users[u.ID] = &cp
+	return nil
+}
+
+func (s *fakeUsers) RevokeRefreshTokens(_ context.Context, userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for _, t := range s.tokens {
+		if t.UserID == userID && t.RevokedAt == nil {
+			t.RevokedAt = &now
+		}
+	}
+	return nil
 }

@@ -126,9 +126,11 @@ func principalFromToken(tok *oidc.IDToken) (*Principal, error) {
 	if c.Type != "" && !strings.EqualFold(c.Type, "Bearer") {
 		return nil, errors.New("not an access token")
 	}
+	// Only jan's roles become scopes: Keycloak adds profile, email,
+	// offline_access and the like, which mean nothing here.
 	var scopes []string
 	for _, s := range append(strings.Fields(c.Scope), c.RealmAccess.Roles...) {
-		if !slices.Contains(scopes, s) {
+		if (s == ScopeGuest || s == ScopeUser || s == ScopeAdmin) && !slices.Contains(scopes, s) {
 			scopes = append(scopes, s)
 		}
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
 	LogFormat       string        // json|text ("" = json unless stderr is a terminal)
+	KeycloakURL     string        // KEYCLOAK_BASE_URL: Keycloak identity mode (the other KEYCLOAK_*/BACKEND_* variables configure it)
+	IdentityWait    time.Duration // how long to wait for the identity provider at start
+	Admins          []string      // JAN_ADMINS: usernames with the admin role (embedded mode)
 	GatewaySecret   string        // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
 	// Rate limits per role as PER_MINUTE:BURST:STREAMS or "off"; "" = the default.
 	RateLimitGuest, RateLimitUser, RateLimitAdmin string
@@ -46,6 +49,7 @@ func Defaults() Config {
 		BodyLimit:       4 << 20,
 		UpstreamTimeout: 120 * time.Second,
 		ShutdownGrace:   10 * time.Second,
+		IdentityWait:    60 * time.Second,
 		LogLevel:        "info",
 		Audience:        "jan",
 	}
@@ -107,6 +111,8 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	str(&c.LogLevel, "", "LOG_LEVEL")
 	str(&c.LogFormat, "", "LOG_FORMAT")
 	str(&c.GatewaySecret, "", "JAN_GATEWAY_SECRET")
+	str(&c.KeycloakURL, "", "KEYCLOAK_BASE_URL")
+	c.Admins = splitList(env("JAN_ADMINS"))
 	str(&c.RateLimitGuest, "", "JAN_RATE_LIMIT_GUEST")
 	str(&c.RateLimitUser, "", "JAN_RATE_LIMIT_USER")
 	str(&c.RateLimitAdmin, "", "JAN_RATE_LIMIT_ADMIN")

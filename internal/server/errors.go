@@ -79,6 +79,7 @@ func toAPIError(ctx context.Context, err error) *apiError {
 	var ae *apiError
 	var ue *inference.Error
 	var authErr *auth.Error
+	var problem *auth.Problem
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
@@ -94,6 +95,18 @@ func toAPIError(ctx context.Context, err error) *apiError {
 		return &apiError{Status: ue.Status, Type: typ, Code: ue.Code, Message: ue.Message, RetryAfter: ue.RetryAfter}
 	case errors.As(err, &authErr):
 		return errUnauthorized(authErr.Code, authErr.Message)
+	case errors.As(err, &problem):
+		typ := "invalid_request_error"
+		switch {
+		case problem.Status == http.StatusServiceUnavailable:
+			typ = "unavailable_error"
+		case problem.Status >= 500:
+			typ = "upstream_error"
+		}
+		if problem.Status >= 500 {
+			logFrom(ctx).Error("identity provider", "err", err)
+		}
+		return &apiError{Status: problem.Status, Type: typ, Code: problem.Code, Param: problem.Param, Message: problem.Message}
 	case errors.As(err, &maxErr):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 			Message: "request body is larger than the limit of " + strconv.FormatInt(maxErr.Limit, 10) + " bytes"}

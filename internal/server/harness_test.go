@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +23,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/auth/keycloak"
+	"github.com/janhq/jan/internal/auth/keycloaktest"
 	"github.com/janhq/jan/internal/fakeengine"
 	"github.com/janhq/jan/internal/inference"
 	"github.com/janhq/jan/internal/store"
@@ -40,7 +46,8 @@ type env struct {
 	engine     *fakeengine.Engine
 	store      store.Store
 	URL        string
-	logs       *syncBuffer // the server's log
+	logs       *syncBuffer          // the server's log
+	keycloak   *keycloaktest.Server // the Keycloak double, in Keycloak mode
 }
 
 // syncBuffer is a log sink safe for concurrent writers.
@@ -70,6 +77,7 @@ type envOptions struct {
 	tracer    trace.Tracer  // spans exported when set
 	dsn       string        // database URL; default a fresh SQLite file (or Postgres with postgres)
 	limits    *RateLimits   // nil: no rate limiting
+	keycloak  bool          // identity from a Keycloak double instead of the embedded issuer
 	gateway   string        // gateway secret
 }
 
@@ -120,9 +128,26 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	hs := httptest.NewUnstartedServer(nil) // the issuer needs its URL before the server starts
 	baseURL := "http://" + hs.Listener.Addr().String()
-	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: baseURL, KeyFile: filepath.Join(t.TempDir(), "key.pem")}, st)
-	if err != nil {
-		t.Fatal(err)
+	var identity auth.IdentityProvider
+	var issuer *auth.Issuer
+	var kc *keycloaktest.Server
+	if o.keycloak {
+		kc = keycloaktest.New(t, keycloaktest.Options{})
+		p, err := keycloak.New(ctx, kc.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		identity = p
+	} else {
+		keyFile := filepath.Join(t.TempDir(), "key.pem")
+		if err := os.WriteFile(keyFile, testKeyPEM(t), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		issuer, err = auth.NewIssuer(auth.IssuerOptions{URL: baseURL, KeyFile: keyFile, Admins: []string{"root"}}, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		identity = issuer
 	}
 	timeout := o.timeout
 	if timeout == 0 {
@@ -134,7 +159,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		transport = propagating{transport}
 	}
 	srv := New(Options{
-		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer, Tracer: o.tracer,
+		Store: st, Registry: reg, Identity: identity, Issuer: issuer, Tracer: o.tracer,
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout, Transport: transport}),
 		ProviderCheck: providerCheck(reg),
 		RateLimits:    o.limits,
@@ -145,7 +170,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL, logs: logs}
+	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL, logs: logs, keycloak: kc}
 	return e
 }
 
@@ -305,4 +330,22 @@ func (e *env) messages(token, conv string) []messageJSON {
 	var l struct{ Data []messageJSON }
 	res.decode(e.t, &l)
 	return l.Data
+}
+
+// testKey is one RSA key for every embedded issuer in these tests (making
+// one is slow under -race); tests sign forged tokens with it.
+var testKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func testKeyPEM(t *testing.T) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }

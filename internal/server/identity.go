@@ -1,38 +1,30 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/janhq/jan/internal/auth"
-	"github.com/janhq/jan/internal/store"
 )
 
-// Embedded-issuer routes: guest accounts and token refresh. (Upgrade, logout
-// and API keys arrive with the identity issue.)
+// The /auth routes: guest accounts, refresh, upgrade, logout, the principal,
+// and the OAuth token endpoint. The identity provider (embedded issuer or
+// Keycloak) does the work; these handlers only speak HTTP.
 
 type tokenResponse struct {
 	*auth.Tokens
-	User userJSON `json:"user"`
-}
-
-type userJSON struct {
-	ID       string `json:"id"`
-	Username string `json:"username"`
-	Guest    bool   `json:"guest"`
-}
-
-func toUserJSON(u *store.User) userJSON {
-	return userJSON{ID: u.ID, Username: u.Username, Guest: u.IsGuest}
+	User *auth.Account `json:"user"`
 }
 
 func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
-	tokens, user, err := s.issuer.Guest(r.Context())
+	tokens, acct, err := s.identity.Guest(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, tokenResponse{Tokens: tokens, User: toUserJSON(user)})
+	writeJSON(w, http.StatusCreated, tokenResponse{Tokens: tokens, User: acct})
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
@@ -47,12 +39,53 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errInvalid("refresh_token", "missing_field", "refresh_token is required"))
 		return
 	}
-	tokens, user, err := s.issuer.Refresh(r.Context(), req.RefreshToken)
+	tokens, acct, err := s.identity.Refresh(r.Context(), req.RefreshToken)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tokenResponse{Tokens: tokens, User: toUserJSON(user)})
+	writeJSON(w, http.StatusOK, tokenResponse{Tokens: tokens, User: acct})
+}
+
+// upgrade turns the calling guest into a user; its conversations stay its own.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
+	var req auth.Upgrade
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p := principal(r)
+	if !p.IsGuest {
+		writeError(w, r, &auth.Problem{Status: http.StatusConflict, Code: "not_a_guest", Message: "this account is already a user; only guests can upgrade"})
+		return
+	}
+	tokens, acct, err := s.identity.Upgrade(r.Context(), p, req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{Tokens: tokens, User: acct})
+}
+
+// logout revokes a refresh token; it answers 204 whether or not the token
+// was live, so it leaks nothing.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		writeError(w, r, errInvalid("refresh_token", "missing_field", "refresh_token is required"))
+		return
+	}
+	if err := s.identity.Logout(r.Context(), req.RefreshToken); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
@@ -66,9 +99,15 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// passwordLogin is implemented by identity providers that check passwords
+// themselves (the embedded issuer).
+type passwordLogin interface {
+	Login(ctx context.Context, username, password string) (*auth.Tokens, *auth.Account, error)
+}
+
 // token is the OAuth 2.0 token endpoint the discovery document advertises
-// (form-encoded; grant_type=refresh_token). Its errors follow RFC 6749 §5.2,
-// which OAuth clients expect, rather than jan's envelope.
+// (form-encoded; grant_type refresh_token or password). Its errors follow
+// RFC 6749 §5.2, which OAuth clients expect, rather than jan's envelope.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	oauthError := func(status int, code, desc string) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -78,6 +117,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
 		return
 	}
+	var tokens *auth.Tokens
+	var err error
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "refresh_token":
 		rt := r.PostForm.Get("refresh_token")
@@ -85,21 +126,46 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 			return
 		}
-		tokens, _, err := s.issuer.Refresh(r.Context(), rt)
-		if err != nil {
-			var ae *auth.Error
-			if errors.As(err, &ae) {
-				oauthError(http.StatusBadRequest, "invalid_grant", ae.Message)
-				return
-			}
-			writeError(w, r, err)
+		tokens, _, err = s.identity.Refresh(r.Context(), rt)
+	case "password":
+		pl, ok := s.identity.(passwordLogin)
+		if !ok {
+			oauthError(http.StatusBadRequest, "unsupported_grant_type", "password login goes to the identity provider")
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, tokens)
+		user, pass := r.PostForm.Get("username"), r.PostForm.Get("password")
+		if user == "" || pass == "" {
+			oauthError(http.StatusBadRequest, "invalid_request", "username and password are required")
+			return
+		}
+		tokens, _, err = pl.Login(r.Context(), user, pass)
 	case "":
 		oauthError(http.StatusBadRequest, "invalid_request", "grant_type is required")
+		return
 	default:
-		oauthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type "+gt+" is not supported; use refresh_token")
+		oauthError(http.StatusBadRequest, "unsupported_grant_type", "grant_type "+gt+" is not supported; use refresh_token or password")
+		return
+	}
+	if err != nil {
+		var ae *auth.Error
+		if errors.As(err, &ae) {
+			oauthError(http.StatusBadRequest, "invalid_grant", ae.Message)
+			return
+		}
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, tokens)
+}
+
+// requireAdmin guards administrative routes.
+func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(principal(r).Scopes, auth.ScopeAdmin) {
+			writeError(w, r, &apiError{Status: http.StatusForbidden, Type: "auth_error", Code: "admin_required", Message: "this route needs the admin role"})
+			return
+		}
+		next(w, r)
 	}
 }

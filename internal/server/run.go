@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/auth/keycloak"
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/inference"
 	"github.com/janhq/jan/internal/store"
@@ -57,16 +58,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("record models: %w", err)
 	}
 
-	var issuer *auth.Issuer
-	var verifier auth.Verifier
-	if cfg.Issuer == "" {
-		issuer, err = auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"), Audience: cfg.Audience}, st)
-		if err != nil {
-			return fmt.Errorf("embedded identity: %w", err)
-		}
-		verifier = issuer.Verifier()
-	} else if verifier, err = auth.NewOIDCVerifier(ctx, cfg.Issuer, cfg.Audience); err != nil {
-		return fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
+	identity, issuer, err := identityFor(ctx, cfg, st, out)
+	if err != nil {
+		return err
 	}
 
 	limits, err := rateLimits(cfg)
@@ -84,7 +78,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		transport = propagating{transport}
 	}
 	srv := New(Options{
-		Store: st, Registry: registry, Verifier: verifier, Issuer: issuer, Logger: log, Tracer: tracer, BodyLimit: cfg.BodyLimit,
+		Store: st, Registry: registry, Identity: identity, Issuer: issuer, Logger: log, Tracer: tracer, BodyLimit: cfg.BodyLimit,
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),
 		ProviderCheck: providerCheck(registry),
 		RateLimits:    &limits,
@@ -116,6 +110,46 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	fmt.Fprintln(out, "Stopped.")
 	return nil
+}
+
+// identityFor picks the identity mode: Keycloak when KEYCLOAK_BASE_URL is
+// set, an external issuer jan only verifies with --issuer, else the
+// embedded issuer (whose documents jan also serves).
+func identityFor(ctx context.Context, cfg config.Config, st store.Store, out io.Writer) (auth.IdentityProvider, *auth.Issuer, error) {
+	switch {
+	case cfg.KeycloakURL != "":
+		kc, err := keycloak.ConfigFromEnv(os.Getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(out, "Connecting to Keycloak at %s…\n", cfg.KeycloakURL)
+		deadline := time.Now().Add(cfg.IdentityWait)
+		for {
+			p, err := keycloak.New(ctx, kc)
+			if err == nil {
+				return p, nil, nil
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return nil, nil, fmt.Errorf("keycloak: %w", err)
+			}
+			select { // Keycloak may still be starting
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	case cfg.Issuer != "":
+		v, err := auth.NewOIDCVerifier(ctx, cfg.Issuer, cfg.Audience)
+		if err != nil {
+			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
+		}
+		return auth.External{Issuer: cfg.Issuer, V: v}, nil, nil
+	}
+	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"),
+		Audience: cfg.Audience, Admins: cfg.Admins}, st)
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded identity: %w", err)
+	}
+	return issuer, issuer, nil
 }
 
 // rateLimits applies the configured per-role limits over the defaults.
@@ -234,10 +268,13 @@ func banner(out io.Writer, cfg config.Config, reg *inference.Registry) {
 	fmt.Fprintf(out, "  API        %s/v1\n", base)
 	fmt.Fprintf(out, "  Health     %s/readyz\n", base)
 	fmt.Fprintf(out, "  Database   %s\n", describeDB(cfg.DB))
-	if cfg.Issuer == "" {
+	switch {
+	case cfg.KeycloakURL != "":
+		fmt.Fprintf(out, "  Identity   Keycloak %s\n", cfg.KeycloakURL)
+	case cfg.Issuer != "":
+		fmt.Fprintf(out, "  Identity   %s (verify only)\n", cfg.Issuer)
+	default:
 		fmt.Fprintf(out, "  Identity   embedded issuer %s\n", base)
-	} else {
-		fmt.Fprintf(out, "  Identity   %s\n", cfg.Issuer)
 	}
 	providers := reg.Providers()
 	if len(providers) == 0 {

@@ -26,13 +26,13 @@ type Upstream interface {
 	Post(ctx context.Context, route inference.Route, path string, body []byte) (*http.Response, error)
 }
 
-// Options wires a Server. Store, Registry, Upstream and Verifier are required.
+// Options wires a Server. Store, Registry, Upstream and Identity are required.
 type Options struct {
 	Store     store.Store
 	Registry  *inference.Registry
 	Upstream  Upstream
-	Verifier  auth.Verifier
-	Issuer    *auth.Issuer // embedded issuer; nil when tokens come from an external one
+	Identity  auth.IdentityProvider // guest accounts, refresh, upgrade, logout; its Verifier checks tokens
+	Issuer    *auth.Issuer          // the embedded issuer, whose discovery and JWKS documents jan serves; nil otherwise
 	Logger    *slog.Logger
 	Tracer    trace.Tracer
 	BodyLimit int64         // default 4 MiB
@@ -51,6 +51,7 @@ type Server struct {
 	store         store.Store
 	models        *inference.Registry
 	upstream      Upstream
+	identity      auth.IdentityProvider
 	verifier      auth.Verifier
 	issuer        *auth.Issuer
 	log           *slog.Logger
@@ -78,7 +79,7 @@ type Server struct {
 // New builds the server and its route table.
 func New(o Options) *Server {
 	s := &Server{
-		store: o.Store, models: o.Registry, upstream: o.Upstream, verifier: o.Verifier, issuer: o.Issuer,
+		store: o.Store, models: o.Registry, upstream: o.Upstream, identity: o.Identity, verifier: o.Identity.Verifier(), issuer: o.Issuer,
 		log: o.Logger, tracer: o.Tracer, bodyLimit: o.BodyLimit, keepalive: o.Keepalive, ready: o.ProviderCheck,
 		runs: map[string]*activeRun{}, started: time.Now(), gatewaySecret: o.GatewaySecret,
 	}
@@ -125,13 +126,15 @@ func (s *Server) routes() http.Handler {
 	public("GET /healthz", s.healthz)
 	public("GET /readyz", s.readyz)
 	if s.issuer != nil {
-		mux.Handle("GET /.well-known/openid-configuration", s.issuer.DiscoveryHandler())
-		mux.Handle("GET /.well-known/jwks.json", s.issuer.JWKSHandler())
-		public("POST /auth/guest", s.guest)
-		public("POST /auth/guest-login", s.guest)
-		public("POST /auth/refresh", s.refresh)
+		mux.Handle("GET "+auth.DiscoveryPath, s.issuer.DiscoveryHandler())
+		mux.Handle("GET "+auth.JWKSPath, s.issuer.JWKSHandler())
 		public("POST "+auth.TokenPath, s.token)
 	}
+	public("POST /auth/guest", s.guest)
+	public("POST /auth/guest-login", s.guest)
+	public("POST /auth/refresh", s.refresh)
+	public("POST /auth/logout", s.logout)
+	private("POST /auth/upgrade", s.upgrade)
 	private("GET /auth/me", s.me)
 
 	private("GET /v1/models", s.listModels)
@@ -188,7 +191,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		logFrom(ctx).Warn("readyz: database", "err", err)
 	}
 	check("database", dbErr)
-	check("identity", nil) // the embedded issuer's key is loaded at start; external JWKS is checked on use
+	// The embedded issuer's key is loaded at start; Keycloak is asked.
+	if r, ok := s.identity.(interface{ Ready(context.Context) error }); ok {
+		check("identity", r.Ready(ctx))
+	} else {
+		check("identity", nil)
+	}
 	if s.ready != nil {
 		check("providers", s.ready(ctx))
 	} else {

@@ -28,7 +28,6 @@ type sqlStore struct {
 }
 
 var _ Store = (*sqlStore)(nil)
-var _ Accounts = (*sqlStore)(nil)
 
 func (s *sqlStore) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {

@@ -228,14 +228,7 @@ type Store interface {
 	CompleteIdempotent(ctx context.Context, k IdempotencyKey, status int, contentType string, body []byte) error
 	// AbortIdempotent deletes a pending record so the key can be retried.
 	AbortIdempotent(ctx context.Context, k IdempotencyKey) error
-}
 
-// Accounts is the user lookup and update the embedded OIDC issuer needs for
-// password logins and guest upgrades. Every Store that Open returns implements
-// it; it is kept out of Store so that fakes of Store need not:
-//
-//	acc, ok := st.(store.Accounts)
-type Accounts interface {
 	// GetUserByUsername finds a user by username, ignoring case; ErrNotFound
 	// if none.
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
@@ -243,4 +236,7 @@ type Accounts interface {
 	// user with u.ID: ErrNotFound if there is none, ErrConflict if the new
 	// username or email is taken.
 	UpdateUser(ctx context.Context, u *User) error
+	// RevokeRefreshTokens revokes every live refresh token of a user (after
+	// an upgrade, the guest's tokens must stop working).
+	RevokeRefreshTokens(ctx context.Context, userID string) error
 }

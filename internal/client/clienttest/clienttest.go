@@ -80,7 +80,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Options{
-		Store: st, Registry: reg, Verifier: issuer.Verifier(), Issuer: issuer,
+		Store: st, Registry: reg, Identity: issuer, Issuer: issuer,
 		Upstream: inference.NewClient(inference.ClientOptions{HeaderTimeout: 10 * time.Second, Transport: inference.NewTransport()}),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -52,29 +52,25 @@ func testUsers(t *testing.T, st store.Store) {
 }
 
 func testAccounts(t *testing.T, st store.Store) {
-	acc, ok := st.(store.Accounts)
-	if !ok {
-		t.Skip("store does not implement store.Accounts")
-	}
 	c := ctx(t)
 	must(t, st.CreateUser(c, &store.User{Username: "Carol", PasswordHash: "h1"}))
 	guest := &store.User{IsGuest: true}
 	must(t, st.CreateUser(c, guest))
 
-	got, err := acc.GetUserByUsername(c, "carol")
+	got, err := st.GetUserByUsername(c, "carol")
 	must(t, err)
 	if got.Username != "Carol" || got.PasswordHash != "h1" {
 		t.Errorf("GetUserByUsername(carol) = %+v", got)
 	}
 	for _, name := range []string{"", "nobody"} {
-		_, err := acc.GetUserByUsername(c, name)
+		_, err := st.GetUserByUsername(c, name)
 		wantErr(t, "GetUserByUsername("+name+")", err, store.ErrNotFound)
 	}
 
 	// Upgrading a guest keeps its id, so its conversations stay its own.
 	up := &store.User{ID: guest.ID, Username: "dave", Email: "dave@example.com", PasswordHash: "h2"}
-	must(t, acc.UpdateUser(c, up))
-	got, err = acc.GetUserByUsername(c, "DAVE")
+	must(t, st.UpdateUser(c, up))
+	got, err = st.GetUserByUsername(c, "DAVE")
 	must(t, err)
 	if got.ID != guest.ID || got.IsGuest || got.Email != "dave@example.com" || got.PasswordHash != "h2" {
 		t.Errorf("upgraded guest read back as %+v", got)
@@ -82,9 +78,9 @@ func testAccounts(t *testing.T, st store.Store) {
 	sameTime(t, "CreatedAt kept by UpdateUser", got.CreatedAt, guest.CreatedAt)
 
 	wantErr(t, "UpdateUser to a taken username",
-		acc.UpdateUser(c, &store.User{ID: guest.ID, Username: "carol"}), store.ErrConflict)
+		st.UpdateUser(c, &store.User{ID: guest.ID, Username: "carol"}), store.ErrConflict)
 	wantErr(t, "UpdateUser of a missing user",
-		acc.UpdateUser(c, &store.User{ID: "user_missing", Username: "erin"}), store.ErrNotFound)
+		st.UpdateUser(c, &store.User{ID: "user_missing", Username: "erin"}), store.ErrNotFound)
 }
 
 func testRefreshTokens(t *testing.T, st store.Store) {
@@ -118,6 +114,25 @@ func testRefreshTokens(t *testing.T, st store.Store) {
 	wantErr(t, "SaveRefreshToken with a stored hash",
 		st.SaveRefreshToken(c, &store.RefreshToken{Hash: "live", UserID: u.ID, ExpiresAt: now.Add(time.Hour)}),
 		store.ErrConflict)
+	// Revoking all of a user's tokens (a guest that upgraded) spares others'.
+	other := &store.User{IsGuest: true}
+	must(t, st.CreateUser(c, other))
+	for _, tok := range []*store.RefreshToken{
+		{Hash: "mine-1", UserID: u.ID, ExpiresAt: now.Add(time.Hour)},
+		{Hash: "mine-2", UserID: u.ID, ExpiresAt: now.Add(time.Hour)},
+		{Hash: "theirs", UserID: other.ID, ExpiresAt: now.Add(time.Hour)},
+	} {
+		must(t, st.SaveRefreshToken(c, tok))
+	}
+	must(t, st.RevokeRefreshTokens(c, u.ID))
+	for _, hash := range []string{"mine-1", "mine-2"} {
+		_, err := st.UseRefreshToken(c, hash)
+		wantErr(t, "UseRefreshToken("+hash+") after RevokeRefreshTokens", err, store.ErrNotFound)
+	}
+	if _, err := st.UseRefreshToken(c, "theirs"); err != nil {
+		t.Errorf("another user's token was revoked too: %v", err)
+	}
+
 	wantErr(t, "SaveRefreshToken for a missing user",
 		st.SaveRefreshToken(c, &store.RefreshToken{Hash: "orphan", UserID: "user_missing", ExpiresAt: now.Add(time.Hour)}),
 		store.ErrNotFound)

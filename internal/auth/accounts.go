@@ -1,0 +1,128 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/janhq/jan/internal/store"
+)
+
+// The embedded issuer's accounts: upgrading a guest and password login.
+
+var _ IdentityProvider = (*Issuer)(nil)
+
+// Upgrade gives the guest p a username, email and password. The account
+// keeps its id, and so its conversations; the guest's refresh tokens stop
+// working and fresh tokens are returned.
+func (i *Issuer) Upgrade(ctx context.Context, p *Principal, up Upgrade) (*Tokens, *Account, error) {
+	if err := ValidateUpgrade(up); err != nil {
+		return nil, nil, err
+	}
+	u, err := i.users.GetUser(ctx, p.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, &Problem{Status: http.StatusNotFound, Code: "user_not_found", Message: "this account no longer exists"}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: load user: %w", err)
+	}
+	if !u.IsGuest {
+		return nil, nil, &Problem{Status: http.StatusConflict, Code: "not_a_guest", Message: "this account is already a user; only guests can upgrade"}
+	}
+	if other, err := i.users.GetUserByUsername(ctx, up.Username); err == nil && other.ID != u.ID {
+		return nil, nil, &Problem{Status: http.StatusConflict, Code: "username_taken", Param: "username", Message: fmt.Sprintf("username %q is taken", up.Username)}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("auth: look up username: %w", err)
+	}
+	hash, err := hashPassword(up.Password)
+	if err != nil {
+		return nil, nil, err
+	}
+	u.Username, u.Email, u.PasswordHash, u.IsGuest = up.Username, up.Email, hash, false
+	if err := i.users.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// The username was checked above, so a race or the email.
+			return nil, nil, &Problem{Status: http.StatusConflict, Code: "email_taken", Param: "email", Message: "that username or email is already used by another account"}
+		}
+		return nil, nil, fmt.Errorf("auth: update user: %w", err)
+	}
+	if err := i.users.RevokeRefreshTokens(ctx, u.ID); err != nil {
+		return nil, nil, fmt.Errorf("auth: revoke guest tokens: %w", err)
+	}
+	t, err := i.Issue(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, accountOf(u), nil
+}
+
+// Login checks a username and password (the token endpoint's password
+// grant). A wrong password and an unknown user are the same error.
+func (i *Issuer) Login(ctx context.Context, username, password string) (*Tokens, *Account, error) {
+	denied := &Error{Code: CodeInvalidToken, Message: "invalid username or password"}
+	u, err := i.users.GetUserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		_ = checkPassword(dummyHash, password) // same work as a real check: no user enumeration by timing
+		return nil, nil, denied
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: look up user: %w", err)
+	}
+	if u.IsGuest || u.PasswordHash == "" || !checkPassword(u.PasswordHash, password) {
+		return nil, nil, denied
+	}
+	t, err := i.Issue(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, accountOf(u), nil
+}
+
+// Password hashes are argon2id in the PHC string format, with OWASP's
+// minimum parameters (19 MiB, 2 passes): slow for an attacker, ~20 ms here.
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+var dummyHash, _ = hashPassword("not a real password")
+
+func hashPassword(pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+func checkPassword(encoded, pw string) bool {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
