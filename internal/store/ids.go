@@ -13,6 +13,7 @@ const (
 	PrefixConversation = "conv"
 	PrefixMessage      = "msg"
 	PrefixRun          = "run"
+	PrefixAPIKey       = "key"
 )
 
 // NewID returns prefix + "_" + 24 URL-safe characters (144 random bits from

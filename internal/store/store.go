@@ -239,4 +239,25 @@ type Store interface {
 	// RevokeRefreshTokens revokes every live refresh token of a user (after
 	// an upgrade, the guest's tokens must stop working).
 	RevokeRefreshTokens(ctx context.Context, userID string) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error // sets ID if empty, CreatedAt
+	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
+	// APIKeyByHash finds a key by the hash of its secret; ErrNotFound if none.
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	DeleteAPIKey(ctx context.Context, userID, id string) error
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
+// APIKey is a long-lived credential. Only the hash of its secret is stored;
+// Prefix is the start of the secret, to tell keys apart in a list.
+type APIKey struct {
+	ID         string
+	UserID     string
+	Username   string   // the owner's, when the key was made
+	Scopes     []string // the owner's, when the key was made
+	Name       string
+	Prefix     string
+	Hash       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
 }

@@ -1,0 +1,53 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/janhq/jan/internal/store"
+)
+
+func testAPIKeys(t *testing.T, st store.Store) {
+	c := ctx(t)
+	a := &store.APIKey{UserID: "user_a", Username: "alice", Scopes: []string{"user"}, Name: "laptop", Prefix: "jan_abcd", Hash: "hash-a1"}
+	must(t, st.CreateAPIKey(c, a))
+	must(t, st.CreateAPIKey(c, &store.APIKey{UserID: "user_a", Name: "ci", Prefix: "jan_efgh", Hash: "hash-a2"}))
+	must(t, st.CreateAPIKey(c, &store.APIKey{UserID: "user_b", Name: "b", Prefix: "jan_ijkl", Hash: "hash-b1"}))
+	if a.ID == "" || a.CreatedAt.IsZero() {
+		t.Fatalf("CreateAPIKey did not set ID/CreatedAt: %+v", a)
+	}
+	wantErr(t, "CreateAPIKey with a stored hash",
+		st.CreateAPIKey(c, &store.APIKey{UserID: "user_b", Prefix: "x", Hash: "hash-a1"}), store.ErrConflict)
+
+	keys, err := st.ListAPIKeys(c, "user_a")
+	must(t, err)
+	if len(keys) != 2 || keys[0].ID != a.ID || keys[0].Name != "laptop" || keys[1].Name != "ci" {
+		t.Fatalf("ListAPIKeys(user_a) = %+v", keys)
+	}
+	if none, err := st.ListAPIKeys(c, "user_nobody"); err != nil || none == nil || len(none) != 0 {
+		t.Errorf("ListAPIKeys of a user without keys = %v, %v; want an empty list", none, err)
+	}
+
+	got, err := st.APIKeyByHash(c, "hash-a1")
+	must(t, err)
+	if got.ID != a.ID || got.UserID != "user_a" || got.Username != "alice" || len(got.Scopes) != 1 || got.Scopes[0] != "user" || got.LastUsedAt != nil {
+		t.Errorf("APIKeyByHash = %+v", got)
+	}
+	_, err = st.APIKeyByHash(c, "nope")
+	wantErr(t, "APIKeyByHash of an unknown hash", err, store.ErrNotFound)
+
+	used := time.Now()
+	must(t, st.TouchAPIKey(c, a.ID, used))
+	got, err = st.APIKeyByHash(c, "hash-a1")
+	must(t, err)
+	if got.LastUsedAt == nil {
+		t.Fatal("TouchAPIKey did not record the use")
+	}
+	sameTime(t, "LastUsedAt", *got.LastUsedAt, used.UTC().Truncate(time.Microsecond))
+
+	wantErr(t, "DeleteAPIKey of another user's key", st.DeleteAPIKey(c, "user_b", a.ID), store.ErrNotFound)
+	must(t, st.DeleteAPIKey(c, "user_a", a.ID))
+	_, err = st.APIKeyByHash(c, "hash-a1")
+	wantErr(t, "APIKeyByHash after delete", err, store.ErrNotFound)
+	wantErr(t, "DeleteAPIKey twice", st.DeleteAPIKey(c, "user_a", a.ID), store.ErrNotFound)
+}
