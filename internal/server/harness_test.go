@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // env is a running jan server in front of a fake engine.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	engineHook func(*http.Request) // sees each engine request, when set
 	srv        *Server
 	http       *httptest.Server
@@ -84,7 +84,7 @@ type envOptions struct {
 const testModel = "fake-model"
 
 // newEnv starts jan (SQLite, or Postgres when asked) wired to a fake engine.
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	if o.engine.Models == nil {
@@ -194,7 +194,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -203,7 +203,7 @@ func (r response) decode(t *testing.T, v any) {
 
 // errorCode returns error.code of an error envelope, failing the test when
 // the envelope is malformed.
-func (r response) errorCode(t *testing.T) string {
+func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	var env struct {
 		Error *struct {
@@ -233,7 +233,7 @@ func (r response) errorCode(t *testing.T) string {
 	return *env.Error.Code
 }
 
-func (r response) param(t *testing.T) string {
+func (r response) param(t testing.TB) string {
 	var env struct {
 		Error struct {
 			Param *string `json:"param"`
@@ -289,7 +289,7 @@ func (e *env) do(method, path, token string, body any, header map[string]string)
 }
 
 // sseEvents splits an SSE body into its data payloads.
-func sseEvents(t *testing.T, body []byte) []string {
+func sseEvents(t testing.TB, body []byte) []string {
 	t.Helper()
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -342,7 +342,7 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-func testKeyPEM(t *testing.T) []byte {
+func testKeyPEM(t testing.TB) []byte {
 	der, err := x509.MarshalPKCS8PrivateKey(testKey())
 	if err != nil {
 		t.Fatal(err)

@@ -221,19 +221,22 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// principalOf finds who a request acts for: a bearer token first, then a
-// consumer vouched for by the gateway.
+// principalOf finds who a request acts for: a bearer token (JWT or jan_
+// API key), an X-API-Key, then a consumer vouched for by the gateway.
 func (s *Server) principalOf(r *http.Request) (*auth.Principal, error) {
 	if token, ok := bearer(r); ok {
+		if auth.IsAPIKey(token) {
+			return s.apiKeys.Verify(r.Context(), token)
+		}
 		return s.verifier.Verify(r.Context(), token)
+	}
+	if key := r.Header.Get("X-API-Key"); key != "" {
+		return s.apiKeys.Verify(r.Context(), key)
 	}
 	if p, ok := s.gatewayPrincipal(r); ok {
 		return p, nil
 	}
-	if r.Header.Get("X-API-Key") != "" {
-		return nil, errUnauthorized("invalid_api_key", "API keys are not enabled on this server; use a bearer token from POST /auth/guest")
-	}
-	return nil, errUnauthorized("missing_token", "missing bearer token: send Authorization: Bearer <token> (get one with POST /auth/guest)")
+	return nil, errUnauthorized("missing_token", "missing credentials: send Authorization: Bearer <token> (get one with POST /auth/guest) or X-API-Key: jan_…")
 }
 
 // GatewaySecretHeader carries the per-install secret that the gateway (Kong)

@@ -53,6 +53,7 @@ type Server struct {
 	upstream      Upstream
 	identity      auth.IdentityProvider
 	verifier      auth.Verifier
+	apiKeys       *auth.APIKeys
 	issuer        *auth.Issuer
 	log           *slog.Logger
 	tracer        trace.Tracer
@@ -92,6 +93,7 @@ func New(o Options) *Server {
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = 4 << 20
 	}
+	s.apiKeys = auth.NewAPIKeys(o.Store)
 	if o.RateLimits != nil {
 		s.limits = newLimiter(*o.RateLimits)
 	}
@@ -136,6 +138,10 @@ func (s *Server) routes() http.Handler {
 	public("POST /auth/logout", s.logout)
 	private("POST /auth/upgrade", s.upgrade)
 	private("GET /auth/me", s.me)
+
+	idempotent("POST /v1/api-keys", s.createAPIKey)
+	private("GET /v1/api-keys", s.listAPIKeys)
+	private("DELETE /v1/api-keys/{id}", s.deleteAPIKey)
 
 	private("GET /v1/models", s.listModels)
 	private("GET /v1/models/{id...}", s.getModel)
