@@ -128,7 +128,7 @@ func TestRemoteVerifierAgainstIssuer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			v, err := NewOIDCVerifier(ctx, srv.URL, tt.audience)
+			v, err := NewOIDCVerifier(ctx, nil, srv.URL, tt.audience)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestRemoteVerifierNeedsReachableIssuer(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	if _, err := NewOIDCVerifier(context.Background(), srv.URL, "jan"); err == nil {
+	if _, err := NewOIDCVerifier(context.Background(), nil, srv.URL, "jan"); err == nil {
 		t.Fatal("NewOIDCVerifier succeeded against a closed server")
 	}
 }

@@ -261,7 +261,7 @@ func TestAccessTokenExpires(t *testing.T) {
 	}{
 		{0, ""},
 		{59 * time.Minute, ""}, // still valid (and now cached)
-		{time.Minute + time.Second, CodeExpiredToken}, // past exp: the cache must not answer
+		{time.Minute + ClockSkew + time.Second, CodeExpiredToken}, // past exp and the skew allowance: the cache must not answer
 		{time.Hour, CodeExpiredToken},
 	}
 	for _, s := range steps {

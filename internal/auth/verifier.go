@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type oidcVerifier struct {
 	cache *tokenCache
 }
 
+// ClockSkew is how far apart the issuer's clock and jan's may be.
+const ClockSkew = 30 * time.Second
+
 // newVerifier builds the verifier over keys. audience "" skips the aud check.
 func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.Time, cacheSize int) *oidcVerifier {
 	if now == nil {
@@ -43,7 +47,9 @@ func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.T
 		ClientID:             audience,
 		SkipClientIDCheck:    audience == "",
 		SupportedSigningAlgs: []string{oidc.RS256},
-		Now:                  now,
+		// A token stays good ClockSkew past its exp: the issuer's clock
+		// and ours may differ a little. (go-oidc allows 5 min on nbf.)
+		Now: func() time.Time { return now().Add(-ClockSkew) },
 	}
 	return &oidcVerifier{
 		v:     oidc.NewVerifier(issuerURL, keys, cfg),
@@ -55,8 +61,15 @@ func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.T
 // the issuer's discovery document now, so the issuer must be reachable (the
 // caller retries or fails startup); the JWKS is fetched lazily and refetched
 // when a token names an unknown key. audience "" skips the aud check.
-func NewOIDCVerifier(ctx context.Context, issuerURL, audience string) (Verifier, error) {
-	provider, err := oidc.NewProvider(ctx, issuerURL)
+//
+// hc (nil: http.DefaultClient) makes the requests; JWKS fetches go through
+// a limiter, so a flood of tokens naming unknown keys costs the issuer at
+// most one JWKS request per 30 s.
+func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience string) (Verifier, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuerURL)
 	if err != nil {
 		return nil, fmt.Errorf("auth: discover OIDC issuer %s: %w", issuerURL, err)
 	}
@@ -66,7 +79,14 @@ func NewOIDCVerifier(ctx context.Context, issuerURL, audience string) (Verifier,
 	if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
 		return nil, fmt.Errorf("auth: OIDC issuer %s: discovery document has no jwks_uri", issuerURL)
 	}
-	keys := oidc.NewRemoteKeySet(ctx, meta.JWKSURI)
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	limited := &http.Client{Transport: &jwksLimiter{base: base, url: meta.JWKSURI, now: time.Now}, Timeout: hc.Timeout}
+	// The key set keeps this context for its fetches: detach it from the
+	// caller's cancellation, which ends when start-up does.
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), limited), meta.JWKSURI)
 	return newVerifier(issuerURL, audience, keys, time.Now, defaultCacheSize), nil
 }
 

@@ -138,7 +138,7 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, out io.
 			}
 		}
 	case cfg.Issuer != "":
-		v, err := auth.NewOIDCVerifier(ctx, cfg.Issuer, cfg.Audience)
+		v, err := auth.NewOIDCVerifier(ctx, nil, cfg.Issuer, cfg.Audience)
 		if err != nil {
 			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
 		}

@@ -10,9 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/janhq/jan/internal/auth"
 )
@@ -25,7 +22,6 @@ type Provider struct {
 	cfg      Config
 	http     *http.Client
 	verifier auth.Verifier
-	jwks     *jwksLimiter
 
 	issuer        string
 	tokenURL      string
@@ -81,14 +77,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	p.tokenURL, p.jwksURL = disc.TokenEndpoint, disc.JWKSURI
 	p.logoutURL = orDefault(disc.EndSessionEndpoint, p.issuer+"/protocol/openid-connect/logout")
 
-	// The verifier's key set fetches through jwksLimiter (see jwks.go).
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	p.jwks = &jwksLimiter{base: base, url: p.jwksURL, now: time.Now}
-	vctx := oidc.ClientContext(ctx, &http.Client{Transport: p.jwks, Timeout: callTimeout})
-	p.verifier, err = auth.NewOIDCVerifier(vctx, p.issuer, cfg.TargetClientID)
+	// JWKS refetches are limited inside the verifier (auth.NewOIDCVerifier).
+	p.verifier, err = auth.NewOIDCVerifier(ctx, &http.Client{Transport: hc.Transport, Timeout: callTimeout}, p.issuer, cfg.TargetClientID)
 	if err != nil {
 		return nil, fmt.Errorf("keycloak: %w", err)
 	}

@@ -1,4 +1,4 @@
-package keycloak
+package auth
 
 import (
 	"bytes"
@@ -20,6 +20,9 @@ const jwksRefetchInterval = 30 * time.Second
 // jwksFailedRetry is the least time between fetch attempts while none has
 // succeeded yet (Keycloak still starting).
 const jwksFailedRetry = time.Second
+
+// maxJWKSBytes bounds a JWKS held in memory.
+const maxJWKSBytes = 1 << 20
 
 // jwksLimiter is the http.RoundTripper the verifier's key set uses: GETs of
 // the JWKS URL reach Keycloak at most once per jwksRefetchInterval; in
@@ -98,11 +101,11 @@ func (l *jwksLimiter) fetch(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK || len(body) > maxResponse {
+	if resp.StatusCode != http.StatusOK || len(body) > maxJWKSBytes {
 		return nil, fmt.Errorf("keycloak: JWKS %s: HTTP %d", l.url, resp.StatusCode)
 	}
 	l.mu.Lock()
