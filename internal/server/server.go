@@ -143,6 +143,9 @@ func (s *Server) routes() http.Handler {
 	private("GET /v1/api-keys", s.listAPIKeys)
 	private("DELETE /v1/api-keys/{id}", s.deleteAPIKey)
 
+	private("GET /v1/admin/users", s.requireAdmin(s.listUsers))
+	private("POST /v1/admin/models/sync", s.requireAdmin(s.syncModels))
+
 	private("GET /v1/models", s.listModels)
 	private("GET /v1/models/{id...}", s.getModel)
 	idempotent("POST /v1/chat/completions", s.chatCompletions)

@@ -240,6 +240,9 @@ type Store interface {
 	// an upgrade, the guest's tokens must stop working).
 	RevokeRefreshTokens(ctx context.Context, userID string) error
 
+	// ListUsers lists every user, oldest first (administrators only).
+	ListUsers(ctx context.Context, limit int, after string) (users []User, hasMore bool, err error)
+
 	CreateAPIKey(ctx context.Context, k *APIKey) error // sets ID if empty, CreatedAt
 	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
 	// APIKeyByHash finds a key by the hash of its secret; ErrNotFound if none.

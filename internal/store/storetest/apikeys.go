@@ -51,3 +51,38 @@ func testAPIKeys(t *testing.T, st store.Store) {
 	wantErr(t, "APIKeyByHash after delete", err, store.ErrNotFound)
 	wantErr(t, "DeleteAPIKey twice", st.DeleteAPIKey(c, "user_a", a.ID), store.ErrNotFound)
 }
+
+func testListUsers(t *testing.T, st store.Store) {
+	c := ctx(t)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		u := &store.User{IsGuest: true}
+		must(t, st.CreateUser(c, u))
+		ids = append(ids, u.ID)
+	}
+	var seen []string
+	after := ""
+	for {
+		page, more, err := st.ListUsers(c, 2, after)
+		must(t, err)
+		for _, u := range page {
+			seen = append(seen, u.ID)
+		}
+		if !more {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	// Other tests may add users to a shared database: ours appear in order.
+	pos := map[string]int{}
+	for i, id := range seen {
+		pos[id] = i + 1
+	}
+	for i := range ids {
+		if pos[ids[i]] == 0 || (i > 0 && pos[ids[i]] < pos[ids[i-1]]) {
+			t.Fatalf("ListUsers pages = %v, want %v in this order", seen, ids)
+		}
+	}
+	_, _, err := st.ListUsers(c, 2, "user_missing")
+	wantErr(t, "ListUsers after an unknown id", err, store.ErrBadCursor)
+}

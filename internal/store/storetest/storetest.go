@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshTokens", testRefreshTokens},
 		{"RefreshTokenRace", testRefreshTokenRace},
 		{"APIKeys", testAPIKeys},
+		{"ListUsers", testListUsers},
 		{"Conversations", testConversations},
 		{"UpdateConversation", testUpdateConversation},
 		{"Metadata", testMetadata},
