@@ -29,6 +29,17 @@ func NewEventReader(r io.Reader) *EventReader {
 	return &EventReader{br: bufio.NewReaderSize(r, 4<<10)} // longer lines are assembled in long
 }
 
+// Ready reports whether a whole event has already arrived, so that the next
+// Next returns without waiting for the engine.
+func (r *EventReader) Ready() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\r\n\r\n"))
+}
+
 // Next returns the data of the next event: its data: lines joined with
 // "\n". Comments, blank events and the event:, id: and retry: fields are
 // skipped. Lines end in "\n" or "\r\n". "[DONE]" is returned like any data

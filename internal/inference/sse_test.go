@@ -158,3 +158,19 @@ func FuzzEventReader(f *testing.F) {
 		}
 	})
 }
+
+func TestEventReaderReady(t *testing.T) {
+	r := inference.NewEventReader(strings.NewReader("data: a\n\ndata: b\n\ndata: c"))
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Ready() {
+		t.Error("a whole second event is buffered, but Ready is false")
+	}
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Ready() {
+		t.Error("only part of an event is buffered, but Ready is true")
+	}
+}

@@ -319,7 +319,8 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 			}
 		}
 		if sse != nil {
-			sse.data(inference.RewriteModel(data, rt.ServedName, rt.PublicID))
+			// Flush unless the engine's next event is already here.
+			sse.send(inference.RewriteModel(data, rt.ServedName, rt.PublicID), !events.Ready())
 		}
 	}
 }
