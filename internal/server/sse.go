@@ -36,8 +36,9 @@ func startSSE(w http.ResponseWriter, keepalive time.Duration) *sseWriter {
 	h.Set("X-Accel-Buffering", "no")
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
-	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: keepalive}
-	_ = s.rc.Flush()
+	// No flush here: the headers leave with the first event, in one packet,
+	// which is what a client waiting for the first token wants.
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: keepalive, idle: true}
 	if keepalive > 0 {
 		s.mu.Lock()
 		s.timer = time.AfterFunc(keepalive, s.tick)
