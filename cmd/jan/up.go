@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/server"
 )
@@ -34,10 +35,29 @@ is not part of this build yet, so jan up always runs embedded for now.`,
 			if !embedded {
 				cmd.PrintErrln("The Docker stack is not available in this build yet; starting on embedded defaults (--embedded).")
 			}
+			recordServer(cfg.PublicURL)
 			return server.Run(cmd.Context(), cfg, newLogger(cfg, os.Stderr), cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&embedded, "embedded", false, "run on embedded defaults: SQLite, built-in identity, local engines")
 	config.RegisterServeFlags(cmd.Flags())
 	return cmd
+}
+
+// recordServer remembers the URL jan up serves on, so jan chat, jan guest and
+// jan models find it without --server. A failure only costs that default.
+func recordServer(url string) {
+	path, err := client.ConfigPath(nil)
+	if err != nil {
+		return
+	}
+	c, err := client.LoadConfig(path)
+	if err != nil {
+		return
+	}
+	if c.Server == client.NormalizeURL(url) {
+		return
+	}
+	c.Server = client.NormalizeURL(url)
+	_ = c.Save(path)
 }
