@@ -18,6 +18,7 @@ type sseWriter struct {
 	failed   bool // the client went away, or the stream was closed
 	interval time.Duration
 	timer    *time.Timer // a timer, not a goroutine: streams stay cheap
+	buf      []byte      // one event being written
 }
 
 var (
@@ -74,11 +75,11 @@ func (s *sseWriter) send(payload []byte, flush bool) {
 		return
 	}
 	s.idle = false
-	for _, b := range [][]byte{sseDataPrefix, payload, sseEventEnd} {
-		if _, err := s.w.Write(b); err != nil { // buffered by net/http: no syscall yet
-			s.failed = true
-			return
-		}
+	// One Write per event, from a buffer reused across events.
+	s.buf = append(append(append(s.buf[:0], sseDataPrefix...), payload...), sseEventEnd...)
+	if _, err := s.w.Write(s.buf); err != nil { // buffered by net/http: no syscall yet
+		s.failed = true
+		return
 	}
 	if flush {
 		if err := s.rc.Flush(); err != nil {
