@@ -118,6 +118,23 @@ func contentText(raw json.RawMessage, param string) (string, error) {
 	return "", errInvalid(param, "invalid_type", "%s: expected a string or an array of content parts", param)
 }
 
+// parseItems validates OpenAI conversation items (messages): at least min,
+// at most 20, as OpenAI allows per request.
+func parseItems(items []json.RawMessage, min int) ([]*store.Message, error) {
+	if len(items) < min || len(items) > 20 {
+		return nil, errInvalid("items", "invalid_items", "items must hold %d to 20 items, got %d", min, len(items))
+	}
+	msgs := make([]*store.Message, 0, len(items))
+	for i, raw := range items {
+		m, err := parseMessage(raw, fmt.Sprintf("items[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
 // inputMessage is a message in a request: role and content.
 type inputMessage struct {
 	Type    string          `json:"type"`
@@ -168,18 +185,10 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if len(req.Items) > 20 {
-		writeError(w, r, errInvalid("items", "too_many_items", "at most 20 items may be added when creating a conversation, got %d", len(req.Items)))
+	msgs, err := parseItems(req.Items, 0)
+	if err != nil {
+		writeError(w, r, err)
 		return
-	}
-	msgs := make([]*store.Message, 0, len(req.Items))
-	for i, raw := range req.Items {
-		m, err := parseMessage(raw, fmt.Sprintf("items[%d]", i))
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		msgs = append(msgs, m)
 	}
 	c := &store.Conversation{UserID: principal(r).ID, Metadata: req.Metadata}
 	if req.Title != nil {

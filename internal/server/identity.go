@@ -27,19 +27,27 @@ func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, tokenResponse{Tokens: tokens, User: acct})
 }
 
-func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+// refreshToken reads {"refresh_token": "…"}.
+func refreshToken(r *http.Request) (string, error) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
+		return "", err
+	}
+	if req.RefreshToken == "" {
+		return "", errInvalid("refresh_token", "missing_field", "refresh_token is required")
+	}
+	return req.RefreshToken, nil
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	rt, err := refreshToken(r)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if req.RefreshToken == "" {
-		writeError(w, r, errInvalid("refresh_token", "missing_field", "refresh_token is required"))
-		return
-	}
-	tokens, acct, err := s.identity.Refresh(r.Context(), req.RefreshToken)
+	tokens, acct, err := s.identity.Refresh(r.Context(), rt)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -70,18 +78,12 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 // logout revokes a refresh token; it answers 204 whether or not the token
 // was live, so it leaks nothing.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
+	rt, err := refreshToken(r)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if req.RefreshToken == "" {
-		writeError(w, r, errInvalid("refresh_token", "missing_field", "refresh_token is required"))
-		return
-	}
-	if err := s.identity.Logout(r.Context(), req.RefreshToken); err != nil {
+	if err := s.identity.Logout(r.Context(), rt); err != nil {
 		writeError(w, r, err)
 		return
 	}

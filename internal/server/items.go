@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/janhq/jan/internal/store"
@@ -40,18 +39,10 @@ func (s *Server) createItems(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if len(req.Items) == 0 || len(req.Items) > 20 {
-		writeError(w, r, errInvalid("items", "invalid_items", "items must hold 1 to 20 items, got %d", len(req.Items)))
+	msgs, err := parseItems(req.Items, 1)
+	if err != nil {
+		writeError(w, r, err)
 		return
-	}
-	msgs := make([]*store.Message, 0, len(req.Items))
-	for i, raw := range req.Items {
-		m, err := parseMessage(raw, fmt.Sprintf("items[%d]", i))
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		msgs = append(msgs, m)
 	}
 	id := r.PathValue("id")
 	if err := s.store.AppendMessages(r.Context(), principal(r).ID, id, msgs); err != nil {
