@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -109,6 +110,16 @@ func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt
 			where = "saved to " + s.ConfigPath
 		}
 		fmt.Fprintf(errOut, "No saved token: signed in to %s as a new guest (%s).\n", s.Server, where)
+	}
+	if o.Model != "" {
+		// Check the model first, so a typo leaves no half-made conversation behind.
+		models, err := s.Models(ctx)
+		if err != nil {
+			return withHint(err, s.Server)
+		}
+		if !slices.ContainsFunc(models, func(m client.Model) bool { return m.ID == o.Model }) {
+			return fmt.Errorf("model %q is not served by %s; list the models with `jan models`", o.Model, s.Server)
+		}
 	}
 	convID := o.Conversation
 	if convID == "" {

@@ -146,7 +146,7 @@ func TestChatFailures(t *testing.T) {
 		name, prompt, model string
 		want                []string
 	}{
-		{"unknown model", "hi", "nope", []string{"model_not_found", "jan models"}},
+		{"unknown model", "hi", "nope", []string{"is not served", "jan models"}},
 		{"engine error", "hi [fake:status=500]", "", []string{"the answer failed"}},
 		{"engine drops mid-answer", "hi [fake:disconnect=3]", "", []string{"the answer failed"}},
 	} {
