@@ -84,7 +84,7 @@ func runLogin(cmd *cobra.Command, o *loginOptions) error {
 	if err != nil {
 		return identityError(err, s.Server, "password sign-in")
 	}
-	return saveSignedIn(o, s, tok, "Signed in")
+	return saveSignedIn(o, s, tok, "Signed in as")
 }
 
 func runUpgrade(cmd *cobra.Command, o *loginOptions) error {
