@@ -1,0 +1,47 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// BenchmarkFullPath is jan-bench's "full path" in process: a chat completion
+// with a bearer token, an Idempotency-Key and a stored conversation (a new
+// one every 20 requests), from parallel clients. For profiling:
+//
+//	go test -run '^$' -bench FullPath -cpuprofile cpu.out ./internal/server
+func BenchmarkFullPath(b *testing.B) {
+	e := newEnv(b, envOptions{})
+	tok := e.guest()
+	var n atomic.Int64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		conv := ""
+		for i := 0; pb.Next(); i++ {
+			if i%20 == 0 {
+				conv = e.newConversation(tok, "")
+			}
+			body := fmt.Sprintf(`{"model":%q,"conversation":%q,"messages":[{"role":"user","content":"hello %d"}]}`, testModel, conv, i)
+			req, _ := http.NewRequest("POST", e.URL+"/v1/chat/completions", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("k-%d", n.Add(1)))
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
+}
