@@ -12,3 +12,20 @@ import _ "embed"
 //
 //go:embed realm-jan.json
 var RealmJSON []byte
+
+// ComposeYAML is jan's stack in Compose form (profiles gpu and cpu), loaded
+// by internal/stack with compose-go.
+//
+//go:embed compose.yaml
+var ComposeYAML []byte
+
+// KongTemplate is Kong's declarative configuration as a Go text/template;
+// internal/stack renders it with the gateway secret and the upstream URL.
+//
+//go:embed kong.yml
+var KongTemplate string
+
+// OtelCollectorYAML is the OpenTelemetry collector's configuration.
+//
+//go:embed otel-collector.yaml
+var OtelCollectorYAML []byte
