@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 )
 
 const conversationCols = "id, user_id, title, metadata, model, created_at, updated_at"
@@ -144,11 +145,30 @@ func (s *sqlStore) DeleteConversation(ctx context.Context, userID, id string) er
 // model is not "") if userID owns it, else ErrNotFound. Inside a transaction it
 // also takes the conversation's row lock first, so appends to one
 // conversation are serialized and their seq order is their commit order.
-func (s *sqlStore) touchConversation(ctx context.Context, q queryer, userID, id, model string) error {
+func (s *sqlStore) touchConversation(ctx context.Context, q queryer, userID, id, model string, now time.Time) error {
 	return s.execOne(ctx, q,
 		`UPDATE conversations SET updated_at = ?, model = COALESCE(NULLIF(CAST(? AS TEXT), ''), model)
 		 WHERE id = ? AND user_id = ?`,
-		s.d.timeArg(s.timestamp()), model, id, userID)
+		s.d.timeArg(now), model, id, userID)
+}
+
+// touchFrom is touchConversation that also returns the updated_at it
+// replaced, or the zero time when another writer changed the row between
+// reading and updating it (the history cache then drops its entry).
+func (s *sqlStore) touchFrom(ctx context.Context, q queryer, userID, id, model string, now time.Time) (time.Time, error) {
+	var before time.Time
+	if err := s.queryRow(ctx, q, "SELECT updated_at FROM conversations WHERE id = ? AND user_id = ?", id, userID).
+		Scan(timeCol{&before}); err != nil {
+		return time.Time{}, err
+	}
+	err := s.execOne(ctx, q,
+		`UPDATE conversations SET updated_at = ?, model = COALESCE(NULLIF(CAST(? AS TEXT), ''), model)
+		 WHERE id = ? AND user_id = ? AND updated_at = ?`,
+		s.d.timeArg(now), model, id, userID, s.d.timeArg(before))
+	if errors.Is(err, ErrNotFound) { // changed in between: touch it anyway
+		return time.Time{}, s.touchConversation(ctx, q, userID, id, model, now)
+	}
+	return before, err
 }
 
 // collect scans every row into a T and closes rows. targets gives the Scan

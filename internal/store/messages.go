@@ -92,13 +92,25 @@ func lastModel(msgs []*Message) string {
 // UpdatedAt is bumped, and its Model set to the last message's model if any
 // message names one.
 func (s *sqlStore) AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error {
-	return s.inTx(ctx, "append messages", func(ctx context.Context, tx queryer) error {
-		// Touch first: it checks ownership and locks the conversation row.
-		if err := s.touchConversation(ctx, tx, userID, conversationID, lastModel(msgs)); err != nil {
+	var before, now time.Time
+	err := s.inTx(ctx, "append messages", func(ctx context.Context, tx queryer) error {
+		now = s.timestamp()
+		// Touch first: it checks ownership and locks the conversation row;
+		// the state it replaced tells the history cache whether its entry
+		// was current.
+		var err error
+		if before, err = s.touchFrom(ctx, tx, userID, conversationID, lastModel(msgs), now); err != nil {
 			return err
 		}
-		return s.insertMessages(ctx, tx, conversationID, msgs, s.timestamp())
+		if err := s.insertMessages(ctx, tx, conversationID, msgs, now); err != nil {
+			return err
+		}
+		return nil
 	})
+	if err == nil {
+		s.cache.appended(conversationID, before, now, msgs)
+	}
+	return err
 }
 
 // ownConversation returns ErrNotFound unless userID owns the conversation.
@@ -164,6 +176,10 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 			if err != nil {
 				return err
 			}
+			if cached, ok := s.cache.get(conv); ok {
+				list = cached
+				return nil
+			}
 			rows, err := s.query(ctx, tx,
 				"SELECT "+historyCols+" FROM messages WHERE conversation_id = ? ORDER BY seq", id)
 			if err != nil {
@@ -175,6 +191,7 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 	if err != nil {
 		return nil, nil, err
 	}
+	s.cache.put(conv, list)
 	return conv, list, nil
 }
 
@@ -187,12 +204,18 @@ func (s *sqlStore) GetMessage(ctx context.Context, userID, conversationID, id st
 	return m, s.fail("get message", err)
 }
 
+// DeleteMessage removes a message and moves the conversation's updated_at,
+// as every change to its messages does (the history cache relies on it).
 func (s *sqlStore) DeleteMessage(ctx context.Context, userID, conversationID, id string) error {
-	return s.write1(ctx, "delete message", func(ctx context.Context, q queryer) error {
-		return s.execOne(ctx, q,
+	defer s.cache.drop(conversationID)
+	return s.inTx(ctx, "delete message", func(ctx context.Context, q queryer) error {
+		if err := s.execOne(ctx, q,
 			`DELETE FROM messages
 			 WHERE id = ? AND conversation_id = ?
 			   AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.user_id = ?)`,
-			id, conversationID, userID)
+			id, conversationID, userID); err != nil {
+			return err
+		}
+		return s.touchConversation(ctx, q, userID, conversationID, "", s.timestamp())
 	})
 }

@@ -144,7 +144,7 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 		_ = w.Close()
 		return nil, unavailable(what, err, "")
 	}
-	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite)}, nil
+	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite), cache: newHistoryCache()}, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
@@ -178,7 +178,7 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 		return nil, unavailable(what, err, secret)
 	}
 	p := newPool(db, dialectPostgres)
-	return &sqlStore{d: dialectPostgres, read: p, write: p, secret: secret}, nil
+	return &sqlStore{d: dialectPostgres, read: p, write: p, secret: secret, cache: newHistoryCache()}, nil
 }
 
 // urlPassword is the password in a URL-form DSN, or "".

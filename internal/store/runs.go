@@ -86,7 +86,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, r *Run, msg *Message) error {
 		return s.fail(op, err)
 	}
 	return s.inTx(ctx, op, func(ctx context.Context, tx queryer) error {
-		if err := s.touchConversation(ctx, tx, r.UserID, r.ConversationID, r.Model); err != nil {
+		if err := s.touchConversation(ctx, tx, r.UserID, r.ConversationID, r.Model, s.timestamp()); err != nil {
 			return err
 		}
 		if msg != nil {

@@ -25,6 +25,7 @@ type sqlStore struct {
 	log    *slog.Logger
 	secret string // a password to scrub from error messages; "" if none
 	now    func() time.Time
+	cache  *historyCache
 }
 
 var _ Store = (*sqlStore)(nil)

@@ -25,6 +25,66 @@ func RunOpen(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	})
 
+	// Two stores on one database stand for two processes (or replicas): each
+	// sees the other's changes to a conversation's history, whatever it cached.
+	t.Run("HistoryAcrossStores", func(t *testing.T) {
+		t.Parallel()
+		c, dsn := ctx(t), newDSN(t)
+		a, err := store.Open(c, dsn, store.Options{AutoMigrate: true})
+		must(t, err)
+		defer a.Close()
+		b, err := store.Open(c, dsn, store.Options{AutoMigrate: true})
+		must(t, err)
+		defer b.Close()
+		user := store.NewID(store.PrefixUser)
+		conv := &store.Conversation{UserID: user}
+		must(t, a.CreateConversation(c, conv, []*store.Message{{Role: store.RoleUser, Content: "one"}}))
+		contents := func(st store.Store) []string {
+			_, msgs, err := st.ConversationHistory(c, user, conv.ID)
+			must(t, err)
+			var out []string
+			for _, m := range msgs {
+				out = append(out, m.Content)
+			}
+			return out
+		}
+		want := func(st store.Store, name string, w ...string) {
+			t.Helper()
+			if got := contents(st); strings.Join(got, ",") != strings.Join(w, ",") {
+				t.Errorf("%s sees %v, want %v", name, got, w)
+			}
+		}
+		want(a, "a", "one")
+		want(a, "a again (cached)", "one")
+		// a's own append extends what it cached, with ids and times.
+		two := &store.Message{Role: store.RoleAssistant, Content: "two"}
+		must(t, a.AppendMessages(c, user, conv.ID, []*store.Message{two}))
+		_, msgs, err := a.ConversationHistory(c, user, conv.ID)
+		must(t, err)
+		if len(msgs) != 2 || msgs[1].ID != two.ID || msgs[1].Status != store.StatusCompleted || msgs[1].ConversationID != conv.ID {
+			t.Errorf("a's history after its append = %+v", msgs)
+		}
+		// b appends: a notices.
+		want(b, "b", "one", "two")
+		must(t, b.AppendMessages(c, user, conv.ID, []*store.Message{{Role: store.RoleUser, Content: "three"}}))
+		want(a, "a after b's append", "one", "two", "three")
+		// a appends again after b did: its entry must not skip b's message.
+		must(t, a.AppendMessages(c, user, conv.ID, []*store.Message{{Role: store.RoleAssistant, Content: "four"}}))
+		want(a, "a after both", "one", "two", "three", "four")
+		// b appends and then a appends without reading in between: a's entry
+		// predates b's message and must not be extended over it.
+		must(t, b.AppendMessages(c, user, conv.ID, []*store.Message{{Role: store.RoleUser, Content: "five"}}))
+		must(t, a.AppendMessages(c, user, conv.ID, []*store.Message{{Role: store.RoleAssistant, Content: "six"}}))
+		want(a, "a after b's then its own append", "one", "two", "three", "four", "five", "six")
+		// b deletes a message: a notices.
+		must(t, b.DeleteMessage(c, user, conv.ID, two.ID))
+		want(a, "a after b's delete", "one", "three", "four", "five", "six")
+		// Another user never gets the cached history.
+		if _, _, err := a.ConversationHistory(c, "user_other", conv.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another user's history read: %v", err)
+		}
+	})
+
 	t.Run("Reopen", func(t *testing.T) {
 		t.Parallel()
 		c, dsn := ctx(t), newDSN(t)
