@@ -88,6 +88,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	go purgeExpired(ctx, st, log)
 	banner(out, cfg, registry)
 
 	select {
@@ -169,6 +170,26 @@ func rateLimits(cfg config.Config) (RateLimits, error) {
 		*c.dst = v
 	}
 	return l, nil
+}
+
+// purgeExpired deletes expired idempotency records a minute after start and
+// then hourly, so the table holds about a day of keys.
+func purgeExpired(ctx context.Context, st store.Store, log *slog.Logger) {
+	wait := time.Minute
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = time.Hour
+		n, err := st.PurgeIdempotency(ctx)
+		if err != nil {
+			log.Warn("purge idempotency records", "err", err)
+			continue
+		}
+		log.Debug("purged idempotency records", "deleted", n)
+	}
 }
 
 func portOf(addr string) string {

@@ -104,3 +104,21 @@ func (s *sqlStore) AbortIdempotent(ctx context.Context, k IdempotencyKey) error 
 		return err
 	})
 }
+
+// PurgeIdempotency deletes the records that can no longer answer a retry:
+// finished ones older than IdempotencyTTL and pending ones older than
+// IdempotencyPendingTTL. It returns how many it deleted.
+func (s *sqlStore) PurgeIdempotency(ctx context.Context) (int64, error) {
+	now := s.timestamp()
+	var n int64
+	err := s.write1(ctx, "purge idempotency", func(ctx context.Context, q queryer) error {
+		res, err := s.exec(ctx, q, "DELETE FROM idempotency WHERE created_at < ? OR (done = ? AND created_at < ?)",
+			s.d.timeArg(now.Add(-IdempotencyTTL)), false, s.d.timeArg(now.Add(-IdempotencyPendingTTL)))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

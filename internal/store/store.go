@@ -228,6 +228,8 @@ type Store interface {
 	CompleteIdempotent(ctx context.Context, k IdempotencyKey, status int, contentType string, body []byte) error
 	// AbortIdempotent deletes a pending record so the key can be retried.
 	AbortIdempotent(ctx context.Context, k IdempotencyKey) error
+	// PurgeIdempotency deletes expired records and returns how many.
+	PurgeIdempotency(ctx context.Context) (int64, error)
 
 	// GetUserByUsername finds a user by username, ignoring case; ErrNotFound
 	// if none.

@@ -86,3 +86,37 @@ func testListUsers(t *testing.T, st store.Store) {
 	_, _, err := st.ListUsers(c, 2, "user_missing")
 	wantErr(t, "ListUsers after an unknown id", err, store.ErrBadCursor)
 }
+
+func testIdempotencyPurge(t *testing.T, st store.Store) {
+	c := ctx(t)
+	principal := store.NewID(store.PrefixUser)
+	rec := func(key string, age time.Duration, done bool) store.IdempotencyKey {
+		r := &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{PrincipalID: principal, Method: "POST", Path: "/p", Key: key},
+			BodyHash: "h", CreatedAt: time.Now().Add(-age)}
+		live, err := st.BeginIdempotent(c, r)
+		must(t, err)
+		if live != nil {
+			t.Fatalf("key %s already held", key)
+		}
+		if done {
+			must(t, st.CompleteIdempotent(c, r.IdempotencyKey, 200, "application/json", []byte("{}")))
+		}
+		return r.IdempotencyKey
+	}
+	rec("old-done", store.IdempotencyTTL+time.Hour, true)
+	rec("old-pending", store.IdempotencyPendingTTL+time.Minute, false)
+	freshDone := rec("fresh-done", time.Minute, true)
+	freshPending := rec("fresh-pending", time.Minute, false)
+	n, err := st.PurgeIdempotency(c)
+	must(t, err)
+	if n < 2 {
+		t.Errorf("PurgeIdempotency deleted %d records, want at least the 2 expired ones", n)
+	}
+	for _, k := range []store.IdempotencyKey{freshDone, freshPending} {
+		live, err := st.BeginIdempotent(c, &store.IdempotencyRecord{IdempotencyKey: k, BodyHash: "h"})
+		must(t, err)
+		if live == nil {
+			t.Errorf("purge removed the live record %s", k.Key)
+		}
+	}
+}

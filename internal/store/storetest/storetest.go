@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshTokenRace", testRefreshTokenRace},
 		{"APIKeys", testAPIKeys},
 		{"ListUsers", testListUsers},
+		{"IdempotencyPurge", testIdempotencyPurge},
 		{"Conversations", testConversations},
 		{"UpdateConversation", testUpdateConversation},
 		{"Metadata", testMetadata},
