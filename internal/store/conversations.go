@@ -62,6 +62,9 @@ func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs
 		c.Metadata = map[string]string{}
 	}
 	return s.inTx(ctx, "create conversation", func(ctx context.Context, tx queryer) error {
+		if err := s.serializeOwner(ctx, tx, c.UserID); err != nil {
+			return err
+		}
 		if _, err := s.exec(ctx, tx,
 			"INSERT INTO conversations ("+conversationCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 			c.ID, c.UserID, c.Title, meta, c.Model, s.d.timeArg(c.CreatedAt), s.d.timeArg(c.UpdatedAt),
@@ -70,6 +73,20 @@ func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs
 		}
 		return s.insertMessages(ctx, tx, c.ID, msgs, now)
 	})
+}
+
+// serializeOwner makes one owner's inserts into a seq-ordered table commit
+// in seq order. On Postgres, identity values are taken at INSERT but become
+// visible at COMMIT, so two concurrent creates by one user could commit out
+// of order, and a client paging forward in between would skip one; a
+// transaction-scoped advisory lock per owner prevents that. SQLite has one
+// writer: nothing to do.
+func (s *sqlStore) serializeOwner(ctx context.Context, q queryer, owner string) error {
+	if s.d != dialectPostgres {
+		return nil
+	}
+	_, err := s.exec(ctx, q, "SELECT pg_advisory_xact_lock(?, hashtext(?))", ownerLockClass, owner)
+	return err
 }
 
 func (s *sqlStore) GetConversation(ctx context.Context, userID, id string) (*Conversation, error) {

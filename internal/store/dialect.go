@@ -85,6 +85,9 @@ func (d dialect) tableExistsQuery() string {
 	return "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
 }
 
+// ownerLockClass keeps serializeOwner's locks apart from the migration lock.
+const ownerLockClass = 7305
+
 // migrationLockKey is the Postgres advisory lock every jan process takes
 // around migrations (an arbitrary constant: "jan" plus a version digit).
 const migrationLockKey = 0x6a616e01
