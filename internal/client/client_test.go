@@ -375,7 +375,7 @@ func TestStreamCutMidAnswer(t *testing.T) {
 			srv.Handler().ServeHTTP(w, r)
 			return
 		}
-		rec := &cutter{ResponseWriter: w, left: 3}
+		rec := clienttest.CutAfter(w, 3)
 		srv.Handler().ServeHTTP(rec, r)
 	}))
 	t.Cleanup(proxy.Close)
@@ -394,36 +394,6 @@ func TestStreamCutMidAnswer(t *testing.T) {
 	}
 	if !errors.Is(s.Err(), client.ErrStreamCut) || n == 0 {
 		t.Fatalf("after %d events: err %v", n, s.Err())
-	}
-}
-
-// cutter passes `left` writes through, then hijacks and closes the
-// connection.
-type cutter struct {
-	http.ResponseWriter
-	left int
-	dead bool
-}
-
-func (c *cutter) Write(b []byte) (int, error) {
-	if c.dead {
-		return 0, errors.New("cut")
-	}
-	if c.left--; c.left < 0 {
-		c.dead = true
-		if hj, ok := c.ResponseWriter.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-			}
-		}
-		return 0, errors.New("cut")
-	}
-	return c.ResponseWriter.Write(b)
-}
-
-func (c *cutter) Flush() {
-	if !c.dead {
-		c.ResponseWriter.(http.Flusher).Flush()
 	}
 }
 

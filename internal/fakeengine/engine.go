@@ -509,14 +509,7 @@ func (e *Engine) respond(w http.ResponseWriter, r *http.Request, p *plan) {
 			Logprobs     any     `json:"logprobs"`
 			FinishReason string  `json:"finish_reason"`
 		}
-		writeJSON(w, http.StatusOK, struct {
-			ID      string   `json:"id"`
-			Object  string   `json:"object"`
-			Created int64    `json:"created"`
-			Model   string   `json:"model"`
-			Choices []choice `json:"choices"`
-			Usage   usage    `json:"usage"`
-		}{p.id, "chat.completion", p.created, p.model,
+		writeJSON(w, http.StatusOK, completionBody{p.id, "chat.completion", p.created, p.model,
 			[]choice{{Message: message{Role: "assistant", Content: text}, FinishReason: p.finishReason}}, u})
 		return
 	}
@@ -526,14 +519,18 @@ func (e *Engine) respond(w http.ResponseWriter, r *http.Request, p *plan) {
 		Logprobs     any    `json:"logprobs"`
 		FinishReason string `json:"finish_reason"`
 	}
-	writeJSON(w, http.StatusOK, struct {
-		ID      string   `json:"id"`
-		Object  string   `json:"object"`
-		Created int64    `json:"created"`
-		Model   string   `json:"model"`
-		Choices []choice `json:"choices"`
-		Usage   usage    `json:"usage"`
-	}{p.id, "text_completion", p.created, p.model, []choice{{Text: text, FinishReason: p.finishReason}}, u})
+	writeJSON(w, http.StatusOK, completionBody{p.id, "text_completion", p.created, p.model,
+		[]choice{{Text: text, FinishReason: p.finishReason}}, u})
+}
+
+// completionBody is a non-streamed answer, chat or text; Choices differ.
+type completionBody struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices any    `json:"choices"`
+	Usage   usage  `json:"usage"`
 }
 
 type usage struct {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -82,11 +83,12 @@ func BenchmarkStreamBatch(b *testing.B) {
 }
 
 // The budgets of issue 5, measured in-process (the end-to-end figures of a
-// real terminal are in cmd/jan's TestChatPerformance). Medians, so a noisy
-// machine does not fail it; run with JAN_PERF=1 to print them.
+// real terminal are in cmd/jan's TestChatPerformance). A measurement, not a
+// suite test: timings on a shared machine are no pass/fail, so it runs only
+// from make bench (JAN_PERF=1).
 func TestPerformanceBudgets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
+	if os.Getenv("JAN_PERF") != "1" {
+		t.Skip("a measurement: run with JAN_PERF=1 (make bench)")
 	}
 	msgs := longConversation(1000)
 	var opens []time.Duration

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -234,7 +233,7 @@ func TestStreamCutKeepsPartial(t *testing.T) {
 	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 100, TokenDelay: 5 * time.Millisecond}})
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/runs") {
-			w = &cutter{ResponseWriter: w, left: 8}
+			w = clienttest.CutAfter(w, 8)
 		}
 		srv.Handler().ServeHTTP(w, r)
 	}))
@@ -252,35 +251,6 @@ func TestStreamCutKeepsPartial(t *testing.T) {
 		t.Fatalf("banner %q", d.m.banner)
 	}
 }
-
-// cutter passes `left` writes through, then closes the connection.
-type cutter struct {
-	http.ResponseWriter
-	left int
-	dead bool
-}
-
-func (c *cutter) Write(b []byte) (int, error) {
-	if c.dead {
-		return 0, errors.New("cut")
-	}
-	if c.left--; c.left < 0 {
-		c.dead = true
-		if conn, _, err := http.NewResponseController(c.ResponseWriter).Hijack(); err == nil {
-			conn.Close()
-		}
-		return 0, errors.New("cut")
-	}
-	return c.ResponseWriter.Write(b)
-}
-
-func (c *cutter) Flush() {
-	if !c.dead {
-		c.ResponseWriter.(http.Flusher).Flush()
-	}
-}
-
-func (c *cutter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // Every token reaches the view through the batches: before the final run
 // object replaces it, the live text is the engine's whole answer.
