@@ -50,23 +50,35 @@ func (tm *tmux) screen() string { return tm.cmd("capture-pane", "-p", "-t", "cha
 // waitFor waits until every string is on screen.
 func (tm *tmux) waitFor(what ...string) string {
 	tm.t.Helper()
+	return tm.waitUntil(fmt.Sprintf("%q", what), func(s string) bool {
+		for _, w := range what {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitUntil polls the screen until ok holds for it. A resize or a key press
+// reaches the program asynchronously, so every check of what is on screen
+// after one waits for the redraw rather than reading the first capture.
+func (tm *tmux) waitUntil(desc string, ok func(screen string) bool) string {
+	tm.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		s := tm.screen()
-		ok := true
-		for _, w := range what {
-			ok = ok && strings.Contains(s, w)
-		}
-		if ok {
+		if ok(s) {
 			return s
 		}
 		if time.Now().After(deadline) {
-			tm.t.Fatalf("timed out waiting for %q; screen:\n%s", what, s)
+			tm.t.Fatalf("timed out waiting for %s; screen:\n%s", desc, s)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// send presses keys by tmux name.
 func (tm *tmux) send(keys ...string) { tm.cmd(append([]string{"send-keys", "-t", "chat"}, keys...)...) }
 
 // typeText sends text literally (no key-name lookup).
@@ -152,10 +164,9 @@ func TestChatInTmux(t *testing.T) {
 
 	// Narrower: the sidebar folds away, the transcript stays.
 	tm.cmd("resize-window", "-t", "chat", "-x", "60", "-y", "20")
-	s = tm.waitFor("Incomplete answer")
-	if strings.Contains(s, "Conversations") {
-		t.Fatalf("the sidebar did not fold at 60 columns:\n%s", s)
-	}
+	s = tm.waitUntil("the sidebar to fold at 60 columns", func(s string) bool {
+		return strings.Contains(s, "Incomplete answer") && !strings.Contains(s, "Conversations")
+	})
 	for _, l := range strings.Split(s, "\n") {
 		if len([]rune(l)) > 60 {
 			t.Fatalf("a line is wider than the terminal: %q", l)
