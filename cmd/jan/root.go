@@ -21,7 +21,8 @@ Start here:
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd(), newLoginCmd(), newUpgradeCmd())
+	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd(), newLoginCmd(), newUpgradeCmd(),
+		newDownCmd(), newStatusCmd(), newLogsCmd(), newDoctorCmd())
 	return root
 }
 

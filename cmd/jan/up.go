@@ -1,47 +1,483 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/server"
+	"github.com/janhq/jan/internal/stack"
 )
 
 func newUpCmd() *cobra.Command {
-	var embedded bool
+	var (
+		embedded, detach, fallback bool
+		so                         stackOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start jan: the llm-api server and what it needs",
+		Short: "Start jan: the Docker stack and the llm-api server (or --embedded)",
 		Long: `Start jan.
 
-With --embedded, jan runs the llm-api server on its embedded defaults: a
+With Docker, jan up runs the whole stack through the Docker Engine API:
+Postgres for the API and for Keycloak, Keycloak with the jan realm, Kong
+(the gateway on :8000), an OpenTelemetry collector and vLLM (GPU profile on
+an NVIDIA GPU, CPU profile otherwise), each started in dependency order
+and waited on by its healthcheck. Then the llm-api server runs in this
+process on :8080, wired to the stack's Postgres, Keycloak and vLLM. Ctrl+C
+stops the server; the containers keep running (jan down stops them). With
+-d the server runs in the background (pid and log in the data dir).
+
+Running jan up again is safe: running containers whose configuration is
+unchanged are left alone, changed ones are recreated. If a service fails,
+jan up shows its last log lines and removes what that run created.
+
+Generated secrets (database passwords, Keycloak admin, client secret,
+vLLM key, gateway secret) live in the data dir (stack-secrets.env, 0600);
+the seed's .env names override them. Images and ports are settings:
+JAN_IMAGE_<SERVICE> / --image, JAN_<NAME>_PORT / --publish.
+
+With --embedded, jan runs only the llm-api server on embedded defaults: a
 SQLite database in the data dir, the built-in identity issuer, and the
 models of providers.yaml plus any local OpenAI-compatible engine it finds
-(Ollama, LM Studio, Jan, vLLM) or --engine URLs.
-
-The Docker stack (Kong, Keycloak, Postgres, OpenTelemetry collector, vLLM)
-is not part of this build yet, so jan up always runs embedded for now.`,
-		Example: `  jan up --embedded
-  jan up --embedded --engine http://127.0.0.1:11434`,
+(Ollama, LM Studio, Jan, vLLM) or --engine URLs.`,
+		Example: `  jan up                       # the Docker stack, GPU if there is one
+  jan up -d --gpu=none         # CPU profile, server in the background
+  jan up --pull=never --image kong=registry.local/kong:3.9.1
+  jan up --publish gateway=9000
+  jan up --embedded            # no Docker: SQLite and built-in identity`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), nil)
 			if err != nil {
 				return err
 			}
-			if !embedded {
-				cmd.PrintErrln("The Docker stack is not available in this build yet; starting on embedded defaults (--embedded).")
+			if !fallback {
+				fallback = os.Getenv("JAN_FALLBACK_EMBEDDED") == "true"
 			}
-			recordServer(cfg.PublicURL)
-			return server.Run(cmd.Context(), cfg, newLogger(cfg, os.Stderr), cmd.OutOrStdout())
+			if embedded {
+				return runEmbedded(cmd, cfg)
+			}
+			pull, err := stack.ParsePullPolicy(mustFlag(cmd, "pull"))
+			if err != nil {
+				return err
+			}
+			mode, err := stack.ParseGPUMode(so.gpu)
+			if err != nil {
+				return err
+			}
+			env, err := so.env()
+			if err != nil {
+				return err
+			}
+			st, err := openStack(cmd.Context())
+			if err != nil {
+				if fallback {
+					cmd.PrintErrf("%v\nStarting on embedded defaults instead (JAN_FALLBACK_EMBEDDED / --fallback-embedded).\n", err)
+					return runEmbedded(cmd, cfg)
+				}
+				return fmt.Errorf("%w\nTo run without Docker: jan up --embedded", err)
+			}
+			return runStack(cmd, cfg, st, upRequest{env: env, mode: mode, pull: pull, detach: detach})
 		},
 	}
-	cmd.Flags().BoolVar(&embedded, "embedded", false, "run on embedded defaults: SQLite, built-in identity, local engines")
+	cmd.Flags().BoolVar(&embedded, "embedded", false, "run on embedded defaults: SQLite, built-in identity, local engines (no Docker)")
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the llm-api server in the background (pid and log file in the data dir)")
+	cmd.Flags().BoolVar(&fallback, "fallback-embedded", false, "without a Docker engine, run --embedded instead of failing (JAN_FALLBACK_EMBEDDED=true)")
+	cmd.Flags().String("pull", "missing", "pull images: `missing`, always or never")
+	so.register(cmd.Flags())
 	config.RegisterServeFlags(cmd.Flags())
 	return cmd
+}
+
+func mustFlag(cmd *cobra.Command, name string) string {
+	v, _ := cmd.Flags().GetString(name)
+	return v
+}
+
+func runEmbedded(cmd *cobra.Command, cfg config.Config) error {
+	recordServer(cfg.PublicURL)
+	return server.Run(cmd.Context(), cfg, newLogger(cfg, os.Stderr), cmd.OutOrStdout())
+}
+
+type upRequest struct {
+	env    map[string]string
+	mode   stack.GPUMode
+	pull   stack.PullPolicy
+	detach bool
+}
+
+// runStack is jan up with Docker: plan, preflight, pull, up, then the
+// server in this process or (-d) in the background.
+func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequest) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	began := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir %s: %w (set --data-dir or JAN_DATA_DIR)", cfg.DataDir, err)
+	}
+	if prev, ok, _ := loadState(cfg.DataDir); ok && processAlive(prev.ServerPID) {
+		return fmt.Errorf("jan is already up: its server runs in the background (pid %d, http://%s). See jan status; jan down stops it", prev.ServerPID, prev.ServerAddr)
+	}
+
+	choice := stack.DetectHardware(ctx, req.mode, stack.Host{})
+	info, _ := st.Info(ctx)
+	if choice.Profile == stack.ProfileGPU && !info.NVIDIA && req.mode == stack.GPUAuto {
+		choice.Reason += " (the engine lists no nvidia runtime: a probe container decides)"
+	}
+	fmt.Fprintf(out, "Docker engine %s at %s (%s)\n", info.Version, st.Endpoint().Host, st.Endpoint().Source)
+	fmt.Fprintf(out, "Hardware: %s\n", choice.Reason)
+
+	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: cfg.DataDir, Env: req.env, Profile: choice.Profile, ServerAddr: cfg.Addr})
+	if err != nil {
+		return err
+	}
+	if err := st.CheckPorts(ctx, plan.Containers, []stack.HostPort{{Service: "llm-api", Addr: cfg.Addr, Fix: "--addr or JAN_ADDR"}}); err != nil {
+		return fmt.Errorf("ports:\n%w", err)
+	}
+	missing, err := st.MissingImages(ctx, plan.Containers)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 && req.pull != stack.PullNever {
+		if free, ok := stack.DiskFree(info.RootDir); ok && free < 10<<30 {
+			fmt.Fprintf(out, "Warning: %s free under %s; the images need several GB.\n", humanBytes(int64(free)), info.RootDir)
+		}
+	}
+
+	pr := newProgress(out)
+	st.Report = pr.event
+	if err := st.Pull(ctx, plan.Containers, req.pull); err != nil {
+		return err
+	}
+	pr.endPull()
+
+	if plan.Profile == stack.ProfileGPU && req.mode == stack.GPUAuto {
+		if err := st.ProbeGPU(ctx, mustImage(plan)); err != nil {
+			if !errors.Is(err, stack.ErrGPU) {
+				return err
+			}
+			fmt.Fprintf(out, "GPU probe: %v\nFalling back to the CPU profile (--gpu=auto).\n", err)
+			if plan, err = cpuPlan(ctx, cfg, req, st, pr); err != nil {
+				return err
+			}
+			choice.Profile, choice.Reason = stack.ProfileCPU, choice.Reason+"; the GPU probe failed → CPU profile"
+		}
+	}
+
+	fmt.Fprintf(out, "Starting the %s stack…\n", plan.Profile)
+	res, err := st.Up(ctx, plan.Containers)
+	if err != nil && errors.Is(err, stack.ErrGPU) && req.mode == stack.GPUAuto {
+		fmt.Fprintf(out, "%v\nFalling back to the CPU profile (--gpu=auto).\n", err)
+		if plan, err = cpuPlan(ctx, cfg, req, st, pr); err != nil {
+			return err
+		}
+		choice.Profile, choice.Reason = stack.ProfileCPU, choice.Reason+"; the GPU could not be used → CPU profile"
+		res, err = st.Up(ctx, plan.Containers)
+	}
+	if err != nil {
+		return fmt.Errorf("jan up failed: %w\nNothing this run created was left behind. jan doctor checks the setup", err)
+	}
+	fmt.Fprintf(out, "Stack ready in %s (%s).\n", time.Since(began).Round(100*time.Millisecond), summarize(res))
+
+	providers, err := plan.WriteProviders(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	env := plan.ServerEnv(providers)
+	var extra []string
+	if isLoopback(cfg.Addr) {
+		if gw := bridgeGateway(ctx, st); gw != "" {
+			extra = append(extra, net.JoinHostPort(gw, portOf(cfg.Addr)))
+		}
+	}
+	state := stackState{Profile: string(plan.Profile), Reason: choice.Reason, Model: plan.Model, ServerAddr: cfg.Addr, StartedAt: time.Now().UTC(), URLs: plan.URLs()}
+	if req.detach {
+		pid, err := startDetached(cmd, cfg, env, extra)
+		if err != nil {
+			return err
+		}
+		state.ServerPID = pid
+		if err := saveState(cfg.DataDir, state); err != nil {
+			return err
+		}
+		recordServer("http://" + dialableAddr(cfg.Addr))
+		printSummary(out, plan, pid)
+		return nil
+	}
+
+	// In this process: the stack's settings, unless the user set them.
+	for k, v := range env {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	cfg, err = config.Load(cmd.Flags(), nil)
+	if err != nil {
+		return err
+	}
+	cfg.ExtraAddrs = append(cfg.ExtraAddrs, extra...)
+	if err := saveState(cfg.DataDir, state); err != nil {
+		return err
+	}
+	recordServer(cfg.PublicURL)
+	printSummary(out, plan, 0)
+	logFile, err := os.OpenFile(filepath.Join(cfg.DataDir, serverLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	err = server.Run(ctx, cfg, newLogger(cfg, io.MultiWriter(os.Stderr, logFile)), out)
+	fmt.Fprintln(out, "The containers keep running: jan up starts the server again in about a second; jan down stops everything.")
+	return err
+}
+
+// cpuPlan is the fallback when the GPU profile cannot run.
+func cpuPlan(ctx context.Context, cfg config.Config, req upRequest, st *stack.Stack, pr *progress) (*stack.Plan, error) {
+	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: cfg.DataDir, Env: req.env, Profile: stack.ProfileCPU, ServerAddr: cfg.Addr})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Pull(ctx, plan.Containers, req.pull); err != nil {
+		return nil, err
+	}
+	pr.endPull()
+	return plan, nil
+}
+
+func mustImage(p *stack.Plan) string {
+	c, _ := p.Container(p.VLLMService())
+	return c.Image
+}
+
+func summarize(r stack.UpResult) string {
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(len(r.Created), "created")
+	add(len(r.Recreated), "recreated")
+	add(len(r.Started), "started")
+	add(len(r.Kept), "unchanged")
+	return strings.Join(parts, ", ")
+}
+
+func printSummary(w io.Writer, p *stack.Plan, pid int) {
+	fmt.Fprintln(w)
+	for _, u := range p.URLs() {
+		fmt.Fprintf(w, "  %-16s %s\n", u[0], u[1])
+	}
+	fmt.Fprintf(w, "  %-16s %s\n", "Model", p.Model)
+	fmt.Fprintf(w, "  %-16s %s (Keycloak admin password: KEYCLOAK_ADMIN_PASSWORD)\n", "Secrets", p.Secrets.Path)
+	fmt.Fprintln(w)
+	if pid > 0 {
+		fmt.Fprintf(w, "The llm-api server runs in the background (pid %d); jan logs llm-api shows its log, jan down stops everything.\n", pid)
+	}
+	fmt.Fprintln(w, "Next: jan guest   (a token)   ·   jan chat   (chat in the terminal)   ·   jan status")
+}
+
+// startDetached runs `jan serve` in the background with the stack's
+// environment, its output in the data dir's server.log, and waits until it
+// answers /readyz.
+func startDetached(cmd *cobra.Command, cfg config.Config, env map[string]string, extra []string) (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	logPath := filepath.Join(cfg.DataDir, serverLogFile)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	child := exec.Command(self, "serve", "--addr", cfg.Addr, "--data-dir", cfg.DataDir)
+	child.Env = os.Environ()
+	for k, v := range env {
+		if os.Getenv(k) == "" {
+			child.Env = append(child.Env, k+"="+v)
+		}
+	}
+	if len(extra) > 0 {
+		child.Env = append(child.Env, "JAN_EXTRA_ADDRS="+strings.Join(extra, ","))
+	}
+	child.Stdout, child.Stderr = logFile, logFile
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return 0, fmt.Errorf("start the background server: %w", err)
+	}
+	pid := child.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	url := "http://" + dialableAddr(cfg.Addr) + "/readyz"
+	deadline := time.Now().Add(cfg.IdentityWait + 30*time.Second)
+	for {
+		select {
+		case err := <-exited:
+			return 0, fmt.Errorf("the background server exited (%v); its log %s ends:\n%s", err, logPath, tailFile(logPath, 15))
+		case <-cmd.Context().Done():
+			_ = child.Process.Signal(syscall.SIGTERM)
+			return 0, cmd.Context().Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if r, err := http.Get(url); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				_ = child.Process.Release()
+				return pid, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = child.Process.Signal(syscall.SIGTERM)
+			return 0, fmt.Errorf("the background server did not become ready; its log %s ends:\n%s", logPath, tailFile(logPath, 15))
+		}
+	}
+}
+
+// tailFile returns the last n lines of a file.
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+func dialableAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// progress prints the stack's events: a line per step, and on a terminal
+// one redrawn line for the pulls.
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	pulls   map[string][2]int64
+	pulling bool
+	started map[string]time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	return &progress{w: w, tty: isTTY(w), pulls: map[string][2]int64{}, started: map[string]time.Time{}}
+}
+
+func (p *progress) event(e stack.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Step {
+	case stack.StepPull:
+		_, seen := p.pulls[e.Detail]
+		p.pulls[e.Detail] = [2]int64{e.Current, e.Total}
+		if !p.tty {
+			if !seen {
+				fmt.Fprintf(p.w, "  pulling %s\n", e.Detail)
+			}
+			return
+		}
+		var cur, total int64
+		for _, v := range p.pulls {
+			cur += v[0]
+			total += v[1]
+		}
+		p.pulling = true
+		fmt.Fprintf(p.w, "\r\033[K  pulling %d image(s): %s / %s", len(p.pulls), humanBytes(cur), humanBytes(total))
+	case stack.StepPulled:
+		if p.tty {
+			fmt.Fprintf(p.w, "\r\033[K  pulled %s\n", e.Detail)
+		} else {
+			fmt.Fprintf(p.w, "  pulled %s\n", e.Detail)
+		}
+	case stack.StepCreate:
+		p.started[e.Service] = time.Now()
+		fmt.Fprintf(p.w, "  %-15s creating (%s)\n", e.Service, e.Detail)
+	case stack.StepRecreate:
+		p.started[e.Service] = time.Now()
+		fmt.Fprintf(p.w, "  %-15s configuration changed: recreating\n", e.Service)
+	case stack.StepStart:
+		if _, ok := p.started[e.Service]; !ok {
+			p.started[e.Service] = time.Now()
+			fmt.Fprintf(p.w, "  %-15s starting\n", e.Service)
+		}
+	case stack.StepKeep:
+		p.started[e.Service] = time.Now()
+		fmt.Fprintf(p.w, "  %-15s running, unchanged\n", e.Service)
+	case stack.StepWait:
+		fmt.Fprintf(p.w, "  %-15s waiting for its healthcheck (up to %s)\n", e.Service, e.Detail)
+	case stack.StepHealthy:
+		fmt.Fprintf(p.w, "  %-15s ready (%s)\n", e.Service, time.Since(p.started[e.Service]).Round(100*time.Millisecond))
+	case stack.StepRollback:
+		fmt.Fprintf(p.w, "  rolling back: removing %s\n", e.Detail)
+	case stack.StepRemove:
+		if e.Service != "" {
+			fmt.Fprintf(p.w, "  %-15s removing\n", e.Service)
+		} else {
+			fmt.Fprintf(p.w, "  removing %s\n", e.Detail)
+		}
+	}
+}
+
+func (p *progress) endPull() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pulling && p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	p.pulling = false
+	p.pulls = map[string][2]int64{}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // recordServer remembers the URL jan up serves on, so jan chat, jan guest and

@@ -19,6 +19,7 @@ import (
 // Config is everything the server needs to start.
 type Config struct {
 	Addr            string        // listen address, host:port
+	ExtraAddrs      []string      // more listen addresses (jan up adds the Docker bridge's, so Kong reaches the server)
 	PublicURL       string        // base URL clients use; the embedded issuer's URL
 	DB              string        // "sqlite:PATH" or "postgres://…"
 	Providers       string        // providers.yaml path; "" = none
@@ -113,6 +114,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	str(&c.GatewaySecret, "", "JAN_GATEWAY_SECRET")
 	str(&c.KeycloakURL, "", "KEYCLOAK_BASE_URL")
 	c.Admins = splitList(env("JAN_ADMINS"))
+	c.ExtraAddrs = splitList(env("JAN_EXTRA_ADDRS"))
 	str(&c.RateLimitGuest, "", "JAN_RATE_LIMIT_GUEST")
 	str(&c.RateLimitUser, "", "JAN_RATE_LIMIT_USER")
 	str(&c.RateLimitAdmin, "", "JAN_RATE_LIMIT_ADMIN")
@@ -256,4 +258,22 @@ func readDotEnv(path string) (map[string]string, error) {
 		vals[k] = v
 	}
 	return vals, sc.Err()
+}
+
+// Environ is the process environment over the .env file of the working
+// directory, as one map: what jan up interpolates compose.yaml with.
+func Environ() (map[string]string, error) {
+	env, err := readDotEnv(".env")
+	if err != nil {
+		return nil, err
+	}
+	if env == nil {
+		env = map[string]string{}
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && v != "" {
+			env[k] = v
+		}
+	}
+	return env, nil
 }

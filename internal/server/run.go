@@ -42,6 +42,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("listen on %s: %w (choose another address with --addr or JAN_ADDR)", cfg.Addr, err)
 	}
 	defer ln.Close()
+	extra := make([]net.Listener, 0, len(cfg.ExtraAddrs))
+	for _, addr := range cfg.ExtraAddrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		defer l.Close()
+		extra = append(extra, l)
+	}
 
 	fmt.Fprintf(out, "Opening the database (%s)…\n", describeDB(cfg.DB))
 	st, err := store.Open(ctx, cfg.DB, store.Options{AutoMigrate: cfg.AutoMigrate, Logger: log})
@@ -86,8 +95,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	served := make(chan error, 1)
+	served := make(chan error, 1+len(extra))
 	go func() { served <- hs.Serve(ln) }()
+	for _, l := range extra {
+		go func() { served <- hs.Serve(l) }()
+	}
 	go purgeExpired(ctx, st, log)
 	banner(out, cfg, registry)
 

@@ -1,0 +1,101 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// EngineInfo is what jan needs from the engine's /info.
+type EngineInfo struct {
+	Version  string
+	RootDir  string   // DockerRootDir (where images and volumes live)
+	Runtimes []string // "runc", "nvidia", …
+	NVIDIA   bool     // an nvidia runtime is registered
+}
+
+// Info asks the engine about itself.
+func (s *Stack) Info(ctx context.Context) (EngineInfo, error) {
+	r, err := s.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return EngineInfo{}, fmt.Errorf("stack: engine info: %w", err)
+	}
+	in := EngineInfo{Version: r.Info.ServerVersion, RootDir: r.Info.DockerRootDir}
+	for name := range r.Info.Runtimes {
+		in.Runtimes = append(in.Runtimes, name)
+		if name == "nvidia" {
+			in.NVIDIA = true
+		}
+	}
+	return in, nil
+}
+
+// BridgeGateway is the default bridge network's gateway address: where
+// host-gateway (host.docker.internal) points by default. "" when unknown.
+func (s *Stack) BridgeGateway(ctx context.Context) string {
+	r, err := s.cli.NetworkInspect(ctx, "bridge", client.NetworkInspectOptions{})
+	if err != nil {
+		return ""
+	}
+	for _, c := range r.Network.IPAM.Config {
+		if c.Gateway.IsValid() && c.Gateway.Is4() {
+			return c.Gateway.String()
+		}
+	}
+	return ""
+}
+
+// ProbeGPU runs a short container of image with a GPU device request and
+// nvidia-smi (which the NVIDIA Container Toolkit mounts into it): nil when
+// the engine can give containers a GPU, an error wrapping ErrGPU with the
+// fix when it cannot. The probe container is always removed.
+func (s *Stack) ProbeGPU(ctx context.Context, image string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	r, err := s.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: image, Entrypoint: []string{"nvidia-smi", "-L"},
+			Labels: map[string]string{LabelProject: ProjectName, LabelOwner: "true", LabelService: "gpu-probe"}},
+		HostConfig: &container.HostConfig{Resources: container.Resources{DeviceRequests: []container.DeviceRequest{
+			{Driver: "nvidia", Count: -1, Capabilities: [][]string{{"gpu"}}},
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("stack: GPU probe: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, _ = s.cli.ContainerRemove(rctx, r.ID, client.ContainerRemoveOptions{Force: true})
+	}()
+	if _, err := s.cli.ContainerStart(ctx, r.ID, client.ContainerStartOptions{}); err != nil {
+		if isGPUError(err) {
+			return fmt.Errorf("%w: %s — install the NVIDIA Container Toolkit and restart Docker, or use --gpu=none", ErrGPU, firstLine(err.Error()))
+		}
+		return fmt.Errorf("stack: GPU probe: %w", err)
+	}
+	wait := s.cli.ContainerWait(ctx, r.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case res := <-wait.Result:
+		if res.StatusCode != 0 {
+			logs := s.lastLogs(ctx, r.ID, 5)
+			return fmt.Errorf("%w: nvidia-smi in a container exited %d: %v", ErrGPU, res.StatusCode, logs)
+		}
+		return nil
+	case err := <-wait.Error:
+		return fmt.Errorf("stack: GPU probe: %w", err)
+	}
+}
+
+// DiskFree is the free space under path (the engine's root dir when it is
+// on this machine); ok=false when path is not here to measure.
+func DiskFree(path string) (free uint64, ok bool) {
+	var st syscall.Statfs_t
+	if path == "" || syscall.Statfs(path, &st) != nil {
+		return 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), true
+}

@@ -1,0 +1,183 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Settings are what a plan is made from. Env holds every variable
+// compose.yaml may interpolate, as the caller merged them (the user's
+// environment, .env, and --image / --publish overrides); secrets missing
+// from it come from (or are generated into) DataDir.
+type Settings struct {
+	DataDir    string
+	Env        map[string]string
+	Profile    Profile
+	ServerAddr string // where the in-process llm-api listens (host:port)
+}
+
+// Plan is the stack for one jan up: the containers in start order, the
+// secrets, and the values the in-process server is wired with.
+type Plan struct {
+	Profile    Profile
+	Containers []Container
+	Secrets    *Secrets
+	Env        map[string]string // the interpolation environment, secrets included
+	ServerAddr string
+	Model      string // vLLM's served model name
+}
+
+// NewPlan loads the secrets and compose.yaml for s.Profile, renders the
+// config files and converts every service.
+func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
+	env := map[string]string{}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	secrets, err := LoadSecrets(s.DataDir, func(k string) string { return env[k] })
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range secrets.Env() {
+		env[k] = v
+	}
+	if s.ServerAddr == "" {
+		s.ServerAddr = "127.0.0.1:8080"
+	}
+	files, err := Files(KongConfig{Upstream: UpstreamURL(s.ServerAddr), GatewaySecret: secrets.Get(SecretGatewaySecret)})
+	if err != nil {
+		return nil, err
+	}
+	proj, err := Load(ctx, s.Profile, env)
+	if err != nil {
+		return nil, err
+	}
+	containers, err := Convert(proj, files)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr}
+	if v, ok := p.Container(p.VLLMService()); ok {
+		for _, a := range v.Cmd {
+			if name, ok := strings.CutPrefix(a, "--served-model-name="); ok {
+				p.Model = name
+			}
+		}
+	}
+	return p, nil
+}
+
+// VLLMService is the inference service of the plan's profile.
+func (p *Plan) VLLMService() string {
+	if p.Profile == ProfileGPU {
+		return ServiceVLLMGPU
+	}
+	return ServiceVLLMCPU
+}
+
+// Container returns the named service's container.
+func (p *Plan) Container(service string) (Container, bool) {
+	for _, c := range p.Containers {
+		if c.Service == service {
+			return c, true
+		}
+	}
+	return Container{}, false
+}
+
+// Port is the host port published for service's containerPort ("" if none).
+func (p *Plan) Port(service string, containerPort uint32) string {
+	c, _ := p.Container(service)
+	for _, pt := range c.Ports {
+		if pt.ContainerPort == containerPort {
+			return pt.HostPort
+		}
+	}
+	return ""
+}
+
+// URLs are the stack's addresses for people, in display order.
+func (p *Plan) URLs() [][2]string {
+	return [][2]string{
+		{"Gateway (Kong)", "http://localhost:" + p.Port(ServiceKong, 8000)},
+		{"llm-api", "http://" + dialable(p.ServerAddr)},
+		{"Keycloak", "http://localhost:" + p.Port(ServiceKeycloak, 8085)},
+		{"Postgres", "127.0.0.1:" + p.Port(ServiceAPIDB, 5432)},
+		{"vLLM", "http://127.0.0.1:" + p.Port(p.VLLMService(), 8000)},
+		{"OTLP/HTTP", "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318)},
+	}
+}
+
+// ProvidersFile is the providers.yaml jan writes into the data dir for the
+// stack's vLLM; its key stays a ${VLLM_INTERNAL_KEY} reference.
+const ProvidersFile = "stack-providers.yaml"
+
+// WriteProviders writes ProvidersFile for the plan's vLLM and returns its path.
+func (p *Plan) WriteProviders(dataDir string) (string, error) {
+	if p.Model == "" {
+		return "", fmt.Errorf("stack: %s has no --served-model-name", p.VLLMService())
+	}
+	body := fmt.Sprintf(`# Written by jan up for the stack's vLLM; rewritten on every jan up.
+providers:
+  - name: vllm
+    base_url: http://127.0.0.1:%s
+    headers:
+      Authorization: "Bearer ${%s}"
+    models:
+      - id: %q
+        served_name: %q
+        capabilities: [chat, completions]
+routing:
+  default_provider: vllm
+`, p.Port(p.VLLMService(), 8000), SecretVLLMInternalKey, p.Model, p.Model)
+	path := filepath.Join(dataDir, ProvidersFile)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return "", fmt.Errorf("stack: write %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// ServerEnv is the environment that wires the llm-api server to the
+// stack: its Postgres, Keycloak, vLLM (through providersPath), the
+// collector and the gateway secret. Keys the caller's environment already
+// sets are the caller's to keep.
+func (p *Plan) ServerEnv(providersPath string) map[string]string {
+	user := p.Env["POSTGRES_USER"]
+	if user == "" {
+		user = "jan_user"
+	}
+	db := p.Env["POSTGRES_DB"]
+	if db == "" {
+		db = "jan_llm_api"
+	}
+	dsn := url.URL{Scheme: "postgres", User: url.UserPassword(user, p.Secrets.Get(SecretPostgresPassword)),
+		Host: "127.0.0.1:" + p.Port(ServiceAPIDB, 5432), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return map[string]string{
+		"JAN_DB":                      dsn.String(),
+		"KEYCLOAK_BASE_URL":           "http://localhost:" + p.Port(ServiceKeycloak, 8085),
+		"BACKEND_CLIENT_SECRET":       p.Secrets.Get(SecretBackendClientSecret),
+		"JAN_GATEWAY_SECRET":          p.Secrets.Get(SecretGatewaySecret),
+		"JAN_PROVIDERS":               providersPath,
+		"JAN_NO_DETECT":               "true",
+		SecretVLLMInternalKey:         p.Secrets.Get(SecretVLLMInternalKey),
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318),
+		"OTEL_SERVICE_NAME":           "jan-llm-api",
+	}
+}
+
+// dialable turns a listen address into one to connect to.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

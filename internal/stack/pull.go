@@ -1,0 +1,131 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// PullPolicy is --pull: missing (default), always, never.
+type PullPolicy string
+
+const (
+	PullMissing PullPolicy = "missing"
+	PullAlways  PullPolicy = "always"
+	PullNever   PullPolicy = "never"
+)
+
+// ParsePullPolicy accepts --pull's values; "" is missing.
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	switch p := PullPolicy(s); p {
+	case "":
+		return PullMissing, nil
+	case PullMissing, PullAlways, PullNever:
+		return p, nil
+	}
+	return "", fmt.Errorf("--pull=%s: want missing, always or never", s)
+}
+
+// MissingImages returns the images of containers the engine does not have,
+// each with the services that use it.
+func (s *Stack) MissingImages(ctx context.Context, containers []Container) (map[string][]string, error) {
+	missing := map[string][]string{}
+	for _, c := range containers {
+		if _, done := missing[c.Image]; done {
+			missing[c.Image] = append(missing[c.Image], c.Service)
+			continue
+		}
+		_, err := s.cli.ImageInspect(ctx, c.Image)
+		switch {
+		case err == nil:
+		case cerrdefs.IsNotFound(err):
+			missing[c.Image] = []string{c.Service}
+		default:
+			return nil, fmt.Errorf("stack: inspect image %s: %w", c.Image, err)
+		}
+	}
+	return missing, nil
+}
+
+// Pull fetches the images containers need under policy, all at once,
+// reporting StepPull events with the bytes of each image so far. With
+// PullNever a missing image is an error naming the setting to change.
+func (s *Stack) Pull(ctx context.Context, containers []Container, policy PullPolicy) error {
+	want := map[string][]string{}
+	if policy == PullAlways {
+		for _, c := range containers {
+			want[c.Image] = append(want[c.Image], c.Service)
+		}
+	} else {
+		missing, err := s.MissingImages(ctx, containers)
+		if err != nil {
+			return err
+		}
+		want = missing
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	images := make([]string, 0, len(want))
+	for img := range want {
+		images = append(images, img)
+	}
+	sort.Strings(images)
+	if policy == PullNever {
+		return fmt.Errorf("stack: image %s (service %s) is not present and --pull=never: pull or load it, or point %s at an image you have",
+			images[0], want[images[0]][0], ImageEnv(want[images[0]][0]))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(images))
+	for i, img := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.pullOne(ctx, img, want[img])
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) pullOne(ctx context.Context, img string, services []string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("stack: pull %s (service %s): %v — check the network and the name, or use a mirror with %s",
+			img, services[0], err, ImageEnv(services[0]))
+	}
+	s.report(Event{Service: services[0], Step: StepPull, Detail: img})
+	resp, err := s.cli.ImagePull(ctx, img, client.ImagePullOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Close()
+	layers := map[string][2]int64{}
+	for msg, err := range resp.JSONMessages(ctx) {
+		if err != nil {
+			return fail(err)
+		}
+		if msg.Error != nil {
+			return fail(fmt.Errorf("%s", msg.Error.Message))
+		}
+		if msg.Progress != nil && msg.ID != "" && msg.Progress.Total > 0 {
+			layers[msg.ID] = [2]int64{msg.Progress.Current, msg.Progress.Total}
+			var cur, total int64
+			for _, l := range layers {
+				cur += l[0]
+				total += l[1]
+			}
+			s.report(Event{Service: services[0], Step: StepPull, Detail: img, Current: cur, Total: total})
+		}
+	}
+	s.report(Event{Service: services[0], Step: StepPulled, Detail: img})
+	return nil
+}

@@ -1,0 +1,206 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+)
+
+// ServiceStatus is one container of the stack as the engine reports it.
+type ServiceStatus struct {
+	Service string   `json:"service"`
+	Name    string   `json:"container"`
+	ID      string   `json:"id"`
+	Image   string   `json:"image"`
+	State   string   `json:"state"`            // running, exited, created, restarting, …
+	Health  string   `json:"health,omitempty"` // healthy, unhealthy, starting; "" = no healthcheck
+	Status  string   `json:"status"`           // the engine's words: "Up 3 minutes (healthy)"
+	Ports   []string `json:"ports,omitempty"`  // "127.0.0.1:5432->5432/tcp"
+}
+
+// Status lists the stack's containers, in service name order.
+func (s *Stack) Status(ctx context.Context) ([]ServiceStatus, error) {
+	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter()})
+	if err != nil {
+		return nil, fmt.Errorf("stack: list containers: %w", err)
+	}
+	out := make([]ServiceStatus, 0, len(list.Items))
+	for _, c := range list.Items {
+		st := ServiceStatus{
+			Service: c.Labels[LabelService],
+			Name:    strings.TrimPrefix(firstOr(c.Names, ""), "/"),
+			ID:      shortID(c.ID),
+			Image:   c.Image,
+			State:   string(c.State),
+			Status:  c.Status,
+		}
+		if c.Health != nil && c.Health.Status != "none" {
+			st.Health = string(c.Health.Status)
+		} else {
+			// Engines before API 1.52 only say it in Status: "Up 2s (healthy)".
+			for _, h := range []string{"healthy", "unhealthy", "health: starting"} {
+				if strings.Contains(c.Status, "("+h+")") {
+					st.Health = strings.TrimPrefix(h, "health: ")
+					break
+				}
+			}
+		}
+		for _, p := range c.Ports {
+			if p.PublicPort == 0 {
+				continue
+			}
+			ip := ""
+			if p.IP.IsValid() {
+				ip = p.IP.String() + ":"
+			}
+			st.Ports = append(st.Ports, fmt.Sprintf("%s%d->%d/%s", ip, p.PublicPort, p.PrivatePort, p.Type))
+		}
+		sort.Strings(st.Ports)
+		st.Ports = dedupe(st.Ports)
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out, nil
+}
+
+// DownResult says what Down removed.
+type DownResult struct {
+	Containers []string
+	Network    bool
+	Volumes    []string
+}
+
+// Down stops and removes the stack's containers and network; with
+// volumes, its volumes (and so its data) too. Only what jan created is
+// touched.
+func (s *Stack) Down(ctx context.Context, volumes bool) (DownResult, error) {
+	var res DownResult
+	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter()})
+	if err != nil {
+		return res, fmt.Errorf("stack: list containers: %w", err)
+	}
+	var errs []error
+	timeout := 10
+	for _, c := range list.Items {
+		name := c.Labels[LabelService]
+		s.report(Event{Service: name, Step: StepRemove})
+		if c.State == "running" || c.State == "restarting" {
+			if _, err := s.cli.ContainerStop(ctx, c.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil && !cerrdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("stop %s: %w", name, err))
+			}
+		}
+		if _, err := s.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
+			continue
+		}
+		res.Containers = append(res.Containers, name)
+	}
+	sort.Strings(res.Containers)
+	nets, err := s.cli.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter()})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list networks: %w", err))
+	}
+	for _, n := range nets.Items {
+		if _, err := s.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			continue
+		}
+		res.Network = true
+	}
+	if volumes {
+		vols, err := s.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter()})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list volumes: %w", err))
+		}
+		for _, v := range vols.Items {
+			s.report(Event{Step: StepRemove, Detail: "volume " + v.Name})
+			if _, err := s.cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+				continue
+			}
+			res.Volumes = append(res.Volumes, v.Name)
+		}
+		sort.Strings(res.Volumes)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, fmt.Errorf("stack: %w", err)
+	}
+	return res, nil
+}
+
+// Volumes lists the stack's volumes.
+func (s *Stack) Volumes(ctx context.Context) ([]string, error) {
+	vols, err := s.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter()})
+	if err != nil {
+		return nil, fmt.Errorf("stack: list volumes: %w", err)
+	}
+	names := make([]string, 0, len(vols.Items))
+	for _, v := range vols.Items {
+		names = append(names, v.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// LogOptions select a container's output.
+type LogOptions struct {
+	Follow     bool
+	Since      string // a duration ("10m") or a timestamp, as docker logs
+	Tail       string // a number of lines, or "all"
+	Timestamps bool
+}
+
+// Logs copies service's output to stdout and stderr (demultiplexed).
+func (s *Stack) Logs(ctx context.Context, service string, opts LogOptions, stdout, stderr io.Writer) error {
+	c, ok, err := s.inspect(ctx, ContainerName(service))
+	if err != nil {
+		return err
+	}
+	if !ok || c.Config == nil || c.Config.Labels[LabelOwner] != "true" {
+		return fmt.Errorf("stack: no %s container (is the stack up? jan status)", service)
+	}
+	return s.copyLogs(ctx, c.ID, opts, stdout, stderr)
+}
+
+func (s *Stack) copyLogs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error {
+	since := opts.Since
+	if d, err := time.ParseDuration(since); err == nil {
+		since = strconv.FormatInt(time.Now().Add(-d).Unix(), 10)
+	}
+	r, err := s.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{
+		ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Since: since, Tail: opts.Tail, Timestamps: opts.Timestamps,
+	})
+	if err != nil {
+		return fmt.Errorf("stack: logs: %w", err)
+	}
+	defer r.Close()
+	info, err := s.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err == nil && info.Container.Config != nil && info.Container.Config.Tty {
+		_, err = io.Copy(stdout, r)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, r)
+	}
+	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("stack: logs: %w", err)
+	}
+	return nil
+}
+
+func dedupe(sorted []string) []string {
+	out := sorted[:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
