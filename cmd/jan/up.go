@@ -90,7 +90,7 @@ models of providers.yaml plus any local OpenAI-compatible engine it finds
 					cmd.PrintErrf("%v\nStarting on embedded defaults instead (JAN_FALLBACK_EMBEDDED / --fallback-embedded).\n", err)
 					return runEmbedded(cmd, cfg)
 				}
-				return fmt.Errorf("%w\nTo run without Docker: jan up --embedded", err)
+				return err
 			}
 			return runStack(cmd, cfg, st, upRequest{env: env, mode: mode, pull: pull, detach: detach})
 		},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -203,7 +204,12 @@ func NewEngineClient(ep Endpoint) (*client.Client, error) {
 // Ping checks that the engine answers, in one line a person can act on.
 func Ping(ctx context.Context, c *client.Client, ep Endpoint) error {
 	if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("stack: Docker engine at %s (%s) is not reachable: %v (start Docker, or run jan up --embedded)", ep.Host, ep.Source, err)
+		cause := err.Error()
+		var op *net.OpError
+		if errors.As(err, &op) {
+			cause = op.Error()
+		}
+		return fmt.Errorf("Docker engine at %s (%s) is not reachable: %s — start Docker, or run jan up --embedded", ep.Host, ep.Source, cause)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -76,8 +77,13 @@ func (s *Stack) Pull(ctx context.Context, containers []Container, policy PullPol
 	}
 	sort.Strings(images)
 	if policy == PullNever {
-		return fmt.Errorf("stack: image %s (service %s) is not present and --pull=never: pull or load it, or point %s at an image you have",
-			images[0], want[images[0]][0], ImageEnv(want[images[0]][0]))
+		lines := make([]string, len(images))
+		for i, img := range images {
+			svc := want[img][0]
+			lines[i] = fmt.Sprintf("  %s (service %s; --image %s=REF or %s)", img, svc, svc, ImageEnv(svc))
+		}
+		return fmt.Errorf("stack: --pull=never, and these images are not present: load them (docker load) or point jan at images you have:\n%s",
+			strings.Join(lines, "\n"))
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(images))
@@ -99,8 +105,8 @@ func (s *Stack) Pull(ctx context.Context, containers []Container, policy PullPol
 
 func (s *Stack) pullOne(ctx context.Context, img string, services []string) error {
 	fail := func(err error) error {
-		return fmt.Errorf("stack: pull %s (service %s): %v — check the network and the name, or use a mirror with %s",
-			img, services[0], err, ImageEnv(services[0]))
+		return fmt.Errorf("stack: pull %s (service %s): %v — check the network and the name, or use a mirror: --image %s=REF or %s",
+			img, services[0], err, services[0], ImageEnv(services[0]))
 	}
 	s.report(Event{Service: services[0], Step: StepPull, Detail: img})
 	resp, err := s.cli.ImagePull(ctx, img, client.ImagePullOptions{})
