@@ -193,7 +193,11 @@ func TestKongStandIn(t *testing.T) {
 		}
 		rd.ReadString('\n')
 		if i < 2 {
-			next <- struct{}{}
+			select {
+			case next <- struct{}{}:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the upstream gave up after event %d: the stream arrived late", i)
+			}
 		}
 	}
 
