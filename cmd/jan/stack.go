@@ -125,6 +125,8 @@ type stackState struct {
 	ServerPID  int         `json:"server_pid,omitempty"` // jan up -d's server; 0 = in the foreground
 	StartedAt  time.Time   `json:"started_at"`
 	URLs       [][2]string `json:"urls,omitempty"`
+	// ServerConfig digests the server's stack settings (see envDigest).
+	ServerConfig string `json:"server_config,omitempty"`
 }
 
 const (

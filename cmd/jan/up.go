@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -130,8 +133,12 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir %s: %w (set --data-dir or JAN_DATA_DIR)", cfg.DataDir, err)
 	}
-	if prev, ok, _ := loadState(cfg.DataDir); ok && processAlive(prev.ServerPID) {
-		return fmt.Errorf("jan is already up: its server runs in the background (pid %d, http://%s). See jan status; jan down stops it", prev.ServerPID, prev.ServerAddr)
+	// A background server from an earlier jan up -d keeps running: this run
+	// only brings the containers in line.
+	prev, _, _ := loadState(cfg.DataDir)
+	running := 0
+	if processAlive(prev.ServerPID) {
+		running = prev.ServerPID
 	}
 
 	choice := stack.DetectHardware(ctx, req.mode, stack.Host{})
@@ -146,7 +153,11 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	if err != nil {
 		return err
 	}
-	if err := st.CheckPorts(ctx, plan.Containers, []stack.HostPort{{Service: "llm-api", Addr: cfg.Addr, Fix: "--addr or JAN_ADDR"}}); err != nil {
+	var own []stack.HostPort
+	if running == 0 {
+		own = append(own, stack.HostPort{Service: "llm-api", Addr: cfg.Addr, Fix: "--addr or JAN_ADDR"})
+	}
+	if err := st.CheckPorts(ctx, plan.Containers, own); err != nil {
 		return fmt.Errorf("ports:\n%w", err)
 	}
 	missing, err := st.MissingImages(ctx, plan.Containers)
@@ -205,7 +216,25 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 			extra = append(extra, net.JoinHostPort(gw, portOf(cfg.Addr)))
 		}
 	}
-	state := stackState{Profile: string(plan.Profile), Reason: choice.Reason, Model: plan.Model, ServerAddr: cfg.Addr, StartedAt: time.Now().UTC(), URLs: plan.URLs()}
+	state := stackState{Profile: string(plan.Profile), Reason: choice.Reason, Model: plan.Model, ServerAddr: cfg.Addr,
+		StartedAt: time.Now().UTC(), URLs: plan.URLs(), ServerConfig: envDigest(env, extra)}
+	if running != 0 && prev.ServerConfig != state.ServerConfig {
+		fmt.Fprintf(out, "The server's settings changed: restarting it (pid %d)…\n", running)
+		if err := stopProcess(running, cfg.ShutdownGrace+5*time.Second); err != nil {
+			return err
+		}
+		running = 0
+		req.detach = req.detach || prev.ServerPID != 0
+	}
+	if running != 0 {
+		state.ServerPID, state.ServerAddr, state.StartedAt = running, prev.ServerAddr, prev.StartedAt
+		if err := saveState(cfg.DataDir, state); err != nil {
+			return err
+		}
+		printSummary(out, plan, running)
+		fmt.Fprintln(out, "The server was already running and was left as it is (jan down, then jan up, restarts it).")
+		return nil
+	}
 	if req.detach {
 		pid, err := startDetached(cmd, cfg, env, extra)
 		if err != nil {
@@ -244,6 +273,22 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	err = server.Run(ctx, cfg, newLogger(cfg, io.MultiWriter(os.Stderr, logFile)), out)
 	fmt.Fprintln(out, "The containers keep running: jan up starts the server again in about a second; jan down stops everything.")
 	return err
+}
+
+// envDigest identifies the server's settings, so a re-run can tell
+// whether the background server must restart. Secrets enter as a digest.
+func envDigest(env map[string]string, extra []string) string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\n", k, env[k])
+	}
+	fmt.Fprintf(h, "extra=%s\n", strings.Join(extra, ","))
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // cpuPlan is the fallback when the GPU profile cannot run.
@@ -396,10 +441,11 @@ type progress struct {
 	pulls   map[string][2]int64
 	pulling bool
 	started map[string]time.Time
+	kept    map[string]bool
 }
 
 func newProgress(w io.Writer) *progress {
-	return &progress{w: w, tty: isTTY(w), pulls: map[string][2]int64{}, started: map[string]time.Time{}}
+	return &progress{w: w, tty: isTTY(w), pulls: map[string][2]int64{}, started: map[string]time.Time{}, kept: map[string]bool{}}
 }
 
 func (p *progress) event(e stack.Event) {
@@ -441,10 +487,15 @@ func (p *progress) event(e stack.Event) {
 		}
 	case stack.StepKeep:
 		p.started[e.Service] = time.Now()
+		p.kept[e.Service] = true
 		fmt.Fprintf(p.w, "  %-15s running, unchanged\n", e.Service)
 	case stack.StepWait:
+		delete(p.kept, e.Service)
 		fmt.Fprintf(p.w, "  %-15s waiting for its healthcheck (up to %s)\n", e.Service, e.Detail)
 	case stack.StepHealthy:
+		if p.kept[e.Service] {
+			return // running, unchanged and healthy: said already
+		}
 		fmt.Fprintf(p.w, "  %-15s ready (%s)\n", e.Service, time.Since(p.started[e.Service]).Round(100*time.Millisecond))
 	case stack.StepRollback:
 		fmt.Fprintf(p.w, "  rolling back: removing %s\n", e.Detail)

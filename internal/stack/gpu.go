@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net"
 	"syscall"
 	"time"
 
@@ -44,6 +45,22 @@ func (s *Stack) BridgeGateway(ctx context.Context) string {
 	for _, c := range r.Network.IPAM.Config {
 		if c.Gateway.IsValid() && c.Gateway.Is4() {
 			return c.Gateway.String()
+		}
+	}
+	// Engines that leave the gateway out of IPAM: the bridge interface's
+	// own address is the gateway.
+	name := r.Network.Options["com.docker.network.bridge.name"]
+	if name == "" {
+		name = "docker0"
+	}
+	iface, err := net.InterfaceByName(name)
+	if err != nil {
+		return ""
+	}
+	addrs, _ := iface.Addrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			return n.IP.String()
 		}
 	}
 	return ""

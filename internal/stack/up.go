@@ -314,8 +314,8 @@ func (s *Stack) waitReady(ctx context.Context, c Container, id string) (int, err
 	budget := 30 * time.Second
 	if c.Health != nil {
 		budget = c.Health.Budget() + 10*time.Second
-		s.report(Event{Service: c.Service, Step: StepWait, Detail: budget.Round(time.Second).String()})
 	}
+	waiting := false // reported once, and only when not ready at once
 	deadline := time.Now().Add(budget)
 	tick := time.NewTicker(healthPoll)
 	defer tick.Stop()
@@ -348,6 +348,10 @@ func (s *Stack) waitReady(ctx context.Context, c Container, id string) (int, err
 			logs := s.lastLogs(logCtx, id, logLinesOnFailure)
 			cancel()
 			return -1, &ServiceError{Service: c.Service, Reason: "is unhealthy: " + lastProbe(st.Health), Logs: logs}
+		}
+		if !waiting && c.Health != nil {
+			waiting = true
+			s.report(Event{Service: c.Service, Step: StepWait, Detail: budget.Round(time.Second).String()})
 		}
 		if time.Now().After(deadline) {
 			logCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
