@@ -96,8 +96,17 @@ type noEngineError struct{ err error }
 func (e *noEngineError) Error() string { return e.err.Error() }
 func (e *noEngineError) Unwrap() error { return e.err }
 
-// openStack finds and pings the Docker engine.
+// openStack finds and pings the Docker engine, for the project that
+// JAN_PROJECT (environment or .env) names.
 func openStack(ctx context.Context) (*stack.Stack, error) {
+	env, err := config.Environ()
+	if err != nil {
+		return nil, err
+	}
+	project, err := stack.ProjectFrom(env)
+	if err != nil {
+		return nil, err
+	}
 	ep, err := stack.DiscoverEngine(stack.EngineHost{})
 	if err != nil {
 		return nil, &noEngineError{err}
@@ -112,7 +121,9 @@ func openStack(ctx context.Context) (*stack.Stack, error) {
 		cli.Close()
 		return nil, &noEngineError{err}
 	}
-	return stack.NewStack(cli, ep), nil
+	st := stack.NewStack(cli, ep)
+	st.Project = project
+	return st, nil
 }
 
 // stackState is what jan up leaves in the data dir for status, logs and

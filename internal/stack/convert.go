@@ -116,11 +116,15 @@ type DeviceRequest struct {
 	Capabilities []string `json:"capabilities"`
 }
 
-// ContainerName is the container of service in the stack.
-func ContainerName(service string) string { return ProjectName + "-" + service }
+// ContainerName is the container of service in project's stack.
+func ContainerName(project, service string) string { return project + "-" + service }
 
 // VolumeName is the engine's name of a project volume.
-func VolumeName(volume string) string { return ProjectName + "_" + volume }
+func VolumeName(project, volume string) string { return project + "_" + volume }
+
+// NetworkName is project's one network; every service joins it under its
+// service name, as Compose's default network does.
+func NetworkName(project string) string { return project + "_default" }
 
 // supportedKeys are the service attributes Convert understands; anything
 // else in a service is refused rather than silently ignored. name,
@@ -140,7 +144,7 @@ var supportedKeys = map[string]bool{
 func Convert(p *Project, files map[string][]byte) ([]Container, error) {
 	out := make([]Container, 0, len(p.Services))
 	for _, s := range p.Services {
-		c, err := convertService(p.Compose, s, files)
+		c, err := convertService(p.Name, p.Compose, s, files)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +153,7 @@ func Convert(p *Project, files map[string][]byte) ([]Container, error) {
 	return out, nil
 }
 
-func convertService(proj *types.Project, s types.ServiceConfig, files map[string][]byte) (Container, error) {
+func convertService(project string, proj *types.Project, s types.ServiceConfig, files map[string][]byte) (Container, error) {
 	fail := func(key, format string, a ...any) (Container, error) {
 		return Container{}, fmt.Errorf("stack: service %s: %s: %s", s.Name, key, fmt.Sprintf(format, a...))
 	}
@@ -164,7 +168,7 @@ func convertService(proj *types.Project, s types.ServiceConfig, files map[string
 	}
 	c := Container{
 		Service:    s.Name,
-		Name:       ContainerName(s.Name),
+		Name:       ContainerName(project, s.Name),
 		Image:      s.Image,
 		Entrypoint: []string(s.Entrypoint),
 		Cmd:        []string(s.Command),
@@ -207,7 +211,7 @@ func convertService(proj *types.Project, s types.ServiceConfig, files map[string
 		if _, ok := proj.Volumes[v.Source]; !ok {
 			return fail("volumes", "volume %q is not declared under the top-level volumes", v.Source)
 		}
-		c.Volumes = append(c.Volumes, Mount{Volume: VolumeName(v.Source), Target: v.Target, ReadOnly: v.ReadOnly})
+		c.Volumes = append(c.Volumes, Mount{Volume: VolumeName(project, v.Source), Target: v.Target, ReadOnly: v.ReadOnly})
 	}
 	for _, f := range s.Configs {
 		data, ok := files[f.Source]
@@ -268,7 +272,7 @@ func convertService(proj *types.Project, s types.ServiceConfig, files map[string
 	for k, v := range s.Labels {
 		c.Labels[k] = v
 	}
-	c.Labels[LabelProject] = ProjectName
+	c.Labels[LabelProject] = project
 	c.Labels[LabelService] = s.Name
 	c.Labels[LabelOwner] = "true"
 	c.Labels[LabelConfigHash] = ConfigHash(c)

@@ -18,10 +18,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// NetworkName is the stack's one network; every service joins it under its
-// service name, as Compose's default network does.
-const NetworkName = ProjectName + "_default"
-
 // Stack drives jan's containers, network and volumes on one engine. It
 // touches only resources labelled as the jan project and created by jan
 // (LabelOwner); anything else with a clashing name is an error to show,
@@ -29,6 +25,8 @@ const NetworkName = ProjectName + "_default"
 type Stack struct {
 	cli *client.Client
 	ep  Endpoint
+	// Project is the Compose project this Stack manages; "" = DefaultProject.
+	Project string
 	// Report receives progress (pulls, creates, health); nil = silent.
 	Report func(Event)
 }
@@ -133,7 +131,7 @@ func CreateOptions(c Container) (client.ContainerCreateOptions, error) {
 		Config:     cfg,
 		HostConfig: hc,
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			NetworkName: {Aliases: []string{c.Service}},
+			NetworkName(c.Labels[LabelProject]): {Aliases: []string{c.Service}},
 		}},
 	}, nil
 }
@@ -172,14 +170,21 @@ func filesTar(files []File) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// projectFilter selects the stack's resources that jan created.
-func projectFilter() client.Filters {
-	return client.Filters{}.Add("label", LabelProject+"="+ProjectName, LabelOwner+"=true")
+func (s *Stack) project() string {
+	if s.Project == "" {
+		return DefaultProject
+	}
+	return s.Project
 }
 
-// stackLabels are the labels of a network or volume jan creates.
-func stackLabels(extra ...string) map[string]string {
-	l := map[string]string{LabelProject: ProjectName, LabelOwner: "true"}
+// filter selects the stack's resources that jan created.
+func (s *Stack) filter() client.Filters {
+	return client.Filters{}.Add("label", LabelProject+"="+s.project(), LabelOwner+"=true")
+}
+
+// labels are the labels of a network or volume jan creates.
+func (s *Stack) labels(extra ...string) map[string]string {
+	l := map[string]string{LabelProject: s.project(), LabelOwner: "true"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		l[extra[i]] = extra[i+1]
 	}
@@ -201,20 +206,21 @@ func (s *Stack) inspect(ctx context.Context, name string) (container.InspectResp
 // ensureNetwork creates the stack's network unless it exists; created says
 // whether this call made it.
 func (s *Stack) ensureNetwork(ctx context.Context) (created bool, err error) {
-	r, err := s.cli.NetworkInspect(ctx, NetworkName, client.NetworkInspectOptions{})
+	name := NetworkName(s.project())
+	r, err := s.cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
 	if err == nil {
-		if r.Network.Labels[LabelProject] != ProjectName {
-			return false, fmt.Errorf("stack: a network named %s exists but is not jan's (remove it: docker network rm %s)", NetworkName, NetworkName)
+		if r.Network.Labels[LabelProject] != s.project() {
+			return false, fmt.Errorf("stack: a network named %s exists but is not jan's (remove it: docker network rm %s)", name, name)
 		}
 		return false, nil
 	}
 	if !cerrdefs.IsNotFound(err) {
-		return false, fmt.Errorf("stack: network %s: %w", NetworkName, err)
+		return false, fmt.Errorf("stack: network %s: %w", name, err)
 	}
-	if _, err := s.cli.NetworkCreate(ctx, NetworkName, client.NetworkCreateOptions{
-		Driver: "bridge", Labels: stackLabels("com.docker.compose.network", "default"),
+	if _, err := s.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+		Driver: "bridge", Labels: s.labels("com.docker.compose.network", "default"),
 	}); err != nil {
-		return false, fmt.Errorf("stack: create network %s: %w", NetworkName, err)
+		return false, fmt.Errorf("stack: create network %s: %w", name, err)
 	}
 	return true, nil
 }
@@ -223,7 +229,7 @@ func (s *Stack) ensureNetwork(ctx context.Context) (created bool, err error) {
 func (s *Stack) ensureVolume(ctx context.Context, name string) (created bool, err error) {
 	r, err := s.cli.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err == nil {
-		if r.Volume.Labels[LabelProject] != ProjectName {
+		if r.Volume.Labels[LabelProject] != s.project() {
 			return false, fmt.Errorf("stack: a volume named %s exists but is not jan's (rename or remove it: docker volume rm %s)", name, name)
 		}
 		return false, nil
@@ -231,8 +237,8 @@ func (s *Stack) ensureVolume(ctx context.Context, name string) (created bool, er
 	if !cerrdefs.IsNotFound(err) {
 		return false, fmt.Errorf("stack: volume %s: %w", name, err)
 	}
-	short := strings.TrimPrefix(name, ProjectName+"_")
-	if _, err := s.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: stackLabels("com.docker.compose.volume", short)}); err != nil {
+	short := strings.TrimPrefix(name, s.project()+"_")
+	if _, err := s.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: s.labels("com.docker.compose.volume", short)}); err != nil {
 		return false, fmt.Errorf("stack: create volume %s: %w", name, err)
 	}
 	return true, nil

@@ -75,7 +75,7 @@ func (s *Stack) ProbeGPU(ctx context.Context, image string) error {
 	defer cancel()
 	r, err := s.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{Image: image, Entrypoint: []string{"nvidia-smi", "-L"},
-			Labels: map[string]string{LabelProject: ProjectName, LabelOwner: "true", LabelService: "gpu-probe"}},
+			Labels: map[string]string{LabelProject: s.project(), LabelOwner: "true", LabelService: "gpu-probe"}},
 		HostConfig: &container.HostConfig{Resources: container.Resources{DeviceRequests: []container.DeviceRequest{
 			{Driver: "nvidia", Count: -1, Capabilities: [][]string{{"gpu"}}},
 		}}},

@@ -69,7 +69,7 @@ func TestCreateOptions(t *testing.T) {
 	if o.Config.Healthcheck == nil || o.Config.Healthcheck.Test[0] != "CMD" || o.Config.Healthcheck.Retries != 360 {
 		t.Errorf("healthcheck = %+v", o.Config.Healthcheck)
 	}
-	if a := o.NetworkingConfig.EndpointsConfig[NetworkName]; a == nil || a.Aliases[0] != ServiceVLLMGPU {
+	if a := o.NetworkingConfig.EndpointsConfig[NetworkName(DefaultProject)]; a == nil || a.Aliases[0] != ServiceVLLMGPU {
 		t.Errorf("network endpoint = %+v", o.NetworkingConfig.EndpointsConfig)
 	}
 	kong, err := CreateOptions(gpu[ServiceKong])

@@ -103,7 +103,7 @@ func (s *Stack) CheckPorts(ctx context.Context, containers []Container, extra []
 	ours := map[string]bool{}
 	for _, c := range list.Items {
 		name := strings.TrimPrefix(firstOr(c.Names, shortID(c.ID)), "/")
-		mine := c.Labels[LabelProject] == ProjectName && c.Labels[LabelOwner] == "true"
+		mine := c.Labels[LabelProject] == s.project() && c.Labels[LabelOwner] == "true"
 		for _, p := range c.Ports {
 			if p.PublicPort == 0 {
 				continue

@@ -13,9 +13,29 @@ import (
 	"github.com/janhq/jan/assets"
 )
 
-// ProjectName is the Compose project every container, network and volume of
-// the stack is labelled with (com.docker.compose.project).
-const ProjectName = "jan"
+// DefaultProject is the Compose project every container, network and
+// volume of the stack is named and labelled with
+// (com.docker.compose.project), unless JAN_PROJECT names another: two
+// stacks on one engine (or tests beside a developer's stack) differ by it.
+const DefaultProject = "jan"
+
+// ProjectEnv names the project in the interpolation environment.
+const ProjectEnv = "JAN_PROJECT"
+
+// ProjectFrom returns the project env names, checked.
+func ProjectFrom(env map[string]string) (string, error) {
+	name := env[ProjectEnv]
+	if name == "" {
+		return DefaultProject, nil
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || i > 0 && (r == '-' || r == '_')
+		if !ok {
+			return "", fmt.Errorf("stack: %s=%q: use lower-case letters, digits, - and _ (starting with a letter or digit)", ProjectEnv, name)
+		}
+	}
+	return name, nil
+}
 
 // Profile selects the inference engine of the stack.
 type Profile string
@@ -54,6 +74,7 @@ func ImageEnv(service string) string {
 // Project is the stack for one profile: the loaded Compose project and its
 // services in the order they must start.
 type Project struct {
+	Name     string // the Compose project (DefaultProject unless JAN_PROJECT)
 	Profile  Profile
 	Compose  *types.Project
 	Services []types.ServiceConfig // dependencies first
@@ -71,6 +92,10 @@ func LoadBytes(ctx context.Context, compose []byte, profile Profile, env map[str
 	if _, err := ParseProfile(string(profile)); err != nil {
 		return nil, err
 	}
+	name, err := ProjectFrom(env)
+	if err != nil {
+		return nil, err
+	}
 	mapping := types.Mapping{}
 	for k, v := range env {
 		mapping[k] = v
@@ -83,7 +108,7 @@ func LoadBytes(ctx context.Context, compose []byte, profile Profile, env map[str
 		Environment: mapping,
 	}
 	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		o.SetProjectName(ProjectName, true)
+		o.SetProjectName(name, true)
 		o.Profiles = []string{string(profile)}
 		o.ResolvePaths = false
 		o.SkipResolveEnvironment = false
@@ -98,7 +123,7 @@ func LoadBytes(ctx context.Context, compose []byte, profile Profile, env map[str
 	if len(order) == 0 {
 		return nil, fmt.Errorf("stack: compose file has no services for profile %s", profile)
 	}
-	return &Project{Profile: profile, Compose: p, Services: order}, nil
+	return &Project{Name: name, Profile: profile, Compose: p, Services: order}, nil
 }
 
 // Service returns the named service of the project.

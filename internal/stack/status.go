@@ -29,7 +29,7 @@ type ServiceStatus struct {
 
 // Status lists the stack's containers, in service name order.
 func (s *Stack) Status(ctx context.Context) ([]ServiceStatus, error) {
-	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter()})
+	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filter()})
 	if err != nil {
 		return nil, fmt.Errorf("stack: list containers: %w", err)
 	}
@@ -84,7 +84,7 @@ type DownResult struct {
 // touched.
 func (s *Stack) Down(ctx context.Context, volumes bool) (DownResult, error) {
 	var res DownResult
-	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter()})
+	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filter()})
 	if err != nil {
 		return res, fmt.Errorf("stack: list containers: %w", err)
 	}
@@ -105,7 +105,7 @@ func (s *Stack) Down(ctx context.Context, volumes bool) (DownResult, error) {
 		res.Containers = append(res.Containers, name)
 	}
 	sort.Strings(res.Containers)
-	nets, err := s.cli.NetworkList(ctx, client.NetworkListOptions{Filters: projectFilter()})
+	nets, err := s.cli.NetworkList(ctx, client.NetworkListOptions{Filters: s.filter()})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list networks: %w", err))
 	}
@@ -117,7 +117,7 @@ func (s *Stack) Down(ctx context.Context, volumes bool) (DownResult, error) {
 		res.Network = true
 	}
 	if volumes {
-		vols, err := s.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter()})
+		vols, err := s.cli.VolumeList(ctx, client.VolumeListOptions{Filters: s.filter()})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list volumes: %w", err))
 		}
@@ -139,7 +139,7 @@ func (s *Stack) Down(ctx context.Context, volumes bool) (DownResult, error) {
 
 // Volumes lists the stack's volumes.
 func (s *Stack) Volumes(ctx context.Context) ([]string, error) {
-	vols, err := s.cli.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter()})
+	vols, err := s.cli.VolumeList(ctx, client.VolumeListOptions{Filters: s.filter()})
 	if err != nil {
 		return nil, fmt.Errorf("stack: list volumes: %w", err)
 	}
@@ -161,7 +161,7 @@ type LogOptions struct {
 
 // Logs copies service's output to stdout and stderr (demultiplexed).
 func (s *Stack) Logs(ctx context.Context, service string, opts LogOptions, stdout, stderr io.Writer) error {
-	c, ok, err := s.inspect(ctx, ContainerName(service))
+	c, ok, err := s.inspect(ctx, ContainerName(s.project(), service))
 	if err != nil {
 		return err
 	}

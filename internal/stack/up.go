@@ -62,6 +62,11 @@ const logLinesOnFailure = 20
 // volumes, the network) and stops what it started, then returns the error;
 // a *ServiceError names the service and carries its last log lines.
 func (s *Stack) Up(ctx context.Context, containers []Container) (res UpResult, err error) {
+	for _, c := range containers {
+		if c.Labels[LabelProject] != s.project() {
+			return res, fmt.Errorf("stack: service %s belongs to project %q, this stack manages %q", c.Service, c.Labels[LabelProject], s.project())
+		}
+	}
 	if err := s.checkNames(ctx, containers); err != nil {
 		return res, err
 	}
@@ -422,8 +427,8 @@ func (s *Stack) rollback(ctx context.Context, rb *rollback) error {
 		}
 	}
 	if rb.network {
-		s.report(Event{Step: StepRollback, Detail: "network " + NetworkName})
-		if _, err := s.cli.NetworkRemove(ctx, NetworkName, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		s.report(Event{Step: StepRollback, Detail: "network " + NetworkName(s.project())})
+		if _, err := s.cli.NetworkRemove(ctx, NetworkName(s.project()), client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
