@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/moby/moby/client"
+
+	"github.com/janhq/jan/internal/stack"
+	"github.com/janhq/jan/internal/stack/stacktest"
+)
+
+// stackRun is one isolated jan stack for a test: its own Compose project,
+// data dir, config dir and free ports, with the stand-in images.
+type stackRun struct {
+	t        *testing.T
+	bin      string
+	env      []string
+	dataDir  string
+	project  string
+	addr     string // llm-api
+	gateway  string // Kong's host port
+	otelHTTP string
+	cli      *client.Client
+}
+
+func newStackRun(t *testing.T) *stackRun {
+	t.Helper()
+	cli := stacktest.Docker(t)
+	imgs := stacktest.Images(t, cli)
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	r := &stackRun{t: t, bin: bin, dataDir: t.TempDir(), project: "jane2e" + hex.EncodeToString(b), cli: cli, addr: freeAddr(t)}
+	port := func() string { _, p, _ := net.SplitHostPort(freeAddr(t)); return p }
+	r.gateway, r.otelHTTP = port(), port()
+	env := map[string]string{
+		"JAN_DATA_DIR": r.dataDir, "XDG_CONFIG_HOME": t.TempDir(), stack.ProjectEnv: r.project, "JAN_ADDR": r.addr,
+		"JAN_GATEWAY_PORT": r.gateway, "JAN_OTEL_HTTP_PORT": r.otelHTTP, "JAN_OTEL_GRPC_PORT": port(),
+		"JAN_KEYCLOAK_PORT": port(), "JAN_API_DB_PORT": port(), "JAN_KEYCLOAK_DB_PORT": port(), "JAN_VLLM_PORT": port(),
+		"LOG_FORMAT": "json",
+	}
+	for k, v := range imgs.Env() {
+		env[k] = v
+	}
+	r.env = os.Environ()
+	for k, v := range env {
+		r.env = append(r.env, k+"="+v)
+	}
+	t.Cleanup(func() {
+		out, err := r.jan("down", "--volumes")
+		if err != nil {
+			t.Logf("cleanup: jan down --volumes: %v\n%s", err, out)
+		}
+	})
+	return r
+}
+
+// jan runs the binary to completion.
+func (r *stackRun) jan(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.bin, args...)
+	cmd.Env, cmd.Dir = r.env, r.dataDir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (r *stackRun) mustJan(args ...string) string {
+	r.t.Helper()
+	out, err := r.jan(args...)
+	if err != nil {
+		r.t.Fatalf("jan %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// owned lists the project's containers and volumes on the engine.
+func (r *stackRun) owned() (containers, volumes []string) {
+	r.t.Helper()
+	f := client.Filters{}.Add("label", stack.LabelProject+"="+r.project)
+	cs, err := r.cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, c := range cs.Items {
+		containers = append(containers, c.Labels[stack.LabelService])
+	}
+	vs, err := r.cli.VolumeList(context.Background(), client.VolumeListOptions{Filters: f})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, v := range vs.Items {
+		volumes = append(volumes, v.Name)
+	}
+	return containers, volumes
+}
+
+func (r *stackRun) do(method, path, token, body string) (int, []byte) {
+	r.t.Helper()
+	req, _ := http.NewRequest(method, "http://127.0.0.1:"+r.gateway+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s through Kong: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// The whole stack through the binary: jan up -d with every service
+// healthy, the server migrated on the containerised Postgres, API calls and
+// a streamed answer through the Kong stand-in, spans at the collector,
+// status, an idempotent second up, down keeping data for the next up, logs,
+// and down --volumes.
+func TestStackUpThroughKong(t *testing.T) {
+	r := newStackRun(t)
+	out := r.mustJan("up", "-d")
+	if !strings.Contains(out, "Stack ready") || !strings.Contains(out, "6 created") {
+		t.Fatalf("jan up -d:\n%s", out)
+	}
+
+	code, body := r.do("POST", "/auth/guest", "", "")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code != 201 || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("guest through Kong: %d %s", code, body)
+	}
+	code, body = r.do("GET", "/v1/models", tok.AccessToken, "")
+	if code != 200 || !strings.Contains(string(body), `"id":"jan-v1-4b"`) {
+		t.Fatalf("models through Kong: %d %s", code, body)
+	}
+	code, body = r.do("POST", "/v1/conversations", tok.AccessToken, `{"title":"kept across down"}`)
+	var conv struct {
+		ID string `json:"id"`
+	}
+	if code != 200 && code != 201 || json.Unmarshal(body, &conv) != nil || conv.ID == "" {
+		t.Fatalf("create conversation: %d %s", code, body)
+	}
+
+	// A streamed answer, chunk by chunk through the gateway.
+	req, _ := http.NewRequest("POST", "http://127.0.0.1:"+r.gateway+"/v1/chat/completions",
+		strings.NewReader(`{"model":"jan-v1-4b","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	done := false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if line == "[DONE]" {
+			done = true
+			break
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal([]byte(line), &chunk) == nil && len(chunk.Choices) > 0 {
+			text.WriteString(chunk.Choices[0].Delta.Content)
+		}
+	}
+	resp.Body.Close()
+	if !done || !strings.HasPrefix(text.String(), "Hello from the fake engine.") {
+		t.Fatalf("stream through Kong: done=%v text=%q", done, text.String())
+	}
+
+	// Spans reach the collector stand-in (the exporter batches: poll).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://127.0.0.1:" + r.otelHTTP + "/stand-in/spans")
+		var got struct {
+			Spans    int      `json:"spans"`
+			Services []string `json:"services"`
+		}
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+		}
+		if got.Spans > 0 && strings.Contains(strings.Join(got.Services, ","), "jan-llm-api") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no spans from jan-llm-api at the collector: %+v %v", got, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	var status statusReport
+	if err := json.Unmarshal([]byte(r.mustJan("status", "--json")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if len(status.Services) != 6 || !status.Server.Ready || status.Server.PID == 0 || status.Profile != "cpu" || status.Model != "jan-v1-4b" {
+		t.Errorf("status: %+v", status)
+	}
+	for _, s := range status.Services {
+		if s.State != "running" || s.Health != "healthy" {
+			t.Errorf("service %s: %s/%s", s.Service, s.State, s.Health)
+		}
+	}
+	if cs, _ := r.owned(); len(cs) != 6 {
+		t.Errorf("docker ps --filter label=%s=%s lists %v", stack.LabelProject, r.project, cs)
+	}
+
+	out = r.mustJan("up", "-d")
+	if !strings.Contains(out, "6 unchanged") || !strings.Contains(out, "left as it is") {
+		t.Errorf("second jan up -d changed something:\n%s", out)
+	}
+	if logs := r.mustJan("logs", "llm-api", "--tail", "3"); strings.Count(logs, "\n") != 3 || !strings.Contains(logs, `"msg"`) {
+		t.Errorf("jan logs llm-api --tail 3:\n%s", logs)
+	}
+	if logs := r.mustJan("logs", "kong"); !strings.Contains(logs, "/v1/models") {
+		t.Errorf("jan logs kong has no access log line for /v1/models:\n%s", logs)
+	}
+
+	out = r.mustJan("down")
+	cs, vs := r.owned()
+	if len(cs) != 0 || len(vs) != 3 || !strings.Contains(out, "Data kept") {
+		t.Fatalf("after jan down: containers %v volumes %v\n%s", cs, vs, out)
+	}
+	if ready(context.Background(), r.addr) {
+		t.Error("the background server still answers after jan down")
+	}
+
+	// The conversation written before down is in the database after up.
+	r.mustJan("up", "-d")
+	secrets, err := stack.LoadSecrets(r.dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dbPort string
+	for _, kv := range r.env {
+		if v, ok := strings.CutPrefix(kv, "JAN_API_DB_PORT="); ok {
+			dbPort = v
+		}
+	}
+	db, err := sql.Open("pgx", "postgres://jan_user:"+secrets.Get(stack.SecretPostgresPassword)+"@127.0.0.1:"+dbPort+"/jan_llm_api?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var title string
+	if err := db.QueryRow(`SELECT title FROM conversations WHERE id = $1`, conv.ID).Scan(&title); err != nil || title != "kept across down" {
+		t.Errorf("conversation %s after down and up: %q %v", conv.ID, title, err)
+	}
+
+	r.mustJan("down", "--volumes")
+	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
+		t.Errorf("after jan down --volumes: %v %v", cs, vs)
+	}
+}
+
+// A taken port stops jan up before anything starts, naming the port, its
+// owner and the setting that moves it.
+func TestStackUpPortTaken(t *testing.T) {
+	r := newStackRun(t)
+	ln, err := net.Listen("tcp", "0.0.0.0:"+r.gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out, err := r.jan("up", "-d")
+	if err == nil {
+		t.Fatalf("jan up succeeded with port %s taken:\n%s", r.gateway, out)
+	}
+	for _, want := range []string{"port " + r.gateway + " (kong) is taken by process", "--publish gateway=PORT or JAN_GATEWAY_PORT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q not in:\n%s", want, out)
+		}
+	}
+	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
+		t.Errorf("jan up created %v %v before failing", cs, vs)
+	}
+}
+
+// Ctrl+C while jan up waits on healthchecks removes what it created.
+func TestStackUpInterrupted(t *testing.T) {
+	r := newStackRun(t)
+	cmd := exec.Command(r.bin, "up", "-d")
+	cmd.Env, cmd.Dir = r.env, r.dataDir
+	logPath := filepath.Join(t.TempDir(), "up.out")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	output := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(output(), "waiting for its healthcheck") {
+		if time.Now().After(deadline) {
+			t.Fatalf("jan up never waited on a healthcheck:\n%s", output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("jan up exited 0 after Ctrl+C:\n%s", output())
+	}
+	if !strings.Contains(output(), "rolling back") {
+		t.Errorf("no rollback reported:\n%s", output())
+	}
+	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
+		t.Errorf("left behind after Ctrl+C: %v %v\n%s", cs, vs, output())
+	}
+}
+
+// Without a reachable engine every stack command says so in one line with
+// the fix, exits non-zero, and writes nothing.
+func TestStackCommandsWithoutEngine(t *testing.T) {
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, args := range [][]string{{"up"}, {"up", "-d"}, {"status"}, {"logs", "kong"}, {"down"}, {"down", "--volumes"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "no.sock"), "JAN_DATA_DIR="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+dir)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("jan %v exited 0:\n%s", args, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "not reachable") || !strings.Contains(lines[0], "jan up --embedded") {
+			t.Errorf("jan %v said:\n%s", args, out)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "data")); len(entries) != 0 {
+		t.Errorf("the data dir got %d entries", len(entries))
+	}
+}
