@@ -138,7 +138,7 @@ func (r *stackRun) do(method, path, token, body string) (int, []byte) {
 func TestStackUpThroughKong(t *testing.T) {
 	r := newStackRun(t)
 	out := r.mustJan("up", "-d")
-	if !strings.Contains(out, "Stack ready") || !strings.Contains(out, "6 created") {
+	if !strings.Contains(out, "Containers ready") || !strings.Contains(out, "6 created") {
 		t.Fatalf("jan up -d:\n%s", out)
 	}
 

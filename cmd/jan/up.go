@@ -203,7 +203,8 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	if err != nil {
 		return fmt.Errorf("jan up failed: %w\nNothing this run created was left behind. jan doctor checks the setup", err)
 	}
-	fmt.Fprintf(out, "Stack ready in %s (%s).\n", time.Since(began).Round(100*time.Millisecond), summarize(res))
+	fmt.Fprintf(out, "Containers ready in %s (%s; %s of it waiting on healthchecks).\n",
+		time.Since(began).Round(100*time.Millisecond), summarize(res), res.HealthWait.Round(100*time.Millisecond))
 
 	providers, err := plan.WriteProviders(cfg.DataDir)
 	if err != nil {
@@ -246,6 +247,8 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 		}
 		recordServer("http://" + dialableAddr(cfg.Addr))
 		printSummary(out, plan, pid)
+		fmt.Fprintf(out, "Up in %s (%s of it waiting on healthchecks).\n",
+			time.Since(began).Round(10*time.Millisecond), res.HealthWait.Round(10*time.Millisecond))
 		return nil
 	}
 
@@ -378,7 +381,7 @@ func startDetached(cmd *cobra.Command, cfg config.Config, env map[string]string,
 		case <-cmd.Context().Done():
 			_ = child.Process.Signal(syscall.SIGTERM)
 			return 0, cmd.Context().Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 		if r, err := http.Get(url); err == nil {
 			r.Body.Close()

@@ -20,6 +20,36 @@ type UpResult struct {
 	Recreated []string // replaced because their configuration changed
 	Started   []string // existing, unchanged, were stopped
 	Kept      []string // running and unchanged: left alone
+	// HealthWait is the wall time during which Up waited on at least one
+	// container's healthcheck; the rest of Up's time is jan's and the
+	// engine's own work.
+	HealthWait time.Duration
+}
+
+// waitClock adds up the union of the intervals in which some service was
+// waiting on its healthcheck.
+type waitClock struct {
+	mu     sync.Mutex
+	active int
+	since  time.Time
+	total  time.Duration
+}
+
+func (w *waitClock) enter() {
+	w.mu.Lock()
+	if w.active == 0 {
+		w.since = time.Now()
+	}
+	w.active++
+	w.mu.Unlock()
+}
+
+func (w *waitClock) leave() {
+	w.mu.Lock()
+	if w.active--; w.active == 0 {
+		w.total += time.Since(w.since)
+	}
+	w.mu.Unlock()
 }
 
 // ServiceError is a service that did not come up: why, and the last lines
@@ -122,6 +152,8 @@ func (s *Stack) Up(ctx context.Context, containers []Container) (res UpResult, e
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
+	var clock waitClock
+	defer func() { res.HealthWait = clock.total }()
 	fail := func(err error) {
 		mu.Lock()
 		if firstErr == nil {
@@ -177,7 +209,7 @@ func (s *Stack) Up(ctx context.Context, containers []Container) (res UpResult, e
 			}
 			mu.Unlock()
 			close(st.started)
-			code, err := s.waitReady(runCtx, c, id)
+			code, err := s.waitReady(runCtx, c, id, &clock)
 			if err != nil {
 				fail(err)
 				return
@@ -315,7 +347,7 @@ func portFix(c Container) string {
 // waitReady waits until c's container is healthy (with a healthcheck) or
 // running (without). A container that exits is a failure unless something
 // waits for it to complete; then its exit code is returned (else -1).
-func (s *Stack) waitReady(ctx context.Context, c Container, id string) (int, error) {
+func (s *Stack) waitReady(ctx context.Context, c Container, id string, clock *waitClock) (int, error) {
 	budget := 30 * time.Second
 	if c.Health != nil {
 		budget = c.Health.Budget() + 10*time.Second
@@ -354,9 +386,13 @@ func (s *Stack) waitReady(ctx context.Context, c Container, id string) (int, err
 			cancel()
 			return -1, &ServiceError{Service: c.Service, Reason: "is unhealthy: " + lastProbe(st.Health), Logs: logs}
 		}
-		if !waiting && c.Health != nil {
+		if !waiting {
 			waiting = true
-			s.report(Event{Service: c.Service, Step: StepWait, Detail: budget.Round(time.Second).String()})
+			clock.enter()
+			defer clock.leave()
+			if c.Health != nil {
+				s.report(Event{Service: c.Service, Step: StepWait, Detail: budget.Round(time.Second).String()})
+			}
 		}
 		if time.Now().After(deadline) {
 			logCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
