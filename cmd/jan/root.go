@@ -15,8 +15,10 @@ func newRootCmd() *cobra.Command {
 history on your machine, and the same server in production.
 
 Start here:
-  jan up --embedded      run the server on embedded defaults (SQLite, built-in identity)
-  jan serve --engine URL serve the models of an OpenAI-compatible engine`,
+  jan up                 the whole stack on Docker (Postgres, Keycloak, Kong, vLLM) and the server
+  jan up --embedded      the server alone on embedded defaults (SQLite, built-in identity)
+  jan chat               chat with it in the terminal
+  jan status · jan logs · jan doctor · jan down`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
