@@ -365,3 +365,41 @@ func TestStackCommandsWithoutEngine(t *testing.T) {
 		t.Errorf("the data dir got %d entries", len(entries))
 	}
 }
+
+// On a host whose nvidia-smi lists a GPU but whose engine has no NVIDIA
+// runtime: --gpu=nvidia fails with the fix and leaves nothing behind;
+// --gpu=auto says why and falls back to the CPU profile.
+func TestStackGPUFallback(t *testing.T) {
+	r := newStackRun(t)
+	bin := t.TempDir()
+	script := "#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 81559, 550.54.15'\n"
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(r.env, "PATH="+bin+":"+os.Getenv("PATH"))
+
+	out, err := r.jan("up", "-d", "--gpu=nvidia")
+	if err == nil {
+		t.Fatalf("jan up --gpu=nvidia succeeded without a GPU runtime:\n%s", out)
+	}
+	for _, want := range []string{"NVIDIA H100 80GB HBM3, driver 550", "vllm-llama", "NVIDIA Container Toolkit"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q not in:\n%s", want, out)
+		}
+	}
+	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
+		t.Errorf("left behind: %v %v", cs, vs)
+	}
+
+	out = r.mustJan("up", "-d", "--gpu=auto")
+	if !strings.Contains(out, "Falling back to the CPU profile") || !strings.Contains(out, "Containers ready") {
+		t.Errorf("jan up --gpu=auto:\n%s", out)
+	}
+	var status statusReport
+	if err := json.Unmarshal([]byte(r.mustJan("status", "--json")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if status.Profile != "cpu" || !strings.Contains(status.Reason, "GPU probe failed") {
+		t.Errorf("status profile %q reason %q", status.Profile, status.Reason)
+	}
+}
