@@ -469,7 +469,12 @@ func runDoctor(ctx context.Context, d *doctor, cfg config.Config, so stackOption
 		d.ok("secrets", plan.Secrets.Path+" (0600)")
 	}
 
-	if err := st.CheckPorts(ctx, plan.Containers, []stack.HostPort{{Service: "llm-api", Addr: cfg.Addr, Fix: "--addr or JAN_ADDR"}}); err != nil {
+	own := []stack.HostPort{{Service: "llm-api", Addr: cfg.Addr, Fix: "--addr or JAN_ADDR"}}
+	if state, _, _ := loadState(cfg.DataDir); processAlive(state.ServerPID) {
+		own = nil
+		d.ok("llm-api", fmt.Sprintf("running in the background (pid %d, http://%s)", state.ServerPID, state.ServerAddr))
+	}
+	if err := st.CheckPorts(ctx, plan.Containers, own); err != nil {
 		if pe, ok := err.(stack.PortsError); ok {
 			for _, c := range pe {
 				d.fail("port "+c.Port, fmt.Sprintf("needed by %s, taken by %s", c.Service, c.Owner), "stop it, or move jan's with "+c.Fix)
