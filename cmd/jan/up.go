@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/config"
@@ -354,7 +355,18 @@ func startDetached(cmd *cobra.Command, cfg config.Config, env map[string]string,
 		return 0, err
 	}
 	defer logFile.Close()
-	child := exec.Command(self, "serve", "--addr", cfg.Addr, "--data-dir", cfg.DataDir)
+	args := []string{"serve", "--addr", cfg.Addr, "--data-dir", cfg.DataDir}
+	// The serve flags given to jan up reach the background server too.
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "db", "providers", "no-detect", "issuer":
+			args = append(args, "--"+f.Name+"="+f.Value.String())
+		case "engine":
+			urls, _ := cmd.Flags().GetStringSlice("engine")
+			args = append(args, "--engine="+strings.Join(urls, ","))
+		}
+	})
+	child := exec.Command(self, args...)
 	child.Env = os.Environ()
 	for k, v := range env {
 		if os.Getenv(k) == "" {
