@@ -28,7 +28,6 @@ import (
 // stackOptions are the flags that shape the stack.
 type stackOptions struct {
 	gpu     string
-	pull    string
 	images  []string // service=ref
 	publish []string // name=port
 }

@@ -209,7 +209,7 @@ func Ping(ctx context.Context, c *client.Client, ep Endpoint) error {
 		if errors.As(err, &op) {
 			cause = op.Error()
 		}
-		return fmt.Errorf("Docker engine at %s (%s) is not reachable: %s — start Docker, or run jan up --embedded", ep.Host, ep.Source, cause)
+		return fmt.Errorf("the Docker engine at %s (%s) is not reachable: %s — start Docker, or run jan up --embedded", ep.Host, ep.Source, cause)
 	}
 	return nil
 }
