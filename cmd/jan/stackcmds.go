@@ -196,7 +196,7 @@ func newStatusCmd() *cobra.Command {
 func ready(ctx context.Context, addr string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+dialableAddr(addr)+"/readyz", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+config.Dialable(addr)+"/readyz", nil)
 	r, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false

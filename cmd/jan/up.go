@@ -246,7 +246,7 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 		if err := saveState(cfg.DataDir, state); err != nil {
 			return err
 		}
-		recordServer("http://" + dialableAddr(cfg.Addr))
+		recordServer("http://" + config.Dialable(cfg.Addr))
 		printSummary(out, plan, pid)
 		fmt.Fprintf(out, "Up in %s (%s of it waiting on healthchecks).\n",
 			time.Since(began).Round(10*time.Millisecond), res.HealthWait.Round(10*time.Millisecond))
@@ -384,7 +384,7 @@ func startDetached(cmd *cobra.Command, cfg config.Config, env map[string]string,
 	pid := child.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- child.Wait() }()
-	url := "http://" + dialableAddr(cfg.Addr) + "/readyz"
+	url := "http://" + config.Dialable(cfg.Addr) + "/readyz"
 	deadline := time.Now().Add(cfg.IdentityWait + 30*time.Second)
 	for {
 		select {
@@ -434,17 +434,6 @@ func isLoopback(addr string) bool {
 func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
 	return port
-}
-
-func dialableAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 // progress prints the stack's events: a line per step, and on a terminal

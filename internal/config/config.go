@@ -172,7 +172,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 		c.DB = "sqlite:" + filepath.Join(c.DataDir, "jan.db")
 	}
 	if c.PublicURL == "" {
-		c.PublicURL = "http://" + dialable(c.Addr)
+		c.PublicURL = "http://" + Dialable(c.Addr)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	switch c.LogLevel {
@@ -205,7 +205,9 @@ func DefaultDataDir(getenv Env) string {
 
 // dialable turns a listen address into one a client can dial: an unspecified
 // host (0.0.0.0, ::, "") becomes 127.0.0.1.
-func dialable(addr string) string {
+// Dialable turns a listen address into one to connect to: an empty or
+// unspecified host (":8080", "0.0.0.0:8080") becomes 127.0.0.1.
+func Dialable(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr

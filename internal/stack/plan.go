@@ -3,11 +3,12 @@ package stack
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/janhq/jan/internal/config"
 )
 
 // Settings are what a plan is made from. Env holds every variable
@@ -105,7 +106,7 @@ func (p *Plan) Port(service string, containerPort uint32) string {
 func (p *Plan) URLs() [][2]string {
 	return [][2]string{
 		{"Gateway (Kong)", "http://localhost:" + p.Port(ServiceKong, 8000)},
-		{"llm-api", "http://" + dialable(p.ServerAddr)},
+		{"llm-api", "http://" + config.Dialable(p.ServerAddr)},
 		{"Keycloak", "http://localhost:" + p.Port(ServiceKeycloak, 8085)},
 		{"Postgres", "127.0.0.1:" + p.Port(ServiceAPIDB, 5432)},
 		{"vLLM", "http://127.0.0.1:" + p.Port(p.VLLMService(), 8000)},
@@ -168,16 +169,4 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318),
 		"OTEL_SERVICE_NAME":           "jan-llm-api",
 	}
-}
-
-// dialable turns a listen address into one to connect to.
-func dialable(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
