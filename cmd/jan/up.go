@@ -161,22 +161,11 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	if err := st.CheckPorts(ctx, plan.Containers, own); err != nil {
 		return fmt.Errorf("ports:\n%w", err)
 	}
-	missing, err := st.MissingImages(ctx, plan.Containers)
-	if err != nil {
-		return err
-	}
-	if len(missing) > 0 && req.pull != stack.PullNever {
-		if free, ok := stack.DiskFree(info.RootDir); ok && free < 10<<30 {
-			fmt.Fprintf(out, "Warning: %s free under %s; the images need several GB.\n", humanBytes(int64(free)), info.RootDir)
-		}
-	}
-
 	pr := newProgress(out)
 	st.Report = pr.event
-	if err := st.Pull(ctx, plan.Containers, req.pull); err != nil {
+	if err := pullFor(ctx, st, plan, req.pull, info, pr); err != nil {
 		return err
 	}
-	pr.endPull()
 
 	if plan.Profile == stack.ProfileGPU && req.mode == stack.GPUAuto {
 		if err := st.ProbeGPU(ctx, mustImage(plan)); err != nil {
@@ -301,11 +290,25 @@ func cpuPlan(ctx context.Context, cfg config.Config, req upRequest, st *stack.St
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Pull(ctx, plan.Containers, req.pull); err != nil {
+	info, _ := st.Info(ctx)
+	if err := pullFor(ctx, st, plan, req.pull, info, pr); err != nil {
 		return nil, err
 	}
-	pr.endPull()
 	return plan, nil
+}
+
+// pullFor pulls what plan needs under policy, warning first when the
+// engine's disk is short.
+func pullFor(ctx context.Context, st *stack.Stack, plan *stack.Plan, policy stack.PullPolicy, info stack.EngineInfo, pr *progress) error {
+	want, err := st.ImagesToPull(ctx, plan.Containers, policy)
+	if err != nil || len(want) == 0 {
+		return err
+	}
+	if free, ok := stack.DiskFree(info.RootDir); ok && free < 10<<30 {
+		fmt.Fprintf(pr.w, "Warning: %s free under %s; the images need several GB.\n", humanBytes(int64(free)), info.RootDir)
+	}
+	defer pr.endPull()
+	return st.Pull(ctx, want)
 }
 
 func mustImage(p *stack.Plan) string {

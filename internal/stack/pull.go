@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -52,55 +53,56 @@ func (s *Stack) MissingImages(ctx context.Context, containers []Container) (map[
 	return missing, nil
 }
 
-// Pull fetches the images containers need under policy, all at once,
-// reporting StepPull events with the bytes of each image so far. With
-// PullNever a missing image is an error naming the setting to change.
-func (s *Stack) Pull(ctx context.Context, containers []Container, policy PullPolicy) error {
-	want := map[string][]string{}
+// ImagesToPull returns the images containers need pulled under policy
+// (each with the services that use it): the missing ones, or all with
+// PullAlways. With PullNever a missing image is an error naming the
+// settings that point jan at another.
+func (s *Stack) ImagesToPull(ctx context.Context, containers []Container, policy PullPolicy) (map[string][]string, error) {
 	if policy == PullAlways {
+		want := map[string][]string{}
 		for _, c := range containers {
 			want[c.Image] = append(want[c.Image], c.Service)
 		}
-	} else {
-		missing, err := s.MissingImages(ctx, containers)
-		if err != nil {
-			return err
-		}
-		want = missing
+		return want, nil
 	}
-	if len(want) == 0 {
-		return nil
+	missing, err := s.MissingImages(ctx, containers)
+	if err != nil || policy != PullNever || len(missing) == 0 {
+		return missing, err
 	}
-	images := make([]string, 0, len(want))
-	for img := range want {
-		images = append(images, img)
-	}
-	sort.Strings(images)
-	if policy == PullNever {
-		lines := make([]string, len(images))
-		for i, img := range images {
-			svc := want[img][0]
-			lines[i] = fmt.Sprintf("  %s (service %s; --image %s=REF or %s)", img, svc, svc, ImageEnv(svc))
-		}
-		return fmt.Errorf("stack: --pull=never, and these images are not present: load them (docker load) or point jan at images you have:\n%s",
-			strings.Join(lines, "\n"))
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(images))
+	images := sortedImages(missing)
+	lines := make([]string, len(images))
 	for i, img := range images {
+		svc := missing[img][0]
+		lines[i] = fmt.Sprintf("  %s (service %s; --image %s=REF or %s)", img, svc, svc, ImageEnv(svc))
+	}
+	return nil, fmt.Errorf("stack: --pull=never, and these images are not present: load them (docker load) or point jan at images you have:\n%s",
+		strings.Join(lines, "\n"))
+}
+
+// Pull fetches images (as ImagesToPull returns them) all at once,
+// reporting StepPull events with the bytes of each image so far.
+func (s *Stack) Pull(ctx context.Context, images map[string][]string) error {
+	list := sortedImages(images)
+	var wg sync.WaitGroup
+	errs := make([]error, len(list))
+	for i, img := range list {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.pullOne(ctx, img, want[img])
+			errs[i] = s.pullOne(ctx, img, images[img])
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	return errors.Join(errs...)
+}
+
+func sortedImages(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for img := range m {
+		out = append(out, img)
 	}
-	return nil
+	sort.Strings(out)
+	return out
 }
 
 func (s *Stack) pullOne(ctx context.Context, img string, services []string) error {
