@@ -445,42 +445,51 @@ type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
 	tty     bool
-	pulls   map[string][2]int64
-	pulling bool
+	pulls   map[string]pullState
+	order   []string // images in the order their pulls began
+	drawn   int      // bar lines on screen
+	drawnAt time.Time
 	started map[string]time.Time
 	kept    map[string]bool
 }
 
+type pullState struct {
+	cur, total int64
+	done       bool
+}
+
 func newProgress(w io.Writer) *progress {
-	return &progress{w: w, tty: isTTY(w), pulls: map[string][2]int64{}, started: map[string]time.Time{}, kept: map[string]bool{}}
+	return &progress{w: w, tty: isTTY(w), pulls: map[string]pullState{}, started: map[string]time.Time{}, kept: map[string]bool{}}
 }
 
 func (p *progress) event(e stack.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Step {
-	case stack.StepPull:
-		_, seen := p.pulls[e.Detail]
-		p.pulls[e.Detail] = [2]int64{e.Current, e.Total}
+	case stack.StepPull, stack.StepPulled:
+		st, seen := p.pulls[e.Detail]
+		if !seen {
+			p.order = append(p.order, e.Detail)
+		}
+		if e.Step == stack.StepPulled {
+			st.done = true
+		} else if e.Total > 0 {
+			st.cur, st.total = e.Current, e.Total
+		}
+		p.pulls[e.Detail] = st
 		if !p.tty {
-			if !seen {
+			switch {
+			case !seen:
 				fmt.Fprintf(p.w, "  pulling %s\n", e.Detail)
+			case st.done:
+				fmt.Fprintf(p.w, "  pulled %s\n", e.Detail)
 			}
 			return
 		}
-		var cur, total int64
-		for _, v := range p.pulls {
-			cur += v[0]
-			total += v[1]
+		if !st.done && time.Since(p.drawnAt) < 100*time.Millisecond {
+			return
 		}
-		p.pulling = true
-		fmt.Fprintf(p.w, "\r\033[K  pulling %d image(s): %s / %s", len(p.pulls), humanBytes(cur), humanBytes(total))
-	case stack.StepPulled:
-		if p.tty {
-			fmt.Fprintf(p.w, "\r\033[K  pulled %s\n", e.Detail)
-		} else {
-			fmt.Fprintf(p.w, "  pulled %s\n", e.Detail)
-		}
+		p.drawPulls()
 	case stack.StepCreate:
 		p.started[e.Service] = time.Now()
 		fmt.Fprintf(p.w, "  %-15s creating (%s)\n", e.Service, e.Detail)
@@ -505,7 +514,11 @@ func (p *progress) event(e stack.Event) {
 		}
 		fmt.Fprintf(p.w, "  %-15s ready (%s)\n", e.Service, time.Since(p.started[e.Service]).Round(100*time.Millisecond))
 	case stack.StepRollback:
-		fmt.Fprintf(p.w, "  rolling back: removing %s\n", e.Detail)
+		if what, ok := strings.CutPrefix(e.Detail, "stop "); ok {
+			fmt.Fprintf(p.w, "  rolling back: stopping %s\n", what)
+		} else {
+			fmt.Fprintf(p.w, "  rolling back: removing %s\n", e.Detail)
+		}
 	case stack.StepRemove:
 		if e.Service != "" {
 			fmt.Fprintf(p.w, "  %-15s removing\n", e.Service)
@@ -515,14 +528,41 @@ func (p *progress) event(e stack.Event) {
 	}
 }
 
+// drawPulls redraws one bar per image in place (a terminal only).
+func (p *progress) drawPulls() {
+	if p.drawn > 0 {
+		fmt.Fprintf(p.w, "\033[%dA", p.drawn)
+	}
+	width := 0
+	for _, img := range p.order {
+		width = max(width, len(img))
+	}
+	for _, img := range p.order {
+		st := p.pulls[img]
+		fmt.Fprintf(p.w, "\r\033[K  %-*s  ", width, img)
+		switch {
+		case st.done:
+			fmt.Fprintln(p.w, "pulled")
+		case st.total == 0:
+			fmt.Fprintln(p.w, "waiting")
+		default:
+			const bar = 24
+			n := int(float64(bar) * float64(st.cur) / float64(st.total))
+			n = min(max(n, 0), bar)
+			fmt.Fprintf(p.w, "[%s%s] %3d%%  %s / %s\n", strings.Repeat("█", n), strings.Repeat("░", bar-n),
+				100*st.cur/st.total, humanBytes(st.cur), humanBytes(st.total))
+		}
+	}
+	p.drawn, p.drawnAt = len(p.order), time.Now()
+}
+
 func (p *progress) endPull() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pulling && p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
+	if p.tty && len(p.order) > 0 {
+		p.drawPulls()
 	}
-	p.pulling = false
-	p.pulls = map[string][2]int64{}
+	p.pulls, p.order, p.drawn = map[string]pullState{}, nil, 0
 }
 
 func humanBytes(n int64) string {

@@ -265,7 +265,7 @@ func (s *Stack) ensureContainer(ctx context.Context, c Container, rb *rollback) 
 			if _, err := s.cli.ContainerStart(ctx, existing.ID, client.ContainerStartOptions{}); err != nil {
 				return "", "", s.startError(ctx, c, existing.ID, err)
 			}
-			rb.add(&rb.started, existing.ID)
+			rb.add(&rb.started, existing.ID+" "+c.Service)
 			return existing.ID, StepStart, nil
 		}
 		action = StepRecreate
@@ -288,7 +288,7 @@ func (s *Stack) ensureContainer(ctx context.Context, c Container, rb *rollback) 
 		}
 		return "", "", &ServiceError{Service: c.Service, Reason: "cannot be created: " + err.Error(), Err: err}
 	}
-	rb.add(&rb.containers, r.ID)
+	rb.add(&rb.containers, r.ID+" "+c.Service)
 	if len(c.Files) > 0 {
 		archive, err := filesTar(c.Files)
 		if err != nil {
@@ -444,14 +444,17 @@ func (s *Stack) rollback(ctx context.Context, rb *rollback) error {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
 	var errs []error
-	for _, id := range rb.containers {
-		s.report(Event{Step: StepRollback, Detail: "container " + shortID(id)})
+	// containers and started hold "ID SERVICE".
+	for _, entry := range rb.containers {
+		id, svc, _ := strings.Cut(entry, " ")
+		s.report(Event{Service: svc, Step: StepRollback, Detail: "container " + ContainerName(s.project(), svc)})
 		if _, err := s.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
-	for _, id := range rb.started {
-		s.report(Event{Step: StepRollback, Detail: "stop " + shortID(id)})
+	for _, entry := range rb.started {
+		id, svc, _ := strings.Cut(entry, " ")
+		s.report(Event{Service: svc, Step: StepRollback, Detail: "stop " + ContainerName(s.project(), svc)})
 		if _, err := s.cli.ContainerStop(ctx, id, client.ContainerStopOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
