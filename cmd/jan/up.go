@@ -263,6 +263,9 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 		return err
 	}
 	defer logFile.Close()
+	if cfg.LogFormat == "" && isTTY(os.Stderr) {
+		cfg.LogFormat = "text" // what the terminal shows; server.log gets the same lines
+	}
 	err = server.Run(ctx, cfg, newLogger(cfg, io.MultiWriter(os.Stderr, logFile)), out)
 	fmt.Fprintln(out, "The containers keep running: jan up starts the server again in about a second; jan down stops everything.")
 	return err
