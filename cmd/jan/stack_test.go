@@ -291,7 +291,13 @@ func TestStackUpPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	out, err := r.jan("up", "-d")
+	out, err := r.jan("doctor")
+	if err == nil || !strings.Contains(out, "✗ port "+r.gateway+": needed by kong, taken by process") ||
+		!strings.Contains(out, "fix: stop it, or move jan's with --publish gateway=PORT or JAN_GATEWAY_PORT") ||
+		!strings.Contains(out, "✓ Docker engine") || !strings.Contains(out, "1 problem(s) found") {
+		t.Errorf("jan doctor with port %s taken (err %v):\n%s", r.gateway, err, out)
+	}
+	out, err = r.jan("up", "-d")
 	if err == nil {
 		t.Fatalf("jan up succeeded with port %s taken:\n%s", r.gateway, out)
 	}
@@ -348,6 +354,12 @@ func TestStackCommandsWithoutEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	cmd := exec.Command(bin, "doctor")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "no.sock"), "JAN_DATA_DIR="+filepath.Join(dir, "doctor"), "XDG_CONFIG_HOME="+dir)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "✗ Docker engine") || !strings.Contains(string(out), "fix: start Docker") {
+		t.Errorf("jan doctor without an engine (err %v):\n%s", err, out)
+	}
 	for _, args := range [][]string{{"up"}, {"up", "-d"}, {"status"}, {"logs", "kong"}, {"down"}, {"down", "--volumes"}} {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "no.sock"), "JAN_DATA_DIR="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+dir)
