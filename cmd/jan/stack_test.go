@@ -415,3 +415,29 @@ func TestStackGPUFallback(t *testing.T) {
 		t.Errorf("status profile %q reason %q", status.Profile, status.Reason)
 	}
 }
+
+// DOCKER_HOST=ssh://… reaches the engine the way the docker CLI does: ssh
+// runs `docker system dial-stdio` on the host (here a fake ssh runs it
+// locally and records how it was called).
+func TestStackOverSSH(t *testing.T) {
+	r := newStackRun(t)
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("no docker CLI for the fake ssh to run")
+	}
+	bin := t.TempDir()
+	argsFile := filepath.Join(bin, "args")
+	script := "#!/bin/sh\necho \"$@\" > " + argsFile + "\nunset DOCKER_HOST\nexec docker system dial-stdio\n"
+	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(r.env, "PATH="+bin+":"+os.Getenv("PATH"), "DOCKER_HOST=ssh://ann@build-box:2222")
+	out := r.mustJan("status", "--json")
+	var status statusReport
+	if err := json.Unmarshal([]byte(out), &status); err != nil || status.Engine != "ssh://ann@build-box:2222" {
+		t.Fatalf("jan status over ssh: %v\n%s", err, out)
+	}
+	args, _ := os.ReadFile(argsFile)
+	if got := strings.TrimSpace(string(args)); got != "-o ConnectTimeout=30 -T -l ann -p 2222 -- build-box docker system dial-stdio" {
+		t.Errorf("ssh was run with %q", got)
+	}
+}

@@ -24,6 +24,9 @@ type Endpoint struct {
 	Host   string // unix:///…, tcp://…, ssh://…, npipe://…
 	Source string // "DOCKER_HOST", "docker context colima", "rootless Docker", …
 	TLS    bool   // DOCKER_HOST with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH
+	// TLSDir holds a docker context's ca.pem, cert.pem and key.pem
+	// (contexts/tls/<hash>/docker), when it has any.
+	TLSDir string
 }
 
 // EngineHost is what endpoint discovery may look at; the zero value is the
@@ -178,21 +181,43 @@ func contextEndpoint(h EngineHost) (Endpoint, bool, error) {
 	if host == "" {
 		return Endpoint{}, false, fmt.Errorf("stack: docker context %q has no docker endpoint (fix: docker context use default)", name)
 	}
-	return Endpoint{Host: host, Source: "docker context " + name}, true, nil
+	ep := Endpoint{Host: host, Source: "docker context " + name}
+	tlsDir := filepath.Join(dir, "contexts", "tls", hex.EncodeToString(sum[:]), "docker")
+	for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+		if h.Exists(filepath.Join(tlsDir, f)) {
+			ep.TLSDir = tlsDir
+		}
+	}
+	return ep, true, nil
 }
 
 // NewEngineClient returns a moby client for ep. The API version is
 // negotiated with the engine on the first request (moby's default); TLS
 // settings come from DOCKER_CERT_PATH/DOCKER_TLS_VERIFY when ep came from
-// DOCKER_HOST. It does not contact the engine: call Ping for that.
-//
-// TODO(issue 4, next round): TLS material of docker contexts
-// (contexts/tls/<hash>/docker), ssh:// hosts through the docker CLI's
-// connection helper.
+// DOCKER_HOST, or from the context's TLS directory. An ssh:// host is
+// reached as the docker CLI does: `ssh HOST docker system dial-stdio`. It
+// does not contact the engine: call Ping for that.
 func NewEngineClient(ep Endpoint) (*client.Client, error) {
 	opts := []client.Opt{client.WithHost(ep.Host)}
+	if strings.HasPrefix(ep.Host, "ssh://") {
+		dial, err := sshDialer(ep.Host)
+		if err != nil {
+			return nil, fmt.Errorf("stack: Docker engine at %s (%s): %w", ep.Host, ep.Source, err)
+		}
+		opts = []client.Opt{client.WithHost("http://docker.example.com"), client.WithDialContext(dial)}
+	}
 	if ep.TLS {
 		opts = append(opts, client.WithTLSClientConfigFromEnv())
+	}
+	if ep.TLSDir != "" {
+		file := func(name string) string {
+			p := filepath.Join(ep.TLSDir, name)
+			if _, err := os.Stat(p); err != nil {
+				return ""
+			}
+			return p
+		}
+		opts = append(opts, client.WithTLSClientConfig(file("ca.pem"), file("cert.pem"), file("key.pem")))
 	}
 	c, err := client.New(opts...)
 	if err != nil {

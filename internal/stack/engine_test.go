@@ -16,6 +16,11 @@ func contextMeta(dir, name, host string) (string, string) {
 		`{"Name":"` + name + `","Metadata":{},"Endpoints":{"docker":{"Host":"` + host + `","SkipTLSVerify":false}}}`
 }
 
+func tlsDir(dir, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return filepath.Join(dir, "contexts", "tls", hex.EncodeToString(sum[:]), "docker")
+}
+
 func TestDiscoverEngine(t *testing.T) {
 	t.Parallel()
 	const home = "/home/ann"
@@ -37,6 +42,9 @@ func TestDiscoverEngine(t *testing.T) {
 			want: Endpoint{Host: "unix:///home/ann/.colima/default/docker.sock", Source: "docker context colima"}},
 		{name: "DOCKER_CONFIG moves config.json", env: map[string]string{"DOCKER_CONFIG": "/etc/dcfg"}, files: map[string]string{"/etc/dcfg/config.json": `{"currentContext":"remote"}`, cfgCtxPath: cfgCtxMeta},
 			want: Endpoint{Host: "tcp://10.0.0.5:2376", Source: "docker context remote"}},
+		{name: "context with TLS material", env: map[string]string{"DOCKER_CONFIG": "/etc/dcfg", "DOCKER_CONTEXT": "remote"},
+			files: map[string]string{cfgCtxPath: cfgCtxMeta, filepath.Join(tlsDir("/etc/dcfg", "remote"), "ca.pem"): "", filepath.Join(tlsDir("/etc/dcfg", "remote"), "cert.pem"): ""},
+			want: Endpoint{Host: "tcp://10.0.0.5:2376", Source: "docker context remote", TLSDir: tlsDir("/etc/dcfg", "remote")}},
 		{name: "default context means the default socket", files: map[string]string{home + "/.docker/config.json": `{"currentContext":"default"}`, "/var/run/docker.sock": ""},
 			want: Endpoint{Host: "unix:///var/run/docker.sock", Source: "default socket"}},
 		{name: "rootless via XDG_RUNTIME_DIR", env: map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}, files: map[string]string{"/run/user/1000/docker.sock": ""},
