@@ -132,7 +132,8 @@ type stackState struct {
 	Reason     string      `json:"reason"`
 	Model      string      `json:"model,omitempty"`
 	ServerAddr string      `json:"server_addr"`
-	ServerPID  int         `json:"server_pid,omitempty"` // jan up -d's server; 0 = in the foreground
+	ServerPID  int         `json:"server_pid,omitempty"` // the server's process (jan up -d's child, or jan up itself)
+	Foreground bool        `json:"foreground,omitempty"` // ServerPID is a jan up in a terminal
 	StartedAt  time.Time   `json:"started_at"`
 	URLs       [][2]string `json:"urls,omitempty"`
 	// ServerConfig digests the server's stack settings (see envDigest).

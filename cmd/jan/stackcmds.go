@@ -43,7 +43,7 @@ too. Only containers, networks and volumes jan created are touched.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if s, ok, _ := loadState(dir); ok && processAlive(s.ServerPID) {
+			if s, ok, _ := loadState(dir); ok && processAlive(s.ServerPID) && s.ServerPID != os.Getpid() {
 				fmt.Fprintf(out, "Stopping the llm-api server (pid %d)…\n", s.ServerPID)
 				if err := stopProcess(s.ServerPID, cfg.ShutdownGrace+5*time.Second); err != nil {
 					return err
@@ -169,7 +169,10 @@ func newStatusCmd() *cobra.Command {
 				if rep.Server.Ready {
 					srv = "ready"
 				}
-				if rep.Server.PID > 0 {
+				switch {
+				case rep.Server.PID > 0 && state.Foreground:
+					srv += fmt.Sprintf(" (jan up in a terminal, pid %d)", rep.Server.PID)
+				case rep.Server.PID > 0:
 					srv += fmt.Sprintf(" (background, pid %d)", rep.Server.PID)
 				}
 				fmt.Fprintf(tw, "llm-api\t%s\t\t%s\t(jan)\n", srv, rep.Server.Addr)
@@ -472,7 +475,7 @@ func runDoctor(ctx context.Context, d *doctor, cfg config.Config, so stackOption
 	own := []stack.HostPort{{Service: "llm-api", Addr: cfg.Addr, Fix: "--addr or JAN_ADDR"}}
 	if state, _, _ := loadState(cfg.DataDir); processAlive(state.ServerPID) {
 		own = nil
-		d.ok("llm-api", fmt.Sprintf("running in the background (pid %d, http://%s)", state.ServerPID, state.ServerAddr))
+		d.ok("llm-api", fmt.Sprintf("running (pid %d, http://%s)", state.ServerPID, state.ServerAddr))
 	}
 	if err := st.CheckPorts(ctx, plan.Containers, own); err != nil {
 		if pe, ok := err.(stack.PortsError); ok {

@@ -209,21 +209,28 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	}
 	state := stackState{Profile: string(plan.Profile), Reason: choice.Reason, Model: plan.Model, ServerAddr: cfg.Addr,
 		StartedAt: time.Now().UTC(), URLs: plan.URLs(), ServerConfig: envDigest(env, extra)}
-	if running != 0 && prev.ServerConfig != state.ServerConfig {
+	changed := prev.ServerConfig != state.ServerConfig
+	if running != 0 && changed && !prev.Foreground {
 		fmt.Fprintf(out, "The server's settings changed: restarting it (pid %d)…\n", running)
 		if err := stopProcess(running, cfg.ShutdownGrace+5*time.Second); err != nil {
 			return err
 		}
 		running = 0
-		req.detach = req.detach || prev.ServerPID != 0
+		req.detach = true
 	}
 	if running != 0 {
-		state.ServerPID, state.ServerAddr, state.StartedAt = running, prev.ServerAddr, prev.StartedAt
+		state.ServerPID, state.Foreground, state.ServerAddr, state.StartedAt = running, prev.Foreground, prev.ServerAddr, prev.StartedAt
+		state.ServerConfig = prev.ServerConfig
 		if err := saveState(cfg.DataDir, state); err != nil {
 			return err
 		}
-		printSummary(out, plan, running)
-		fmt.Fprintln(out, "The server was already running and was left as it is (jan down, then jan up, restarts it).")
+		printSummary(out, plan, running, prev.Foreground)
+		switch {
+		case changed:
+			fmt.Fprintf(out, "The server running in a terminal (pid %d) has the old settings: stop it there (Ctrl+C) and run jan up again.\n", running)
+		default:
+			fmt.Fprintln(out, "The server was already running and was left as it is.")
+		}
 		return nil
 	}
 	if req.detach {
@@ -236,7 +243,7 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 			return err
 		}
 		recordServer("http://" + config.Dialable(cfg.Addr))
-		printSummary(out, plan, pid)
+		printSummary(out, plan, pid, false)
 		fmt.Fprintf(out, "Up in %s (%s of it waiting on healthchecks).\n",
 			time.Since(began).Round(10*time.Millisecond), res.HealthWait.Round(10*time.Millisecond))
 		return nil
@@ -253,11 +260,12 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 		return err
 	}
 	cfg.ExtraAddrs = append(cfg.ExtraAddrs, extra...)
+	state.ServerPID, state.Foreground = os.Getpid(), true
 	if err := saveState(cfg.DataDir, state); err != nil {
 		return err
 	}
 	recordServer(cfg.PublicURL)
-	printSummary(out, plan, 0)
+	printSummary(out, plan, 0, true)
 	logFile, err := os.OpenFile(filepath.Join(cfg.DataDir, serverLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -267,7 +275,7 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 		cfg.LogFormat = "text" // what the terminal shows; server.log gets the same lines
 	}
 	err = server.Run(ctx, cfg, newLogger(cfg, io.MultiWriter(os.Stderr, logFile)), out)
-	fmt.Fprintln(out, "The containers keep running: jan up starts the server again in about a second; jan down stops everything.")
+	fmt.Fprintln(out, "The server stopped; this does not touch the containers (jan up restarts the server in about a second, jan down removes them).")
 	return err
 }
 
@@ -333,7 +341,7 @@ func summarize(r stack.UpResult) string {
 	return strings.Join(parts, ", ")
 }
 
-func printSummary(w io.Writer, p *stack.Plan, pid int) {
+func printSummary(w io.Writer, p *stack.Plan, pid int, foreground bool) {
 	fmt.Fprintln(w)
 	for _, u := range p.URLs() {
 		fmt.Fprintf(w, "  %-16s %s\n", u[0], u[1])
@@ -341,7 +349,7 @@ func printSummary(w io.Writer, p *stack.Plan, pid int) {
 	fmt.Fprintf(w, "  %-16s %s\n", "Model", p.Model)
 	fmt.Fprintf(w, "  %-16s %s (Keycloak admin password: KEYCLOAK_ADMIN_PASSWORD)\n", "Secrets", p.Secrets.Path)
 	fmt.Fprintln(w)
-	if pid > 0 {
+	if pid > 0 && !foreground {
 		fmt.Fprintf(w, "The llm-api server runs in the background (pid %d); jan logs llm-api shows its log, jan down stops everything.\n", pid)
 	}
 	fmt.Fprintln(w, "Next: jan guest   (a token)   ·   jan chat   (chat in the terminal)   ·   jan status")
