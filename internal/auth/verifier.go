@@ -62,12 +62,12 @@ func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.T
 // caller retries or fails startup); the JWKS is fetched lazily and refetched
 // when a token names an unknown key. audience "" skips the aud check.
 //
-// hc (nil: http.DefaultClient) makes the requests; JWKS fetches go through
+// hc (nil: a client with its own transport) makes the requests; JWKS fetches go through
 // a limiter, so a flood of tokens naming unknown keys costs the issuer at
 // most one JWKS request per 30 s.
 func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience string) (Verifier, error) {
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuerURL)
 	if err != nil {

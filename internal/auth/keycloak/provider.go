@@ -46,7 +46,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: callTimeout}
+		// Its own transport: nothing else in the process (an
+		// http.DefaultTransport.CloseIdleConnections, say) can break a
+		// non-idempotent Admin API call mid-flight.
+		hc = &http.Client{Timeout: callTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	p := &Provider{
 		cfg:           cfg,
