@@ -74,7 +74,7 @@ func New(o Options) *Client {
 		o.BaseURL = DefaultServerURL
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if o.Retries == 0 {
 		o.Retries = 2
