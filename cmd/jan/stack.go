@@ -88,15 +88,9 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// errNoEngine is how every stack command says Docker is not there: one
-// line, with the fix.
-type noEngineError struct{ err error }
-
-func (e *noEngineError) Error() string { return e.err.Error() }
-func (e *noEngineError) Unwrap() error { return e.err }
-
 // openStack finds and pings the Docker engine, for the project that
-// JAN_PROJECT (environment or .env) names.
+// JAN_PROJECT (environment or .env) names. Its errors are one line with
+// the fix: every stack command shows them as they are.
 func openStack(ctx context.Context) (*stack.Stack, error) {
 	env, err := config.Environ()
 	if err != nil {
@@ -108,17 +102,17 @@ func openStack(ctx context.Context) (*stack.Stack, error) {
 	}
 	ep, err := stack.DiscoverEngine(stack.EngineHost{})
 	if err != nil {
-		return nil, &noEngineError{err}
+		return nil, err
 	}
 	cli, err := stack.NewEngineClient(ep)
 	if err != nil {
-		return nil, &noEngineError{err}
+		return nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := stack.Ping(pctx, cli, ep); err != nil {
 		cli.Close()
-		return nil, &noEngineError{err}
+		return nil, err
 	}
 	st := stack.NewStack(cli, ep)
 	st.Project = project
