@@ -189,7 +189,7 @@ func TestKongStandIn(t *testing.T) {
 	for i := range 3 {
 		line, err := rd.ReadString('\n')
 		if err != nil || line != "data: "+strconv.Itoa(i)+"\n" {
-			t.Fatalf("event %d: %q, %v (kong buffered the stream?)", i, line, err)
+			t.Fatalf("event %d: %q, %v (kong buffered the stream?); kong's output:\n%s", i, line, err, logs(t, cli, r.id))
 		}
 		rd.ReadString('\n')
 		if i < 2 {
