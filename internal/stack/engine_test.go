@@ -44,7 +44,7 @@ func TestDiscoverEngine(t *testing.T) {
 			want: Endpoint{Host: "tcp://10.0.0.5:2376", Source: "docker context remote"}},
 		{name: "context with TLS material", env: map[string]string{"DOCKER_CONFIG": "/etc/dcfg", "DOCKER_CONTEXT": "remote"},
 			files: map[string]string{cfgCtxPath: cfgCtxMeta, filepath.Join(tlsDir("/etc/dcfg", "remote"), "ca.pem"): "", filepath.Join(tlsDir("/etc/dcfg", "remote"), "cert.pem"): ""},
-			want: Endpoint{Host: "tcp://10.0.0.5:2376", Source: "docker context remote", TLSDir: tlsDir("/etc/dcfg", "remote")}},
+			want:  Endpoint{Host: "tcp://10.0.0.5:2376", Source: "docker context remote", TLSDir: tlsDir("/etc/dcfg", "remote")}},
 		{name: "default context means the default socket", files: map[string]string{home + "/.docker/config.json": `{"currentContext":"default"}`, "/var/run/docker.sock": ""},
 			want: Endpoint{Host: "unix:///var/run/docker.sock", Source: "default socket"}},
 		{name: "rootless via XDG_RUNTIME_DIR", env: map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}, files: map[string]string{"/run/user/1000/docker.sock": ""},
