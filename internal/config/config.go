@@ -30,6 +30,10 @@ type Config struct {
 	Audience        string        // expected token audience ("" with an external issuer skips the check)
 	AutoMigrate     bool          // apply migrations at start
 	BodyLimit       int64         // max request body bytes
+	BodyTimeout     time.Duration // a request body must arrive within it (JAN_BODY_TIMEOUT)
+	BodyMinRate     int64         // bytes/s a body must average after its first seconds (JAN_BODY_MIN_RATE)
+	BodyBuffer      int64         // request body bytes held at once, all requests together (JAN_BODY_BUFFER_BYTES)
+	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
 	UpstreamTimeout time.Duration // wait for an engine's response headers
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
@@ -40,6 +44,8 @@ type Config struct {
 	GatewaySecret   string        // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
 	// Rate limits per role as PER_MINUTE:BURST:STREAMS or "off"; "" = the default.
 	RateLimitGuest, RateLimitUser, RateLimitAdmin string
+	// RateLimitAuth limits /auth writes per client address, PER_MINUTE:BURST or "off"; "" = the default.
+	RateLimitAuth string
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -48,6 +54,10 @@ func Defaults() Config {
 		Addr:            "127.0.0.1:8080",
 		AutoMigrate:     true,
 		BodyLimit:       4 << 20,
+		BodyTimeout:     60 * time.Second,
+		BodyMinRate:     4096,
+		BodyBuffer:      128 << 20,
+		MaxHeaderBytes:  64 << 10,
 		UpstreamTimeout: 120 * time.Second,
 		ShutdownGrace:   10 * time.Second,
 		IdentityWait:    60 * time.Second,
@@ -118,6 +128,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	str(&c.RateLimitGuest, "", "JAN_RATE_LIMIT_GUEST")
 	str(&c.RateLimitUser, "", "JAN_RATE_LIMIT_USER")
 	str(&c.RateLimitAdmin, "", "JAN_RATE_LIMIT_ADMIN")
+	str(&c.RateLimitAuth, "", "JAN_RATE_LIMIT_AUTH")
 	if c.Issuer != "" {
 		c.Audience = ""
 	}
@@ -146,14 +157,25 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 			return Config{}, fmt.Errorf("AUTO_MIGRATE=%q: want true or false", v)
 		}
 	}
-	if v := env("JAN_MAX_BODY_BYTES"); v != "" {
-		if c.BodyLimit, err = strconv.ParseInt(v, 10, 64); err != nil || c.BodyLimit <= 0 {
-			return Config{}, fmt.Errorf("JAN_MAX_BODY_BYTES=%q: want a positive number of bytes", v)
+	for _, n := range []struct {
+		key string
+		dst *int64
+	}{{"JAN_MAX_BODY_BYTES", &c.BodyLimit}, {"JAN_BODY_MIN_RATE", &c.BodyMinRate}, {"JAN_BODY_BUFFER_BYTES", &c.BodyBuffer}} {
+		if err := positiveInt(env, n.key, n.dst); err != nil {
+			return Config{}, err
 		}
 	}
-	if v := env("JAN_UPSTREAM_TIMEOUT"); v != "" {
-		if c.UpstreamTimeout, err = time.ParseDuration(v); err != nil || c.UpstreamTimeout <= 0 {
-			return Config{}, fmt.Errorf("JAN_UPSTREAM_TIMEOUT=%q: want a duration such as 60s", v)
+	headerBytes := int64(c.MaxHeaderBytes)
+	if err := positiveInt(env, "JAN_MAX_HEADER_BYTES", &headerBytes); err != nil {
+		return Config{}, err
+	}
+	c.MaxHeaderBytes = int(headerBytes)
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout}} {
+		if err := positiveDuration(env, d.key, d.dst); err != nil {
+			return Config{}, err
 		}
 	}
 	if v := env("JAN_SHUTDOWN_GRACE"); v != "" {
@@ -186,6 +208,34 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 		return Config{}, fmt.Errorf("LOG_FORMAT=%q: want json or text", c.LogFormat)
 	}
 	return c, nil
+}
+
+// positiveInt reads a whole number > 0 from env key into dst, if set.
+func positiveInt(env Env, key string, dst *int64) error {
+	v := env(key)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%s=%q: want a positive whole number", key, v)
+	}
+	*dst = n
+	return nil
+}
+
+// positiveDuration reads a duration > 0 from env key into dst, if set.
+func positiveDuration(env Env, key string, dst *time.Duration) error {
+	v := env(key)
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%s=%q: want a duration such as 60s", key, v)
+	}
+	*dst = d
+	return nil
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/jan, else ~/.local/share/jan.

@@ -79,6 +79,7 @@ type envOptions struct {
 	limits    *RateLimits   // nil: no rate limiting
 	keycloak  bool          // identity from a Keycloak double instead of the embedded issuer
 	gateway   string        // gateway secret
+	bodies    BodyLimits    // request body limits (zero: the defaults)
 }
 
 const testModel = "fake-model"
@@ -166,6 +167,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		GatewaySecret: o.gateway,
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 		Keepalive:     o.keepalive,
+		Bodies:        o.bodies,
 	})
 	hs.Config.Handler = srv
 	hs.Start()

@@ -1,13 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -113,6 +110,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	prop := propagation.TraceContext{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.bodyDeadline(w, r)
 		id := r.Header.Get("X-Request-Id")
 		if !saneRequestID(id) {
 			id = newRequestID()
@@ -175,34 +173,6 @@ func routeOf(r *http.Request) string {
 	return strings.Join(parts, "/")
 }
 
-// bufferBody reads the whole request body (up to the limit) before any
-// handler runs: handlers and idempotency need the bytes, and proxying a
-// buffered body never truncates. Over the limit → 413.
-func (s *Server) bufferBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodDelete {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.ContentLength > s.bodyLimit {
-			writeError(w, r, &http.MaxBytesError{Limit: s.bodyLimit})
-			return
-		}
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.bodyLimit))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeError(w, r, err)
-				return
-			}
-			writeError(w, r, errInvalid("", "invalid_body", "could not read the request body"))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyBody, b)))
-	})
-}
-
 // authenticate requires a principal and puts it in the context; it sets
 // the X-Principal-Id, X-Auth-Method and X-Scopes headers.
 func (s *Server) authenticate(next http.Handler) http.Handler {
@@ -244,14 +214,19 @@ func (s *Server) principalOf(r *http.Request) (*auth.Principal, error) {
 // headers trusted: anyone can send X-Consumer-ID, nobody else knows the secret.
 const GatewaySecretHeader = "X-Jan-Gateway-Secret"
 
+// viaGateway reports whether the request carries the gateway secret.
+func (s *Server) viaGateway(r *http.Request) bool {
+	if s.gatewaySecret == "" {
+		return false
+	}
+	got := r.Header.Get(GatewaySecretHeader)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.gatewaySecret)) == 1
+}
+
 // gatewayPrincipal turns Kong's consumer headers into a principal when the
 // request carries the gateway secret; an anonymous consumer is no one.
 func (s *Server) gatewayPrincipal(r *http.Request) (*auth.Principal, bool) {
-	if s.gatewaySecret == "" {
-		return nil, false
-	}
-	got := r.Header.Get(GatewaySecretHeader)
-	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.gatewaySecret)) != 1 {
+	if !s.viaGateway(r) {
 		return nil, false
 	}
 	id := r.Header.Get("X-Consumer-Custom-ID")

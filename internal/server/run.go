@@ -87,13 +87,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		transport = propagating{transport}
 	}
 	srv := New(Options{
-		Store: st, Registry: registry, Identity: identity, Issuer: issuer, Logger: log, Tracer: tracer, BodyLimit: cfg.BodyLimit,
+		Store: st, Registry: registry, Identity: identity, Issuer: issuer, Logger: log, Tracer: tracer,
+		Bodies:        BodyLimits{Max: cfg.BodyLimit, Timeout: cfg.BodyTimeout, MinRate: cfg.BodyMinRate, Buffer: cfg.BodyBuffer},
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),
 		ProviderCheck: providerCheck(registry),
 		RateLimits:    &limits,
 		GatewaySecret: cfg.GatewaySecret,
 	})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1+len(extra))
 	go func() { served <- hs.Serve(ln) }()
@@ -180,6 +181,13 @@ func rateLimits(cfg config.Config) (RateLimits, error) {
 			return l, fmt.Errorf("%s: %w", c.env, err)
 		}
 		*c.dst = v
+	}
+	if cfg.RateLimitAuth != "" {
+		v, err := ParseAddressLimit(cfg.RateLimitAuth)
+		if err != nil {
+			return l, fmt.Errorf("JAN_RATE_LIMIT_AUTH: %w", err)
+		}
+		l.Address = v
 	}
 	return l, nil
 }

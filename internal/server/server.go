@@ -7,8 +7,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,14 +31,16 @@ type Upstream interface {
 
 // Options wires a Server. Store, Registry, Upstream and Identity are required.
 type Options struct {
-	Store     store.Store
-	Registry  *inference.Registry
-	Upstream  Upstream
-	Identity  auth.IdentityProvider // guest accounts, refresh, upgrade, logout; its Verifier checks tokens
-	Issuer    *auth.Issuer          // the embedded issuer, whose discovery and JWKS documents jan serves; nil otherwise
-	Logger    *slog.Logger
-	Tracer    trace.Tracer
-	BodyLimit int64         // default 4 MiB
+	Store    store.Store
+	Registry *inference.Registry
+	Upstream Upstream
+	Identity auth.IdentityProvider // guest accounts, refresh, upgrade, logout; its Verifier checks tokens
+	Issuer   *auth.Issuer          // the embedded issuer, whose discovery and JWKS documents jan serves; nil otherwise
+	Logger   *slog.Logger
+	Tracer   trace.Tracer
+	// Bodies bound the reading of request bodies (size, time, rate, the
+	// server-wide buffer); zero fields get defaults.
+	Bodies    BodyLimits
 	Keepalive time.Duration // SSE keepalive interval; default 15s
 	// ProviderCheck reports whether at least one provider answers (for /readyz); nil → always ok.
 	ProviderCheck func(ctx context.Context) error
@@ -57,7 +62,8 @@ type Server struct {
 	issuer        *auth.Issuer
 	log           *slog.Logger
 	tracer        trace.Tracer
-	bodyLimit     int64
+	bodyLimits    BodyLimits
+	bodies        *budget // body bytes held by all requests
 	keepalive     time.Duration
 	ready         func(ctx context.Context) error
 	limits        *limiter // nil: no limits
@@ -81,7 +87,7 @@ type Server struct {
 func New(o Options) *Server {
 	s := &Server{
 		store: o.Store, models: o.Registry, upstream: o.Upstream, identity: o.Identity, verifier: o.Identity.Verifier(), issuer: o.Issuer,
-		log: o.Logger, tracer: o.Tracer, bodyLimit: o.BodyLimit, keepalive: o.Keepalive, ready: o.ProviderCheck,
+		log: o.Logger, tracer: o.Tracer, bodyLimits: o.Bodies.withDefaults(), keepalive: o.Keepalive, ready: o.ProviderCheck,
 		runs: map[string]*activeRun{}, started: time.Now(), gatewaySecret: o.GatewaySecret,
 	}
 	if s.log == nil {
@@ -90,9 +96,7 @@ func New(o Options) *Server {
 	if s.tracer == nil {
 		s.tracer = noop.NewTracerProvider().Tracer("jan")
 	}
-	if s.bodyLimit <= 0 {
-		s.bodyLimit = 4 << 20
-	}
+	s.bodies = &budget{max: s.bodyLimits.Buffer}
 	s.apiKeys = auth.NewAPIKeys(o.Store)
 	if o.RateLimits != nil {
 		s.limits = newLimiter(*o.RateLimits)
@@ -115,28 +119,37 @@ var errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, Type: "un
 // partial answer and finishes. Call it after http.Server.Shutdown's grace.
 func (s *Server) Stop() { s.stop(errShuttingDown) }
 
-// routes is the one route table.
+// routes is the one route table. Each kind of route has its gatekeepers in
+// the order that makes refusals cheapest: nobody's body is read before they
+// are authenticated and within their rate limit.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
-	private := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(s.rateLimit(h))) }
+	// public routes are reads anyone may make.
+	public := func(pattern string, h http.Handler) { mux.Handle(pattern, h) }
+	// signIn routes are the public /auth writes, limited per client address.
+	signIn := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.perAddress(s.readBody(authBodyLimit, h)))
+	}
+	private := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.authenticate(s.rateLimit(s.readBody(s.bodyLimits.Max, h))))
+	}
 	// idempotent routes record and replay responses per Idempotency-Key.
 	idempotent := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.authenticate(s.rateLimit(s.idempotency(h))))
+		mux.Handle(pattern, s.authenticate(s.rateLimit(s.readBody(s.bodyLimits.Max, s.idempotency(h)))))
 	}
 
-	public("GET /healthz", s.healthz)
-	public("GET /readyz", s.readyz)
+	public("GET /healthz", http.HandlerFunc(s.healthz))
+	public("GET /readyz", http.HandlerFunc(s.readyz))
 	if s.issuer != nil {
-		mux.Handle("GET "+auth.DiscoveryPath, s.issuer.DiscoveryHandler())
-		mux.Handle("GET "+auth.JWKSPath, s.issuer.JWKSHandler())
-		public("POST "+auth.TokenPath, s.token)
+		public("GET "+auth.DiscoveryPath, s.issuer.DiscoveryHandler())
+		public("GET "+auth.JWKSPath, s.issuer.JWKSHandler())
+		signIn("POST "+auth.TokenPath, s.token)
 	}
-	public("POST /auth/guest", s.guest)
-	public("POST /auth/guest-login", s.guest)
-	public("POST /auth/refresh", s.refresh)
-	public("POST /auth/logout", s.logout)
-	private("POST /auth/upgrade", s.upgrade)
+	signIn("POST /auth/guest", s.guest)
+	signIn("POST /auth/guest-login", s.guest)
+	signIn("POST /auth/refresh", s.refresh)
+	signIn("POST /auth/logout", s.logout)
+	mux.Handle("POST /auth/upgrade", s.authenticate(s.rateLimit(s.perAddress(s.readBody(authBodyLimit, http.HandlerFunc(s.upgrade))))))
 	private("GET /auth/me", s.me)
 
 	idempotent("POST /v1/api-keys", s.createAPIKey)
@@ -167,12 +180,57 @@ func (s *Server) routes() http.Handler {
 	private("GET /v1/conversations/{id}/items/{item_id}", s.getItem)
 	private("DELETE /v1/conversations/{id}/items/{item_id}", s.deleteItem)
 
-	mux.HandleFunc("/", s.notFound)
-	return s.observe(s.bufferBody(mux))
+	notFound := s.noRoute(mux)
+	mux.Handle("/", notFound)
+	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The mux would redirect an unclean path (//x, /a/../b) to its clean
+		// form; jan's routes have one spelling each, so it is not found.
+		if p := r.URL.EscapedPath(); !isCleanPath(p) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 }
 
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, errNotFound("unknown_route", "no route for %s %s", r.Method, r.URL.Path))
+// noRoute answers a request no route takes: 405 with Allow when the path
+// is served for other methods (OPTIONS included), else 404.
+func (s *Server) noRoute(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		if isCleanPath(r.URL.EscapedPath()) {
+			for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+				probe := r.Clone(r.Context())
+				probe.Method = m
+				if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+					allow = append(allow, m)
+				}
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, r, errNotFound("unknown_route", "no route for %s %s", r.Method, r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+			Message: fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", "))})
+	})
+}
+
+// isCleanPath reports whether p is already in the form ServeMux routes
+// (no empty, "." or ".." segments).
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return true
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

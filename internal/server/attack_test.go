@@ -1,0 +1,250 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The attack suite: what an exposed server meets, each test asserting the
+// bound that holds it (`go test -run Attack ./...`). Everything runs on
+// loopback and is bounded in time and size. The attacks that are measured
+// as memory of a separate process are in cmd/jan/attack_test.go.
+
+// rawRequest opens a connection and writes head (the request line and
+// headers, without the blank line) followed by the first body bytes.
+func (e *env) rawRequest(head string, body string) net.Conn {
+	e.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, head+"\r\nHost: jan\r\n\r\n"+body); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// readResponse reads one response from c within d.
+func readResponse(t testing.TB, c net.Conn, d time.Duration) (*http.Response, []byte) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no response within %s: %v", d, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+// A private route refuses a request without credentials before reading its
+// body: the 401 comes back while the 4 MiB body has not been sent at all.
+func TestAttackUnauthenticatedBodyIsNeverRead(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, path := range []string{"/v1/chat/completions", "/v1/conversations", "/v1/api-keys"} {
+		c := e.rawRequest("POST "+path+" HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 4194303", "{")
+		res, b := readResponse(t, c, 2*time.Second)
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), `"missing_token"`) {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
+		}
+		// The unread body is not waited for: the connection closes.
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("%s: the connection stayed open (%d more bytes)", path, n)
+		}
+	}
+	// A small unread body does not keep the connection either: net/http's
+	// discard of it is bounded by the body's grace period.
+	e2 := newEnv(t, envOptions{bodies: BodyLimits{Grace: 300 * time.Millisecond}})
+	c := e2.rawRequest("POST /v1/conversations HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100", "{")
+	start := time.Now()
+	if res, _ := readResponse(t, c, 2*time.Second); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("small body: %d", res.StatusCode)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("small stalled body: connection still open after %s (%v)", time.Since(start), err)
+	}
+}
+
+// An authenticated body that trickles in is cut once it falls behind the
+// minimum rate after the grace period, and any body is cut at the timeout;
+// a body that keeps up is read.
+func TestAttackSlowBodyIsCut(t *testing.T) {
+	e := newEnv(t, envOptions{bodies: BodyLimits{Grace: 300 * time.Millisecond, MinRate: 1000, Timeout: 1500 * time.Millisecond}})
+	tok := e.guest()
+	head := "POST /v1/conversations HTTP/1.1\r\nAuthorization: Bearer " + tok + "\r\nContent-Type: application/json\r\nContent-Length: 5000"
+
+	// 10 bytes every 100 ms (100 B/s): cut soon after the grace.
+	var wg sync.WaitGroup
+	const conns = 50
+	results := make(chan string, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.rawRequest(head, "")
+			start := time.Now()
+			go func() {
+				for i := 0; i < 50; i++ {
+					if _, err := io.WriteString(c, "          "); err != nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				results <- "no response: " + err.Error()
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			if took := time.Since(start); res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "body_timeout") || took > 2*time.Second {
+				results <- fmt.Sprintf("%d after %s: %s", res.StatusCode, took, b)
+				return
+			}
+			results <- ""
+		}()
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r != "" {
+			t.Fatalf("slow body: %s", r)
+		}
+	}
+
+	// 2000 B/s keeps up with the rate but not with the 1.5 s timeout for 5000 bytes.
+	c := e.rawRequest(head, "")
+	go func() {
+		for i := 0; i < 50; i++ {
+			if _, err := io.WriteString(c, strings.Repeat(" ", 200)); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	if res, b := readResponse(t, c, 4*time.Second); res.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("body past the timeout: %d %s", res.StatusCode, b)
+	}
+
+	// A whole body sent at once is fine, and the connection's deadline is
+	// lifted for what follows.
+	c = e.rawRequest(strings.Replace(head, "5000", "2", 1), "{}")
+	if res, b := readResponse(t, c, 2*time.Second); res.StatusCode != http.StatusCreated {
+		t.Fatalf("prompt body: %d %s", res.StatusCode, b)
+	}
+}
+
+// The bytes of all bodies held at once are capped: past the cap a request
+// gets 503 with Retry-After, and the budget comes back when requests end.
+func TestAttackBodyBufferIsCapped(t *testing.T) {
+	e := newEnv(t, envOptions{bodies: BodyLimits{Buffer: 1 << 20, Grace: 5 * time.Second}})
+	tok := e.guest()
+	head := func(n int) string {
+		return fmt.Sprintf("POST /v1/conversations HTTP/1.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d", tok, n)
+	}
+	held := e.rawRequest(head(800<<10), "{") // holds 800 KiB of the 1 MiB while it trickles
+	time.Sleep(100 * time.Millisecond)
+	c := e.rawRequest(head(400<<10), "")
+	res, b := readResponse(t, c, 2*time.Second)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"server_busy"`) {
+		t.Fatalf("over the buffer: %d %v %s", res.StatusCode, res.Header, b)
+	}
+	// Chunked bodies are counted as they grow.
+	c = e.rawRequest("POST /v1/conversations HTTP/1.1\r\nAuthorization: Bearer "+tok+"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked",
+		fmt.Sprintf("%x\r\n%s\r\n", 300<<10, strings.Repeat(" ", 300<<10)))
+	if res, b := readResponse(t, c, 2*time.Second); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("chunked over the buffer: %d %s", res.StatusCode, b)
+	}
+	held.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		r := e.do("POST", "/v1/conversations", tok, `{"title":"`+strings.Repeat("x", 200)+`"}`+strings.Repeat(" ", 400<<10), nil)
+		if r.status == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the budget did not come back: %d %s", r.status, r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Guests are minted per client address at a bounded rate; a client cannot
+// pretend to be many addresses with X-Forwarded-For, but the gateway (which
+// carries the secret) can say whom it forwards for.
+func TestAttackGuestFloodFromOneAddress(t *testing.T) {
+	limits := DefaultRateLimits()
+	limits.Address = RateLimit{PerMinute: 60, Burst: 5}
+	e := newEnv(t, envOptions{limits: &limits, gateway: "gw-secret"})
+	for i := 0; i < 5; i++ {
+		if r := e.do("POST", "/auth/guest", "", nil, nil); r.status != http.StatusCreated {
+			t.Fatalf("guest %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := e.do("POST", "/auth/guest", "", nil, map[string]string{"X-Forwarded-For": "203.0.113.9"})
+	if r.status != http.StatusTooManyRequests || r.errorCode(t) != "rate_limit_exceeded" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("6th guest from one address: %d %s", r.status, r.body)
+	}
+	// Every /auth write shares the address's bucket.
+	if r := e.do("POST", "/auth/refresh", "", map[string]string{"refresh_token": "x"}, nil); r.status != http.StatusTooManyRequests {
+		t.Fatalf("refresh after the flood: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/auth/token", "", "grant_type=password&username=a&password=b",
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); r.status != http.StatusTooManyRequests {
+		t.Fatalf("password grant after the flood: %d %s", r.status, r.body)
+	}
+	// Through the gateway, the address it appended is the client.
+	for i := 0; i < 5; i++ {
+		r := e.do("POST", "/auth/guest", "", nil, map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.7", GatewaySecretHeader: "gw-secret"})
+		if r.status != http.StatusCreated {
+			t.Fatalf("guest %d via the gateway: %d %s", i, r.status, r.body)
+		}
+	}
+	r = e.do("POST", "/auth/guest", "", nil, map[string]string{"X-Forwarded-For": "198.51.100.2, 203.0.113.7", GatewaySecretHeader: "gw-secret"})
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("6th guest from 203.0.113.7 via the gateway: %d", r.status)
+	}
+	// A wrong secret: the header is the client's own and is ignored.
+	r = e.do("POST", "/auth/guest", "", nil, map[string]string{"X-Forwarded-For": "192.0.2.44", GatewaySecretHeader: "guess"})
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("forged X-Forwarded-For: %d", r.status)
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	s := &Server{gatewaySecret: "s"}
+	for _, c := range []struct {
+		remote, xff, secret, want string
+	}{
+		{"127.0.0.1:5000", "", "", "127.0.0.1"},
+		{"127.0.0.1:5000", "9.9.9.9", "", "127.0.0.1"},
+		{"127.0.0.1:5000", "9.9.9.9", "s", "9.9.9.9"},
+		{"127.0.0.1:5000", "1.1.1.1,  9.9.9.9 ", "s", "9.9.9.9"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "", "", "2001:db8:1:2::/64"},
+		{"[::ffff:10.0.0.1]:443", "", "", "10.0.0.1"},
+		{"10.0.0.2:1", "garbage", "s", "garbage"},
+	} {
+		r, _ := http.NewRequest("POST", "/auth/guest", nil)
+		r.RemoteAddr = c.remote
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if c.secret != "" {
+			r.Header.Set(GatewaySecretHeader, c.secret)
+		}
+		if got := s.clientAddr(r); got != c.want {
+			t.Errorf("%+v: %q, want %q", c, got, c.want)
+		}
+	}
+}
