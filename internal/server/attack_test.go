@@ -248,3 +248,62 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// Every answer is the error envelope, including the ones net/http writes
+// before a handler runs and the mux's own 404/405/redirects.
+func TestAttackProtocolEdgesUseTheEnvelope(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok := e.guest()
+	envelope := func(what string, res *http.Response, b []byte, status int, code string) {
+		t.Helper()
+		r := response{status: res.StatusCode, header: res.Header, body: b}
+		if r.status != status || r.errorCode(t) != code || res.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %v %s, want %d %s", what, r.status, res.Header, b, status, code)
+		}
+	}
+	for _, c := range []struct {
+		what, raw    string
+		status       int
+		code, header string
+	}{
+		{"oversized headers", "GET /v1/models HTTP/1.1\r\nX-Big: " + strings.Repeat("a", 80<<10), 431, "headers_too_large", ""},
+		{"malformed header", "GET /v1/models HTTP/1.1\r\nthis is not a header", 400, "bad_request", ""},
+		{"no Host", "GET /v1/models HTTP/1.1\r\nX: y\r\n\r\n", 400, "bad_request", ""},
+		{"transfer encoding", "POST /v1/models HTTP/1.1\r\nTransfer-Encoding: rot13", 501, "unsupported_transfer_encoding", ""},
+		{"dot-dot path", "GET /v1/../v1/models HTTP/1.1", 404, "unknown_route", ""},
+		{"double slash", "GET //v1/models HTTP/1.1", 404, "unknown_route", ""},
+		{"OPTIONS", "OPTIONS /v1/models HTTP/1.1", 405, "method_not_allowed", "GET, HEAD"},
+		{"wrong method", "PUT /v1/conversations/conv_x HTTP/1.1", 405, "method_not_allowed", "GET, HEAD, POST, PATCH, DELETE"},
+		{"unknown path", "GET /v2/nothing HTTP/1.1", 404, "unknown_route", ""},
+	} {
+		raw := c.raw
+		if c.what == "no Host" {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, raw)
+			res, b := readResponse(t, conn, 2*time.Second)
+			envelope(c.what, res, b, c.status, c.code)
+			continue
+		}
+		conn := e.rawRequest(raw, "")
+		res, b := readResponse(t, conn, 2*time.Second)
+		envelope(c.what, res, b, c.status, c.code)
+		if c.header != "" && res.Header.Get("Allow") != c.header {
+			t.Errorf("%s: Allow = %q, want %q", c.what, res.Header.Get("Allow"), c.header)
+		}
+	}
+	// Bodies are UTF-8: another charset is 415, other bytes 400.
+	r := e.do("POST", "/v1/conversations", tok, `{"title":"x"}`, map[string]string{"Content-Type": "application/json; charset=utf-16"})
+	if r.status != http.StatusUnsupportedMediaType || r.errorCode(t) != "unsupported_media_type" {
+		t.Errorf("utf-16: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/chat/completions", tok, "{\"model\":\"fake-model\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", nil); r.status != 400 || r.errorCode(t) != "invalid_utf8" {
+		t.Errorf("invalid UTF-8 body: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/conversations", tok, `{}`, map[string]string{"Content-Type": "application/json; charset=UTF-8"}); r.status != http.StatusCreated {
+		t.Errorf("charset=UTF-8: %d %s", r.status, r.body)
+	}
+}

@@ -170,6 +170,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Bodies:        o.bodies,
 	})
 	hs.Config.Handler = srv
+	hs.Config.MaxHeaderBytes = 64 << 10
+	hs.Listener = Listener(hs.Listener)
 	hs.Start()
 	t.Cleanup(hs.Close)
 	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL, logs: logs, keycloak: kc}

@@ -28,8 +28,8 @@ import (
 // streams still running after that end with an error event, keeping their
 // partial answers. Human-readable progress goes to out; logs to log.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir %s: %w (set --data-dir or JAN_DATA_DIR)", cfg.DataDir, err)
+	if err := privateDir(cfg.DataDir, log); err != nil {
+		return fmt.Errorf("data dir %s: %w (set --data-dir or JAN_DATA_DIR)", cfg.DataDir, err)
 	}
 
 	// Listen first: a taken port is the most common start-up failure and
@@ -97,12 +97,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1+len(extra))
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(Listener(ln)) }()
 	for _, l := range extra {
-		go func() { served <- hs.Serve(l) }()
+		go func() { served <- hs.Serve(Listener(l)) }()
 	}
 	go purgeExpired(ctx, st, log)
-	banner(out, cfg, registry)
+	banner(out, cfg, ln.Addr().String(), registry)
 
 	select {
 	case err := <-served:
@@ -123,6 +123,25 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		}
 	}
 	fmt.Fprintln(out, "Stopped.")
+	return nil
+}
+
+// privateDir creates the data dir (0700) or, when it exists with access for
+// others, takes that away: it holds the signing key and the database.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return err
+		}
+		log.Info("data dir was open to other users; it is now 0700", "dir", dir, "was", fmt.Sprintf("%04o", perm))
+	}
 	return nil
 }
 
@@ -303,9 +322,14 @@ func providerCheck(reg *inference.Registry) func(context.Context) error {
 }
 
 // banner tells the user where jan listens, what it serves and how to try it.
-func banner(out io.Writer, cfg config.Config, reg *inference.Registry) {
+func banner(out io.Writer, cfg config.Config, bound string, reg *inference.Registry) {
 	base := cfg.PublicURL
 	fmt.Fprintf(out, "\njan is serving the llm-api on %s\n", base)
+	if host, _, _ := net.SplitHostPort(cfg.Addr); host == "" || net.ParseIP(host).IsUnspecified() {
+		fmt.Fprintf(out, "  Listening  %s on every network interface: anyone who can reach this machine can call it\n", bound)
+	} else {
+		fmt.Fprintf(out, "  Listening  %s\n", bound)
+	}
 	fmt.Fprintf(out, "  API        %s/v1\n", base)
 	fmt.Fprintf(out, "  Health     %s/readyz\n", base)
 	fmt.Fprintf(out, "  Database   %s\n", describeDB(cfg.DB))

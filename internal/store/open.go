@@ -109,6 +109,9 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, unavailable(what, err, "")
 	}
+	if err := privateFiles(path); err != nil {
+		return nil, unavailable(what, err, "")
+	}
 	// The writer is opened (and pinged) first: its first connection switches
 	// a new database to WAL, which the readers then find in place.
 	w, err := sql.Open("sqlite", path+sqliteWriterParams)
@@ -145,6 +148,30 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 		return nil, unavailable(what, err, "")
 	}
 	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite), cache: newHistoryCache()}, nil
+}
+
+// privateFiles makes the database file readable by its owner only, creating
+// it (0600) if missing: SQLite gives its -wal and -shm files the mode of the
+// database file, so they follow. Files left more open by an earlier version
+// are tightened.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {

@@ -187,3 +187,31 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 	}
 	t.Logf("%d acknowledged messages, %d stored after kill -9", len(acked), len(hist))
 }
+
+// The database and its WAL files are readable by their owner only, even
+// when an earlier version left them open to others.
+func TestAttackSQLiteFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jan.db")
+	st := openSQLite(t, path)
+	if err := st.CreateUser(context.Background(), &store.User{IsGuest: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(p), perm)
+		}
+	}
+	st.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openSQLite(t, path)
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("an existing 0644 database stayed %04o", fi.Mode().Perm())
+	}
+}
