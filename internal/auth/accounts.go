@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -42,9 +45,13 @@ func (i *Issuer) Upgrade(ctx context.Context, p *Principal, up Upgrade) (*Tokens
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("auth: look up username: %w", err)
 	}
-	hash, err := hashPassword(up.Password)
-	if err != nil {
+	var hash string
+	var hashErr error
+	if err := i.hashing.do(ctx, func() { hash, hashErr = hashPassword(up.Password) }); err != nil {
 		return nil, nil, err
+	}
+	if hashErr != nil {
+		return nil, nil, hashErr
 	}
 	u.Username, u.Email, u.PasswordHash, u.IsGuest = up.Username, up.Email, hash, false
 	if err := i.users.UpdateUser(ctx, u); err != nil {
@@ -69,14 +76,19 @@ func (i *Issuer) Upgrade(ctx context.Context, p *Principal, up Upgrade) (*Tokens
 func (i *Issuer) Login(ctx context.Context, username, password string) (*Tokens, *Account, error) {
 	denied := &Error{Code: CodeInvalidToken, Message: "invalid username or password"}
 	u, err := i.users.GetUserByUsername(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		_ = checkPassword(dummyHash(), password) // same work as a real check: no user enumeration by timing
-		return nil, nil, denied
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("auth: look up user: %w", err)
 	}
-	if u.IsGuest || u.PasswordHash == "" || !checkPassword(u.PasswordHash, password) {
+	hasPassword := err == nil && !u.IsGuest && u.PasswordHash != ""
+	hash := dummyHash // same work as a real check: no user enumeration by timing
+	if hasPassword {
+		hash = func() string { return u.PasswordHash }
+	}
+	ok := false
+	if err := i.hashing.do(ctx, func() { ok = checkPassword(hash(), password) }); err != nil {
+		return nil, nil, err
+	}
+	if !ok || !hasPassword {
 		return nil, nil, denied
 	}
 	t, err := i.Issue(ctx, u)
@@ -84,6 +96,54 @@ func (i *Issuer) Login(ctx context.Context, username, password string) (*Tokens,
 		return nil, nil, err
 	}
 	return t, accountOf(u), nil
+}
+
+// ErrBusy means password hashing is saturated: the caller should retry
+// shortly (the server answers 429 with Retry-After).
+var ErrBusy = errors.New("auth: too many password checks in progress; retry shortly")
+
+// hashQueue runs argon2 — 19 MiB and ~20 ms of a core each — at most n at a
+// time, so a flood of logins costs bounded memory and leaves cores for the
+// API. At most n more callers wait, each for at most maxWait (3 s); anyone
+// beyond that gets ErrBusy at once.
+
+type hashQueue struct {
+	slots   chan struct{}
+	waiting atomic.Int32
+	maxWait time.Duration
+}
+
+func newHashQueue(n int) *hashQueue {
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return &hashQueue{slots: make(chan struct{}, n), maxWait: 3 * time.Second}
+}
+
+func (q *hashQueue) do(ctx context.Context, fn func()) error {
+	select {
+	case q.slots <- struct{}{}: // a free slot: no waiting
+	default:
+		if q.waiting.Add(1) > int32(cap(q.slots)) {
+			q.waiting.Add(-1)
+			return ErrBusy
+		}
+		t := time.NewTimer(q.maxWait)
+		defer t.Stop()
+		select {
+		case q.slots <- struct{}{}:
+			q.waiting.Add(-1)
+		case <-t.C:
+			q.waiting.Add(-1)
+			return ErrBusy
+		case <-ctx.Done():
+			q.waiting.Add(-1)
+			return ctx.Err()
+		}
+	}
+	defer func() { <-q.slots }()
+	fn()
+	return nil
 }
 
 // Password hashes are argon2id in the PHC string format, with OWASP's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestUpgradeAndLogin(t *testing.T) {
@@ -106,5 +107,37 @@ func TestPasswordHash(t *testing.T) {
 	}
 	if !checkPassword(h, "s3cret password") || checkPassword(h, "s3cret passwore") || checkPassword("garbage", "x") {
 		t.Error("checkPassword is wrong")
+	}
+}
+
+// Password hashing runs n at a time with n more waiting; beyond that, or
+// after the wait, callers get ErrBusy instead of piling up 19 MiB each.
+func TestHashQueue(t *testing.T) {
+	q := newHashQueue(1)
+	q.maxWait = 200 * time.Millisecond
+	ctx := context.Background()
+	hold, held := make(chan struct{}), make(chan struct{})
+	go q.do(ctx, func() { close(held); <-hold })
+	<-held
+	waited := make(chan error)
+	go func() { waited <- q.do(ctx, func() {}) }()
+	deadline := time.Now().Add(time.Second)
+	for q.waiting.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := q.do(ctx, func() { t.Error("ran past a full queue") }); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third caller: %v, want ErrBusy at once", err)
+	}
+	if err := <-waited; !errors.Is(err, ErrBusy) {
+		t.Fatalf("a waiter past maxWait: %v, want ErrBusy", err)
+	}
+	go func() { waited <- q.do(ctx, func() {}) }()
+	time.Sleep(20 * time.Millisecond)
+	close(hold)
+	if err := <-waited; err != nil {
+		t.Fatalf("a waiter when the slot frees: %v", err)
+	}
+	if q.waiting.Load() != 0 || len(q.slots) != 0 {
+		t.Fatalf("queue not empty after: waiting %d, busy %d", q.waiting.Load(), len(q.slots))
 	}
 }

@@ -40,6 +40,9 @@ type IssuerOptions struct {
 	RefreshTTL time.Duration    // default 30 days
 	Now        func() time.Time // default time.Now; for tests
 	Admins     []string         // usernames that get the admin role once they are users
+	// PasswordHashes is how many argon2 hashes run at once (default: the
+	// number of CPUs); as many more callers may wait, the rest get ErrBusy.
+	PasswordHashes int
 }
 
 // Tokens is what guest creation, refresh and upgrade return to the client.
@@ -70,6 +73,7 @@ type Issuer struct {
 	now                   func() time.Time
 	users                 UserStore
 	admins                []string // lower-case usernames
+	hashing               *hashQueue
 
 	signer    jose.Signer
 	verifier  *oidcVerifier
@@ -93,6 +97,7 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		refreshTTL: orDefault(opts.RefreshTTL, 30*24*time.Hour),
 		now:        opts.Now,
 		users:      users,
+		hashing:    newHashQueue(opts.PasswordHashes),
 	}
 	for _, a := range opts.Admins {
 		i.admins = append(i.admins, strings.ToLower(a))

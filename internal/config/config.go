@@ -34,6 +34,7 @@ type Config struct {
 	BodyMinRate     int64         // bytes/s a body must average after its first seconds (JAN_BODY_MIN_RATE)
 	BodyBuffer      int64         // request body bytes held at once, all requests together (JAN_BODY_BUFFER_BYTES)
 	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
+	PasswordHashes  int           // argon2 hashes at once; 0 = one per CPU (JAN_PASSWORD_HASHES)
 	UpstreamTimeout time.Duration // wait for an engine's response headers
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
@@ -165,11 +166,16 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 			return Config{}, err
 		}
 	}
-	headerBytes := int64(c.MaxHeaderBytes)
-	if err := positiveInt(env, "JAN_MAX_HEADER_BYTES", &headerBytes); err != nil {
-		return Config{}, err
+	for _, n := range []struct {
+		key string
+		dst *int
+	}{{"JAN_MAX_HEADER_BYTES", &c.MaxHeaderBytes}, {"JAN_PASSWORD_HASHES", &c.PasswordHashes}} {
+		v := int64(*n.dst)
+		if err := positiveInt(env, n.key, &v); err != nil {
+			return Config{}, err
+		}
+		*n.dst = int(v)
 	}
-	c.MaxHeaderBytes = int(headerBytes)
 	for _, d := range []struct {
 		key string
 		dst *time.Duration

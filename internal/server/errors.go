@@ -110,6 +110,9 @@ func toAPIError(ctx context.Context, err error) *apiError {
 	case errors.As(err, &maxErr):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
 			Message: "request body is larger than the limit of " + strconv.FormatInt(maxErr.Limit, 10) + " bytes"}
+	case errors.Is(err, auth.ErrBusy):
+		return &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "auth_busy", RetryAfter: "1",
+			Message: "too many sign-ins are being checked right now; retry in a second"}
 	case errors.Is(err, store.ErrUnavailable):
 		logFrom(ctx).Error("database unavailable", "err", err)
 		return errDBUnavailable

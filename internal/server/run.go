@@ -178,7 +178,7 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, out io.
 		return auth.External{Issuer: cfg.Issuer, V: v}, nil, nil
 	}
 	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"),
-		Audience: cfg.Audience, Admins: cfg.Admins}, st)
+		Audience: cfg.Audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes}, st)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded identity: %w", err)
 	}
