@@ -35,6 +35,7 @@ type Config struct {
 	BodyBuffer      int64         // request body bytes held at once, all requests together (JAN_BODY_BUFFER_BYTES)
 	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
 	PasswordHashes  int           // argon2 hashes at once; 0 = one per CPU (JAN_PASSWORD_HASHES)
+	ListBytes       int           // a list page ends early past this many bytes of items (JAN_MAX_LIST_BYTES)
 	UpstreamTimeout time.Duration // wait for an engine's response headers
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
@@ -59,6 +60,7 @@ func Defaults() Config {
 		BodyMinRate:     4096,
 		BodyBuffer:      128 << 20,
 		MaxHeaderBytes:  64 << 10,
+		ListBytes:       1 << 20,
 		UpstreamTimeout: 120 * time.Second,
 		ShutdownGrace:   10 * time.Second,
 		IdentityWait:    60 * time.Second,
@@ -169,7 +171,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	for _, n := range []struct {
 		key string
 		dst *int
-	}{{"JAN_MAX_HEADER_BYTES", &c.MaxHeaderBytes}, {"JAN_PASSWORD_HASHES", &c.PasswordHashes}} {
+	}{{"JAN_MAX_HEADER_BYTES", &c.MaxHeaderBytes}, {"JAN_PASSWORD_HASHES", &c.PasswordHashes}, {"JAN_MAX_LIST_BYTES", &c.ListBytes}} {
 		v := int64(*n.dst)
 		if err := positiveInt(env, n.key, &v); err != nil {
 			return Config{}, err

@@ -22,7 +22,7 @@ type adminUserJSON struct {
 
 // listUsers lists every account of the embedded issuer, oldest first.
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	p, err := page(r, "asc")
+	p, err := s.page(r, "asc")
 	if err != nil {
 		writeError(w, r, err)
 		return

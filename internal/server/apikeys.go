@@ -57,6 +57,10 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errInvalid("name", "invalid_name", "name is required and at most 64 characters"))
 		return
 	}
+	if err := checkText("name", req.Name); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	p := principal(r)
 	if err := keyManager(p); err != nil {
 		writeError(w, r, err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -306,4 +307,122 @@ func TestAttackProtocolEdgesUseTheEnvelope(t *testing.T) {
 	if r := e.do("POST", "/v1/conversations", tok, `{}`, map[string]string{"Content-Type": "application/json; charset=UTF-8"}); r.status != http.StatusCreated {
 		t.Errorf("charset=UTF-8: %d %s", r.status, r.body)
 	}
+}
+
+// onBothBackends runs test against SQLite and Postgres.
+func onBothBackends(t *testing.T, o envOptions, test func(t *testing.T, e *env)) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			o := o
+			o.postgres = db == "postgres"
+			test(t, newEnv(t, o))
+		})
+	}
+}
+
+// Titles are bounded, and no list response grows past the list byte budget
+// however large its items: pages shorten, and paging still reaches every
+// item once.
+func TestAttackHugeTitlesAndLists(t *testing.T) {
+	onBothBackends(t, envOptions{}, func(t *testing.T, e *env) {
+		tok := e.guest()
+		if r := e.do("POST", "/v1/conversations", tok, map[string]any{"title": strings.Repeat("é", 257)}, nil); r.status != 400 || r.param(t) != "title" {
+			t.Fatalf("257-character title: %d %s", r.status, r.body)
+		}
+		conv := e.newConversation(tok, "")
+		if r := e.do("PATCH", "/v1/conversations/"+conv, tok, map[string]any{"title": strings.Repeat("x", 4<<20-100)}, nil); r.status != 400 || r.param(t) != "title" {
+			t.Fatalf("4 MiB title update: %d %.200s", r.status, r.body)
+		}
+		if r := e.do("POST", "/v1/conversations", tok, map[string]any{"title": strings.Repeat("é", 256)}, nil); r.status != 201 {
+			t.Fatalf("256-character title: %d %s", r.status, r.body)
+		}
+		const n, size = 10, 300 << 10
+		for i := 0; i < n; i++ {
+			r := e.do("POST", "/v1/conversations/"+conv+"/messages", tok, map[string]any{"role": "user", "content": fmt.Sprintf("%d%s", i, strings.Repeat("m", size))}, nil)
+			if r.status != 201 {
+				t.Fatalf("message %d: %d", i, r.status)
+			}
+		}
+		for _, path := range []string{"/messages", "/items"} {
+			seen := map[string]bool{}
+			after := ""
+			for page := 0; page < n+1; page++ {
+				url := "/v1/conversations/" + conv + path + "?limit=100"
+				if after != "" {
+					url += "&after=" + after
+				}
+				r := e.do("GET", url, tok, nil, nil)
+				if r.status != 200 || len(r.body) > 2<<20 {
+					t.Fatalf("%s page %d: %d, %d bytes", path, page, r.status, len(r.body))
+				}
+				var l struct {
+					Data      []struct{ ID string }
+					HasMore   bool    `json:"has_more"`
+					NextAfter *string `json:"next_after"`
+				}
+				r.decode(t, &l)
+				for _, m := range l.Data {
+					if seen[m.ID] {
+						t.Fatalf("%s: %s twice", path, m.ID)
+					}
+					seen[m.ID] = true
+				}
+				if !l.HasMore {
+					break
+				}
+				after = *l.NextAfter
+			}
+			if len(seen) != n {
+				t.Fatalf("%s: paging reached %d of %d messages", path, len(seen), n)
+			}
+		}
+	})
+}
+
+// NUL and invalid UTF-8 in ids, cursors, content, titles, metadata, names
+// and Idempotency-Key are a 400 naming the field on both backends, and a
+// chat on a conversation is refused before the engine is called.
+func TestAttackNULAndInvalidUTF8(t *testing.T) {
+	onBothBackends(t, envOptions{}, func(t *testing.T, e *env) {
+		tok := e.guest()
+		conv := e.newConversation(tok, "hello")
+		var engineCalls atomic.Int32
+		e.engineHook = func(*http.Request) { engineCalls.Add(1) }
+		for _, c := range []struct {
+			method, path string
+			body         any
+			header       map[string]string
+			param        string
+		}{
+			{"POST", "/v1/conversations", `{"title":"a\u0000b"}`, nil, "title"},
+			{"POST", "/v1/conversations", `{"metadata":{"k":"v\u0000"}}`, nil, "metadata"},
+			{"PATCH", "/v1/conversations/" + conv, `{"title":"\u0000"}`, nil, "title"},
+			{"POST", "/v1/conversations/" + conv + "/messages", `{"role":"user","content":"x\u0000y"}`, nil, "content"},
+			{"POST", "/v1/conversations/" + conv + "/items", `{"items":[{"type":"message","role":"user","content":[{"type":"input_text","text":"\u0000"}]}]}`, nil, "items[0].content[0].text"},
+			{"POST", "/v1/chat/completions", `{"model":"fake-model","conversation":"` + conv + `","messages":[{"role":"user","content":"hi\u0000"}]}`, nil, "messages[0].content"},
+			{"POST", "/v1/chat/completions", `{"model":"fake-model","conversation":"conv_\u0000","messages":[{"role":"user","content":"hi"}]}`, nil, "conversation"},
+			{"GET", "/v1/conversations/conv_%00", nil, nil, "id"},
+			{"GET", "/v1/conversations/%FF%FE", nil, nil, "id"},
+			{"POST", "/v1/conversations/" + conv + "/runs/run_%00/cancel", nil, nil, "run_id"},
+			{"GET", "/v1/conversations?after=conv_%00", nil, nil, "after"},
+			{"GET", "/v1/conversations/" + conv + "/messages?after=%C3%28", nil, nil, "after"},
+			{"POST", "/v1/conversations", `{}`, map[string]string{"Idempotency-Key": "key\xff"}, "Idempotency-Key"},
+		} {
+			r := e.do(c.method, c.path, tok, c.body, c.header)
+			if r.status != http.StatusBadRequest || r.param(t) != c.param {
+				t.Errorf("%s %s %v: %d %s, want 400 with param %q", c.method, c.path, c.body, r.status, r.body, c.param)
+			}
+		}
+		if n := engineCalls.Load(); n != 0 {
+			t.Errorf("the engine was called %d times for refused requests", n)
+		}
+		if got := e.messages(tok, conv); len(got) != 1 {
+			t.Errorf("the conversation has %d messages, want the first one only", len(got))
+		}
+		r := e.do("POST", "/auth/token", "", "grant_type=password&username=a%00b&password=whatever",
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if r.status != 400 || !strings.Contains(string(r.body), "invalid_request") {
+			t.Errorf("password grant with a NUL username: %d %s", r.status, r.body)
+		}
+	})
 }

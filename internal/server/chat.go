@@ -96,6 +96,9 @@ func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
 	if err := stringField(req.fields, "conversation", false, &req.Conversation); err != nil {
 		return nil, err
 	}
+	if err := checkText("conversation", req.Conversation); err != nil {
+		return nil, err
+	}
 	if raw, ok := req.fields["stream_options"]; ok && string(raw) != "null" && (len(raw) == 0 || raw[0] != '{') {
 		return nil, errInvalid("stream_options", "invalid_type", "stream_options: expected an object")
 	}

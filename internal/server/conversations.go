@@ -68,6 +68,9 @@ func validateMetadata(m map[string]string) error {
 		return errInvalid("metadata", "invalid_metadata", "metadata may have at most 16 keys, got %d", len(m))
 	}
 	for k, v := range m {
+		if err := checkText("metadata", k+v); err != nil {
+			return err
+		}
 		if utf8.RuneCountInString(k) > 64 {
 			return errInvalid("metadata", "invalid_metadata", "metadata keys may be at most 64 characters: %.20q…", k)
 		}
@@ -92,7 +95,7 @@ func contentText(raw json.RawMessage, param string) (string, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", errInvalid(param, "invalid_type", "%s: expected a string or an array of content parts", param)
 		}
-		return s, nil
+		return s, checkText(param, s)
 	case '[':
 		var parts []struct {
 			Type string  `json:"type"`
@@ -107,6 +110,9 @@ func contentText(raw json.RawMessage, param string) (string, error) {
 			case "text", "input_text", "output_text":
 				if p.Text == nil {
 					return "", errInvalid(fmt.Sprintf("%s[%d].text", param, i), "missing_field", "%s[%d].text is required", param, i)
+				}
+				if err := checkText(fmt.Sprintf("%s[%d].text", param, i), *p.Text); err != nil {
+					return "", err
 				}
 				b.WriteString(*p.Text)
 			default:
@@ -192,6 +198,10 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &store.Conversation{UserID: principal(r).ID, Metadata: req.Metadata}
 	if req.Title != nil {
+		if err := checkTitle(*req.Title); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		c.Title = *req.Title
 	}
 	markExecuted(w)
@@ -221,7 +231,7 @@ func notFoundAs(err error, code, format string, args ...any) error {
 }
 
 func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
-	p, err := page(r, "desc")
+	p, err := s.page(r, "desc")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -258,6 +268,12 @@ func (s *Server) updateConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := store.ConversationUpdate{Title: req.Title}
+	if req.Title != nil {
+		if err := checkTitle(*req.Title); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	if req.Metadata != nil {
 		if err := validateMetadata(*req.Metadata); err != nil {
 			writeError(w, r, err)
@@ -316,7 +332,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 // writeMessages lists the conversation's messages in the given default
 // order, each shown by view (seed message or Conversations item).
 func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, defaultOrder string, view func(*store.Message) any) {
-	p, err := page(r, defaultOrder)
+	p, err := s.page(r, defaultOrder)
 	if err != nil {
 		writeError(w, r, err)
 		return

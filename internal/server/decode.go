@@ -80,9 +80,11 @@ func jsonType(kind string) string {
 }
 
 // page reads ?limit, ?after and ?order; defaultOrder applies when absent.
-func page(r *http.Request, defaultOrder string) (store.Page, error) {
+// A page also ends early when its items add up to the list byte budget, so
+// no list response grows past a few MB whatever the items hold.
+func (s *Server) page(r *http.Request, defaultOrder string) (store.Page, error) {
 	q := r.URL.Query()
-	p := store.Page{Limit: 20, After: q.Get("after"), Order: defaultOrder}
+	p := store.Page{Limit: 20, After: q.Get("after"), Order: defaultOrder, MaxBytes: s.listBytes}
 	if v := q.Get("limit"); v != "" || q.Has("limit") {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {

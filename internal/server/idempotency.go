@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/janhq/jan/internal/store"
 )
@@ -24,8 +25,8 @@ func (s *Server) idempotency(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r)
 			return
 		}
-		if len(key) > 255 {
-			writeError(w, r, errInvalid("Idempotency-Key", "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"))
+		if len(key) > 255 || !printable(key) {
+			writeError(w, r, errInvalid("Idempotency-Key", "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters of UTF-8 text without control characters"))
 			return
 		}
 		sum := sha256.Sum256(body(r))
@@ -121,4 +122,14 @@ func markExecuted(w http.ResponseWriter) {
 	if c, ok := w.(*capture); ok {
 		c.executed = true
 	}
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	for _, c := range s {
+		if c == utf8.RuneError || c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -140,6 +140,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(http.StatusBadRequest, "invalid_request", "username and password are required")
 			return
 		}
+		if checkText("username", user) != nil {
+			oauthError(http.StatusBadRequest, "invalid_request", "username must be UTF-8 text without NUL characters")
+			return
+		}
 		tokens, _, err = pl.Login(r.Context(), user, pass)
 	case "":
 		oauthError(http.StatusBadRequest, "invalid_request", "grant_type is required")

@@ -42,6 +42,9 @@ type Options struct {
 	// server-wide buffer); zero fields get defaults.
 	Bodies    BodyLimits
 	Keepalive time.Duration // SSE keepalive interval; default 15s
+	// ListBytes ends a list page early once its items' text adds up to it
+	// (default 1 MiB): a page of 100 large messages would be 400 MB.
+	ListBytes int
 	// ProviderCheck reports whether at least one provider answers (for /readyz); nil → always ok.
 	ProviderCheck func(ctx context.Context) error
 	// RateLimits per role; nil → no rate limiting.
@@ -65,6 +68,7 @@ type Server struct {
 	bodyLimits    BodyLimits
 	bodies        *budget // body bytes held by all requests
 	keepalive     time.Duration
+	listBytes     int
 	ready         func(ctx context.Context) error
 	limits        *limiter // nil: no limits
 	gatewaySecret string
@@ -97,6 +101,7 @@ func New(o Options) *Server {
 		s.tracer = noop.NewTracerProvider().Tracer("jan")
 	}
 	s.bodies = &budget{max: s.bodyLimits.Buffer}
+	s.listBytes = orDefault(o.ListBytes, 1<<20)
 	s.apiKeys = auth.NewAPIKeys(o.Store)
 	if o.RateLimits != nil {
 		s.limits = newLimiter(*o.RateLimits)
@@ -131,11 +136,11 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(pattern, s.perAddress(s.readBody(authBodyLimit, h)))
 	}
 	private := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.authenticate(s.rateLimit(s.readBody(s.bodyLimits.Max, h))))
+		mux.Handle(pattern, s.authenticate(s.rateLimit(textOnly(s.readBody(s.bodyLimits.Max, h)))))
 	}
 	// idempotent routes record and replay responses per Idempotency-Key.
 	idempotent := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.authenticate(s.rateLimit(s.readBody(s.bodyLimits.Max, s.idempotency(h)))))
+		mux.Handle(pattern, s.authenticate(s.rateLimit(textOnly(s.readBody(s.bodyLimits.Max, s.idempotency(h))))))
 	}
 
 	public("GET /healthz", http.HandlerFunc(s.healthz))

@@ -24,6 +24,15 @@ func finishConversation(c *Conversation) {
 	}
 }
 
+// conversationSize is about what a conversation weighs in a list response.
+func conversationSize(c *Conversation) int {
+	n := 200 + len(c.Title) + len(c.Model)
+	for k, v := range c.Metadata {
+		n += len(k) + len(v) + 6
+	}
+	return n
+}
+
 func scanConversation(r rowScanner) (*Conversation, error) {
 	var c Conversation
 	if err := r.Scan(conversationTargets(&c)...); err != nil {
@@ -110,11 +119,10 @@ func (s *sqlStore) ListConversations(ctx context.Context, userID string, p Page)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	list, err := collect(rows, conversationTargets, finishConversation)
+	list, more, err := collectPage(rows, w, p.MaxBytes, conversationTargets, finishConversation, conversationSize)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	list, more := trim(list, w)
 	return list, more, nil
 }
 

@@ -154,6 +154,8 @@ func classifyPostgres(err error) error {
 			return ErrConflict
 		case pe.Code == "23503": // foreign_key_violation
 			return ErrNotFound
+		case pe.Code == "22021", pe.Code == "22P05": // character_not_in_repertoire, untranslatable_character
+			return ErrInvalidText
 		// connection_exception, too_many_connections, admin/crash shutdown,
 		// cannot_connect_now (starting up or in recovery)
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "53300",

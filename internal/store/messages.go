@@ -138,11 +138,12 @@ func (s *sqlStore) ListMessages(ctx context.Context, userID, conversationID stri
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	list, err := collectHistory(rows, conversationID)
+	list, more, err := collectPage(rows, w, p.MaxBytes, historyTargets,
+		func(m *Message) { m.ConversationID = conversationID },
+		func(m *Message) int { return 200 + len(m.Content) })
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	list, more := trim(list, w)
 	return list, more, nil
 }
 

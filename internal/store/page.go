@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -26,14 +27,6 @@ type window struct {
 func (w window) clause() string { return w.after + w.order + " LIMIT ?" }
 
 func (w window) clauseArgs() []any { return append(w.args, w.limit+1) }
-
-// trim cuts one-extra rows back to the limit and reports whether there were more.
-func trim[T any](list []T, w window) ([]T, bool) {
-	if len(list) > w.limit {
-		return list[:w.limit], true
-	}
-	return list, false
-}
 
 // newWindow resolves p for a list whose items carry prefix ids and whose
 // default order is defaultOrder. cursorSeq is a query with a single ? for the
@@ -77,4 +70,32 @@ func (s *sqlStore) newWindow(ctx context.Context, p Page, prefix, defaultOrder, 
 		w.after = " AND seq < ?"
 	}
 	return w, nil
+}
+
+// collectPage is collect for one page of a list: it stops at w's limit (plus
+// the one extra row that tells whether there are more) or, when maxBytes > 0,
+// once the items' sizes add up to maxBytes, and reports whether more rows
+// follow.
+func collectPage[T any](rows *sql.Rows, w window, maxBytes int, targets func(*T) []any, finish func(*T), size func(*T) int) ([]T, bool, error) {
+	defer rows.Close()
+	list := []T{}
+	var v T
+	dest := targets(&v)
+	total := 0
+	for rows.Next() {
+		if len(list) == w.limit || (maxBytes > 0 && total >= maxBytes) {
+			return list, true, nil
+		}
+		var zero T
+		v = zero
+		if err := rows.Scan(dest...); err != nil {
+			return nil, false, err
+		}
+		if finish != nil {
+			finish(&v)
+		}
+		list = append(list, v)
+		total += size(&v)
+	}
+	return list, false, rows.Err()
 }

@@ -206,7 +206,7 @@ func (s *sqlStore) fail(op string, err error) error {
 		err = ErrNotFound
 	}
 	e := &opError{op: op, err: err, secret: s.secret}
-	for _, sentinel := range []error{ErrNotFound, ErrConflict, ErrBadCursor, ErrUnavailable} {
+	for _, sentinel := range []error{ErrNotFound, ErrConflict, ErrBadCursor, ErrUnavailable, ErrInvalidText} {
 		if errors.Is(err, sentinel) {
 			return e // already one of ours: nothing to add
 		}

@@ -34,6 +34,9 @@ var (
 	ErrConflict    = errors.New("conflict")       // unique constraint (username, email, ...)
 	ErrBadCursor   = errors.New("invalid cursor") // pagination cursor is malformed or unknown
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrInvalidText: the database refused text it cannot store (Postgres
+	// and NUL). The server checks text first; this is the backstop.
+	ErrInvalidText = errors.New("text the database cannot store")
 )
 
 // Message roles and statuses.
@@ -122,11 +125,14 @@ type Model struct {
 }
 
 // Page selects a window of a list. After is an object id (the cursor); ""
-// starts at the beginning. Order is "asc" or "desc".
+// starts at the beginning. Order is "asc" or "desc". MaxBytes, when > 0,
+// ends the page early once its items' text adds up to that many bytes (the
+// page always holds at least one item; hasMore tells whether more follow).
 type Page struct {
-	Limit int
-	After string
-	Order string
+	Limit    int
+	After    string
+	Order    string
+	MaxBytes int
 }
 
 // IdempotencyKey scopes a record: the same key from another principal, method

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,4 +320,49 @@ func testConversationHistory(t *testing.T, st store.Store) {
 	must(t, st.DeleteConversation(c, user, full.ID))
 	_, _, err = st.ConversationHistory(c, user, full.ID)
 	wantErr(t, "ConversationHistory of a deleted conversation", err, store.ErrNotFound)
+}
+
+// A page with MaxBytes ends once its items' text reaches the budget: large
+// messages come a few at a time, each page at least one, with no gap or
+// repeat across pages, and hasMore false only at the end.
+func testPageBytes(t *testing.T, st store.Store) {
+	c := ctx(t)
+	user := store.NewID(store.PrefixUser)
+	conv := &store.Conversation{UserID: user}
+	must(t, st.CreateConversation(c, conv, nil))
+	sizes := []int{10, 3000, 10, 10, 9000, 10, 2500, 2500}
+	var want []string
+	for i, n := range sizes {
+		m := &store.Message{Role: store.RoleUser, Content: strings.Repeat(string(rune('a'+i)), n)}
+		must(t, st.AppendMessages(c, user, conv.ID, []*store.Message{m}))
+		want = append(want, m.ID)
+	}
+	var got []string
+	after := ""
+	for page := 0; page < 20; page++ {
+		items, more, err := st.ListMessages(c, user, conv.ID, store.Page{Limit: 100, After: after, MaxBytes: 4000})
+		must(t, err)
+		if len(items) == 0 {
+			t.Fatalf("page %d is empty (hasMore %v)", page, more)
+		}
+		total := 0
+		for i, m := range items {
+			if i > 0 && total >= 4000 {
+				t.Fatalf("page %d went on past the budget: %d bytes before item %d", page, total, i)
+			}
+			total += len(m.Content) + 200
+			got = append(got, m.ID)
+		}
+		if !more {
+			break
+		}
+		after = got[len(got)-1]
+	}
+	equal(t, "messages over byte-bounded pages", got, want)
+	// The budget is per page: a large one holds everything.
+	all, more, err := st.ListMessages(c, user, conv.ID, store.Page{Limit: 100, MaxBytes: 1 << 20})
+	must(t, err)
+	if len(all) != len(sizes) || more {
+		t.Fatalf("one roomy page: %d items, hasMore %v", len(all), more)
+	}
 }

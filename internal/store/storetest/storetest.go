@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConversationPages", testConversationPages},
 		{"MessagePages", testMessagePages},
+		{"PageBytes", testPageBytes},
 		{"ConversationHistory", testConversationHistory},
 		{"BadCursors", testBadCursors},
 		{"Ownership", testOwnership},
