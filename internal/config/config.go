@@ -36,6 +36,9 @@ type Config struct {
 	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
 	PasswordHashes  int           // argon2 hashes at once; 0 = one per CPU (JAN_PASSWORD_HASHES)
 	ListBytes       int           // a list page ends early past this many bytes of items (JAN_MAX_LIST_BYTES)
+	RunCheckpoint   time.Duration // how often a streaming run's answer so far is saved (JAN_RUN_CHECKPOINT)
+	RunStaleAfter   time.Duration // a run silent this long is taken for an orphan of a dead process (JAN_RUN_STALE_AFTER)
+	FinalWriteRetry time.Duration // how long the final write of an answer is retried while the database is down (JAN_FINAL_WRITE_RETRY)
 	UpstreamTimeout time.Duration // wait for an engine's response headers
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
@@ -61,6 +64,9 @@ func Defaults() Config {
 		BodyBuffer:      128 << 20,
 		MaxHeaderBytes:  64 << 10,
 		ListBytes:       1 << 20,
+		RunCheckpoint:   time.Second,
+		RunStaleAfter:   time.Minute,
+		FinalWriteRetry: 30 * time.Second,
 		UpstreamTimeout: 120 * time.Second,
 		ShutdownGrace:   10 * time.Second,
 		IdentityWait:    60 * time.Second,
@@ -181,7 +187,8 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout}} {
+	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout},
+		{"JAN_RUN_CHECKPOINT", &c.RunCheckpoint}, {"JAN_RUN_STALE_AFTER", &c.RunStaleAfter}, {"JAN_FINAL_WRITE_RETRY", &c.FinalWriteRetry}} {
 		if err := positiveDuration(env, d.key, d.dst); err != nil {
 			return Config{}, err
 		}

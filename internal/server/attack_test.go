@@ -126,14 +126,14 @@ func TestAttackSlowBodyIsCut(t *testing.T) {
 
 	// 2000 B/s keeps up with the rate but not with the 1.5 s timeout for 5000 bytes.
 	c := e.rawRequest(head, "")
-	go func() {
+	go func(c net.Conn) {
 		for i := 0; i < 50; i++ {
 			if _, err := io.WriteString(c, strings.Repeat(" ", 200)); err != nil {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-	}()
+	}(c)
 	if res, b := readResponse(t, c, 4*time.Second); res.StatusCode != http.StatusRequestTimeout {
 		t.Fatalf("body past the timeout: %d %s", res.StatusCode, b)
 	}

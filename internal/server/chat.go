@@ -276,7 +276,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt inference.Rout
 	}
 	sse := startSSE(w, s.keepalive)
 	defer sse.close()
-	_, err = s.relay(ctx, resp, rt, sse, nil)
+	_, err = s.relay(ctx, resp, rt, sse, nil, nil)
 	end(err)
 	s.endStream(ctx, sse, err)
 }
@@ -296,10 +296,11 @@ func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, er
 }
 
 // relay forwards the engine's SSE events to the client (model rewritten),
-// folding them into acc when it is non-nil. It returns whether the engine
+// folding them into acc when it is non-nil and telling progress (when
+// non-nil) the answer so far after each. It returns whether the engine
 // finished its answer, and why not otherwise: an engine error, or the
 // context's cause (client gone, run cancelled, server stopping).
-func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator) (bool, error) {
+func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, progress func(string)) (bool, error) {
 	events := inference.NewEventReader(resp.Body)
 	for {
 		data, err := events.Next()
@@ -319,6 +320,9 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 		if acc != nil {
 			if err := acc.AddChunk(data); err != nil {
 				return false, err
+			}
+			if progress != nil {
+				progress(acc.Content)
 			}
 		}
 		if sse != nil {
@@ -404,7 +408,11 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		}
 		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: content, Status: status, Model: rt.PublicID, Usage: usage})
 		// AppendMessages also records the model as the conversation's last.
-		return s.store.AppendMessages(context.WithoutCancel(ctx), uid, conv.ID, all)
+		err := s.persist(ctx, func(ctx context.Context) error { return s.store.AppendMessages(ctx, uid, conv.ID, all) })
+		if errors.Is(err, store.ErrUnavailable) {
+			markRetryable(w) // nothing was stored: the same Idempotency-Key may run it again
+		}
+		return err
 	}
 
 	if !req.Stream {
@@ -429,7 +437,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	sse := startSSE(w, s.keepalive)
 	defer sse.close()
 	var acc inference.Accumulator
-	finished, err := s.relay(ctx, resp, rt, sse, &acc)
+	finished, err := s.relay(ctx, resp, rt, sse, &acc, nil)
 	end(err)
 	status := store.StatusCompleted
 	if !finished {

@@ -40,7 +40,7 @@ func errUnauthorized(code, msg string) *apiError {
 }
 
 var errDBUnavailable = &apiError{Status: http.StatusServiceUnavailable, Type: "unavailable_error", Code: "database_unavailable",
-	Message: "the database is unavailable; try again shortly"}
+	Message: "the database is unavailable; try again shortly", RetryAfter: "2"}
 
 // errClientGone stands for a request whose client went away (nginx's 499).
 var errClientGone = &apiError{Status: 499, Type: "invalid_request_error", Code: "client_closed_request",
@@ -120,6 +120,8 @@ func toAPIError(ctx context.Context, err error) *apiError {
 		return errInvalid("after", "invalid_cursor", "after: not a cursor from this list")
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound("not_found", "not found")
+	case errors.Is(err, store.ErrInvalidText):
+		return errInvalid("", "invalid_text", "text must be UTF-8 without NUL characters")
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{Status: http.StatusConflict, Type: "invalid_request_error", Code: "conflict", Message: "already exists"}
 	case errors.Is(err, context.Canceled):

@@ -80,6 +80,7 @@ type envOptions struct {
 	keycloak  bool          // identity from a Keycloak double instead of the embedded issuer
 	gateway   string        // gateway secret
 	bodies    BodyLimits    // request body limits (zero: the defaults)
+	durable   Durability    // checkpoints and final-write retries (zero: the defaults)
 }
 
 const testModel = "fake-model"
@@ -168,6 +169,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 		Keepalive:     o.keepalive,
 		Bodies:        o.bodies,
+		Durability:    o.durable,
 	})
 	hs.Config.Handler = srv
 	hs.Config.MaxHeaderBytes = 64 << 10

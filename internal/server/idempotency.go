@@ -51,7 +51,7 @@ func (s *Server) idempotency(next http.HandlerFunc) http.HandlerFunc {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 			defer cancel()
 			var err error
-			if completed && (cw.status < 300 || (cw.status < 500 && cw.executed)) {
+			if completed && !cw.retryable && (cw.status < 300 || (cw.status < 500 && cw.executed)) {
 				err = s.store.CompleteIdempotent(ctx, rec.IdempotencyKey, cw.status, cw.Header().Get("Content-Type"), cw.buf.Bytes())
 			} else {
 				err = s.store.AbortIdempotent(ctx, rec.IdempotencyKey)
@@ -94,9 +94,10 @@ func replay(w http.ResponseWriter, r *http.Request, prev *store.IdempotencyRecor
 // capture passes a response through while keeping a copy for the record.
 type capture struct {
 	http.ResponseWriter
-	status   int
-	buf      bytes.Buffer
-	executed bool
+	status    int
+	buf       bytes.Buffer
+	executed  bool
+	retryable bool
 }
 
 func (c *capture) WriteHeader(code int) {
@@ -121,6 +122,15 @@ func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 func markExecuted(w http.ResponseWriter) {
 	if c, ok := w.(*capture); ok {
 		c.executed = true
+	}
+}
+
+// markRetryable tells the idempotency layer that the request's effect was
+// not stored after all (a stream that had already answered 200 could not
+// save its result): the key is released, so a retry runs it again.
+func markRetryable(w http.ResponseWriter) {
+	if c, ok := w.(*capture); ok {
+		c.retryable = true
 	}
 }
 

@@ -93,7 +93,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		ProviderCheck: providerCheck(registry),
 		RateLimits:    &limits,
 		GatewaySecret: cfg.GatewaySecret,
+		ListBytes:     cfg.ListBytes,
+		Durability: Durability{Instance: instanceName(ln), Checkpoint: cfg.RunCheckpoint, StaleAfter: cfg.RunStaleAfter,
+			FinalWriteRetry: cfg.FinalWriteRetry},
 	})
+	// This process holds the listen address now, so runs an earlier
+	// process under the same name left in progress are orphans.
+	if n, err := srv.RecoverRuns(ctx, true); err != nil {
+		log.Warn("recover runs left by a stopped server", "err", err)
+	} else if n > 0 {
+		fmt.Fprintf(out, "Finished %d run(s) a stopped server left in progress, keeping their answers so far.\n", n)
+	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1+len(extra))
@@ -102,6 +112,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		go func() { served <- hs.Serve(Listener(l)) }()
 	}
 	go purgeExpired(ctx, st, log)
+	go srv.SweepRuns(ctx)
 	banner(out, cfg, ln.Addr().String(), registry)
 
 	select {
@@ -124,6 +135,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	fmt.Fprintln(out, "Stopped.")
 	return nil
+}
+
+// instanceName names this process for the runs it owns: host and listen
+// address. Only one process at a time can listen there, so a process that
+// starts under the same name knows the runs left under it are orphans.
+func instanceName(ln net.Listener) string {
+	host, _ := os.Hostname()
+	return host + "/" + ln.Addr().String()
 }
 
 // privateDir creates the data dir (0700) or, when it exists with access for

@@ -120,7 +120,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		defer release()
 	}
 
-	run := &store.Run{ConversationID: conv.ID, UserID: conv.UserID, Model: rt.PublicID, Status: store.StatusInProgress}
+	run := &store.Run{ConversationID: conv.ID, UserID: conv.UserID, Model: rt.PublicID, Status: store.StatusInProgress, Owner: s.durability.Instance}
 	markExecuted(w)
 	if err := s.store.CreateRun(r.Context(), run); err != nil {
 		writeError(w, r, err)
@@ -149,19 +149,20 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 
 	var acc inference.Accumulator
 	finished := false
+	cp := s.checkpoints(run.ID)
 	resp, end, err := s.post(ctx, rt, "/chat/completions", upstreamBody)
 	if err == nil {
-		finished, err = s.relay(ctx, resp, rt, sse, &acc)
+		finished, err = s.relay(ctx, resp, rt, sse, &acc, cp.update)
 		end(err)
 		resp.Body.Close()
 	}
+	cp.stop()
 	msg := s.finishRun(ctx, run, &acc, finished, err)
-	if ferr := s.store.FinishRun(context.WithoutCancel(ctx), run, msg); ferr != nil {
+	// The run's final state is told only once it is stored.
+	if ferr := s.persist(ctx, func(c context.Context) error { return s.store.FinishRun(c, run, msg) }); ferr != nil {
 		logFrom(ctx).Error("finish run", "run", run.ID, "err", ferr)
-		if err == nil {
-			err = ferr
-		}
-		msg = nil
+		err = ferr
+		s.unsaved(ctx, w, run, msg, ferr)
 	}
 
 	if stream {
@@ -174,6 +175,22 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toRunJSON(run, msg))
+}
+
+// unsaved turns a run whose final write failed into what the client is
+// told: failed, with the error, and the answer (not stored, so without an
+// id) in its message. The run stays in progress in the database until it
+// is recovered with its last checkpoint.
+func (s *Server) unsaved(ctx context.Context, w http.ResponseWriter, run *store.Run, msg *store.Message, err error) {
+	ae := toAPIError(ctx, err)
+	run.Status, run.MessageID = store.StatusFailed, ""
+	run.Error = &store.RunError{Code: ae.Code, Message: "the answer could not be saved: " + ae.Message}
+	if msg != nil {
+		msg.ID, msg.Status = "", store.StatusIncomplete
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		markRetryable(w)
+	}
 }
 
 // runError is the error a run's stream reports: none when it was stopped on
@@ -260,6 +277,14 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	s.runsMu.Lock()
 	active := s.runs[run.ID]
 	s.runsMu.Unlock()
+	if active == nil && run.Status == store.StatusInProgress {
+		// Not running here: if the process running it is gone (its
+		// heartbeat is stale), end it now, keeping its answer so far.
+		if _, err := s.RecoverRuns(r.Context(), false); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	if active != nil {
 		active.cancel(errRunCancelled)
 		select {

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,8 @@ type Options struct {
 	// server-wide buffer); zero fields get defaults.
 	Bodies    BodyLimits
 	Keepalive time.Duration // SSE keepalive interval; default 15s
+	// Durability tunes run checkpoints, recovery and final-write retries.
+	Durability Durability
 	// ListBytes ends a list page early once its items' text adds up to it
 	// (default 1 MiB): a page of 100 large messages would be 400 MB.
 	ListBytes int
@@ -69,6 +73,7 @@ type Server struct {
 	bodies        *budget // body bytes held by all requests
 	keepalive     time.Duration
 	listBytes     int
+	durability    Durability
 	ready         func(ctx context.Context) error
 	limits        *limiter // nil: no limits
 	gatewaySecret string
@@ -102,6 +107,11 @@ func New(o Options) *Server {
 	}
 	s.bodies = &budget{max: s.bodyLimits.Buffer}
 	s.listBytes = orDefault(o.ListBytes, 1<<20)
+	s.durability = o.Durability.withDefaults()
+	if s.durability.Instance == "" {
+		host, _ := os.Hostname()
+		s.durability.Instance = host + "/pid-" + strconv.Itoa(os.Getpid())
+	}
 	s.apiKeys = auth.NewAPIKeys(o.Store)
 	if o.RateLimits != nil {
 		s.limits = newLimiter(*o.RateLimits)

@@ -166,7 +166,10 @@ func classifyPostgres(err error) error {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+	// A connection that died under a statement ("conn closed", a timeout)
+	// or failed before it was used is the database being away, too.
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
 		return ErrUnavailable
 	}
 	return nil

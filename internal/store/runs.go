@@ -2,15 +2,17 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 )
 
-const runCols = "id, conversation_id, user_id, model, status, message_id, usage, error, created_at, completed_at"
+const runCols = "id, conversation_id, user_id, model, status, message_id, usage, error, created_at, completed_at, owner"
 
 func scanRun(r rowScanner) (*Run, error) {
 	var run Run
 	if err := r.Scan(&run.ID, &run.ConversationID, &run.UserID, &run.Model, &run.Status, &run.MessageID,
-		usageCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}); err != nil {
+		usageCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}, &run.Owner); err != nil {
 		return nil, err
 	}
 	return &run, nil
@@ -38,9 +40,9 @@ func (s *sqlStore) CreateRun(ctx context.Context, r *Run) error {
 			return err
 		}
 		_, err := s.exec(ctx, tx,
-			"INSERT INTO runs ("+runCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"INSERT INTO runs ("+runCols+", heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			r.ID, r.ConversationID, r.UserID, r.Model, r.Status, r.MessageID, usage, runErr,
-			s.d.timeArg(r.CreatedAt), s.d.nullTimeArg(r.CompletedAt))
+			s.d.timeArg(r.CreatedAt), s.d.nullTimeArg(r.CompletedAt), r.Owner, s.d.timeArg(r.CreatedAt))
 		return err
 	})
 }
@@ -95,7 +97,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, r *Run, msg *Message) error {
 			}
 		}
 		err := s.execOne(ctx, tx,
-			`UPDATE runs SET status = ?, message_id = ?, usage = ?, error = ?, completed_at = ?
+			`UPDATE runs SET status = ?, message_id = ?, usage = ?, error = ?, completed_at = ?, partial = ''
 			 WHERE id = ? AND conversation_id = ? AND user_id = ? AND status = ?`,
 			r.Status, r.MessageID, usage, runErr, s.d.nullTimeArg(r.CompletedAt),
 			r.ID, r.ConversationID, r.UserID, StatusInProgress)
@@ -118,4 +120,66 @@ func (s *sqlStore) GetRun(ctx context.Context, userID, conversationID, id string
 		"SELECT "+runCols+" FROM runs WHERE id = ? AND conversation_id = ? AND user_id = ?",
 		id, conversationID, userID))
 	return r, s.fail("get run", err)
+}
+
+// CheckpointRun stores the answer so far and the heartbeat of a run in
+// progress. It is one small UPDATE; a run that finished is left alone.
+func (s *sqlStore) CheckpointRun(ctx context.Context, id, partial string) error {
+	return s.write1(ctx, "checkpoint run", func(ctx context.Context, q queryer) error {
+		_, err := s.exec(ctx, q, "UPDATE runs SET partial = ?, heartbeat_at = ? WHERE id = ? AND status = ?",
+			partial, s.d.timeArg(s.timestamp()), id, StatusInProgress)
+		return err
+	})
+}
+
+// runInterrupted is the error of a run whose process died under it.
+var runInterrupted = &RunError{Code: "interrupted", Message: "the server running this run stopped before it finished; the answer so far was kept"}
+
+// RecoverRuns finishes orphaned runs, a batch at a time, each through
+// FinishRun: one that its process finishes meanwhile (ErrConflict) is left
+// as that process left it.
+func (s *sqlStore) RecoverRuns(ctx context.Context, owner string, staleBefore time.Time) ([]Run, error) {
+	const op = "recover runs"
+	var done []Run
+	for {
+		rows, err := s.query(ctx, s.read,
+			`SELECT id, conversation_id, user_id, model, partial FROM runs
+			 WHERE status = ? AND (owner = ? OR heartbeat_at < ? OR heartbeat_at IS NULL)
+			 ORDER BY created_at LIMIT 100`,
+			StatusInProgress, owner, s.d.timeArg(staleBefore))
+		if err != nil {
+			return done, s.fail(op, err)
+		}
+		type orphan struct {
+			run     Run
+			partial string
+		}
+		batch, err := collect(rows, func(o *orphan) []any {
+			return []any{&o.run.ID, &o.run.ConversationID, &o.run.UserID, &o.run.Model, &o.partial}
+		}, nil)
+		if err != nil {
+			return done, s.fail(op, err)
+		}
+		finished := 0
+		for _, o := range batch {
+			r := o.run
+			r.Status, r.Error = StatusIncomplete, runInterrupted
+			var msg *Message
+			if o.partial != "" {
+				msg = &Message{Role: RoleAssistant, Content: o.partial, Status: StatusIncomplete}
+			}
+			err := s.FinishRun(ctx, &r, msg)
+			switch {
+			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+				continue
+			case err != nil:
+				return done, err
+			}
+			done = append(done, r)
+			finished++
+		}
+		if len(batch) < 100 || finished == 0 {
+			return done, nil
+		}
+	}
 }

@@ -112,6 +112,8 @@ type Run struct {
 	Error          *RunError
 	CreatedAt      time.Time
 	CompletedAt    *time.Time
+	// Owner names the process running the run (see RecoverRuns).
+	Owner string
 }
 
 // Model is a model jan serves, as listed by /v1/models.
@@ -216,6 +218,15 @@ type Store interface {
 	// finishes once: a second FinishRun is ErrConflict and changes nothing.
 	FinishRun(ctx context.Context, r *Run, msg *Message) error
 	GetRun(ctx context.Context, userID, conversationID, id string) (*Run, error)
+	// CheckpointRun saves the answer so far of a run still in progress and
+	// marks it alive; once the run has finished it changes nothing.
+	CheckpointRun(ctx context.Context, id, partial string) error
+	// RecoverRuns finishes the runs left in progress by a process that is
+	// gone: those whose Owner is owner (the process now starting under that
+	// name) or whose last checkpoint is older than staleBefore. Each ends
+	// incomplete, keeping its checkpointed answer as its message. It returns
+	// the runs it finished.
+	RecoverRuns(ctx context.Context, owner string, staleBefore time.Time) ([]Run, error)
 
 	// UpsertModels inserts or updates models by ID; a zero Created keeps
 	// the stored creation time.

@@ -36,11 +36,12 @@ func CuttableURL(t testing.TB) (string, *Proxy) {
 	return u.String(), proxy
 }
 
-// Proxy forwards TCP connections to target until cut, which closes
-// the listener and every forwarded connection.
+// Proxy forwards TCP connections to target. Cut makes it drop every
+// forwarded connection and refuse new ones until Restore.
 type Proxy struct {
 	ln    net.Listener
 	mu    sync.Mutex
+	down  bool
 	conns []net.Conn
 }
 
@@ -50,12 +51,19 @@ func newProxy(t testing.TB, network, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{ln: ln}
-	t.Cleanup(p.Cut)
+	t.Cleanup(func() { p.Cut(); ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
 			}
 			up, err := net.Dial(network, target)
 			if err != nil {
@@ -75,13 +83,21 @@ func newProxy(t testing.TB, network, target string) *Proxy {
 // Addr is the proxy's host:port.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// Cut makes the database unreachable through the proxy.
+// Cut makes the database unreachable through the proxy: connections in
+// use break and new ones are closed at once.
 func (p *Proxy) Cut() {
-	p.ln.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.down = true
 	for _, c := range p.conns {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// Restore makes the database reachable again, as when it comes back up.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
 }

@@ -100,3 +100,68 @@ func testRuns(t *testing.T, st store.Store) {
 	_, err = st.GetRun(c, user, other.ID, run.ID)
 	wantErr(t, "GetRun through another conversation", err, store.ErrNotFound)
 }
+
+// Runs left in progress by a process that died end incomplete with their
+// checkpointed answer: those of the process now starting under the same
+// owner name at once, others once their heartbeat is stale. Live runs, and
+// runs that finished meanwhile, are left alone.
+func testRecoverRuns(t *testing.T, st store.Store) {
+	c := ctx(t)
+	user := store.NewID(store.PrefixUser)
+	conv, _ := newConversation(t, st, user, "question")
+	newRun := func(owner string) *store.Run {
+		r := &store.Run{ConversationID: conv.ID, UserID: user, Model: "llama", Owner: owner}
+		must(t, st.CreateRun(c, r))
+		return r
+	}
+	mine, mineSilent, other, done := newRun("host/127.0.0.1:8080"), newRun("host/127.0.0.1:8080"), newRun("host2/10.0.0.2:8080"), newRun("host/127.0.0.1:8080")
+	must(t, st.CheckpointRun(c, mine.ID, "the answer so"))
+	must(t, st.CheckpointRun(c, mine.ID, "the answer so far"))
+	must(t, st.CheckpointRun(c, other.ID, "other's answer"))
+	done.Status = store.StatusCompleted
+	must(t, st.FinishRun(c, done, &store.Message{Content: "finished"}))
+	must(t, st.CheckpointRun(c, done.ID, "a late checkpoint")) // changes nothing
+
+	got, err := st.RecoverRuns(c, "host/127.0.0.1:8080", time.Now().Add(-time.Hour))
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("recovered %d runs, want this owner's two in progress: %+v", len(got), got)
+	}
+	check := func(r *store.Run, status, answer string) {
+		t.Helper()
+		g, err := st.GetRun(c, user, conv.ID, r.ID)
+		must(t, err)
+		if g.Status != status {
+			t.Fatalf("run %s: %s, want %s", r.ID, g.Status, status)
+		}
+		if answer == "" {
+			if g.MessageID != "" {
+				t.Fatalf("run %s has a message, want none", r.ID)
+			}
+			return
+		}
+		m, err := st.GetMessage(c, user, conv.ID, g.MessageID)
+		must(t, err)
+		if m.Content != answer || m.RunID != r.ID {
+			t.Fatalf("run %s message = %+v, want %q", r.ID, m, answer)
+		}
+		if status == store.StatusIncomplete && (m.Status != store.StatusIncomplete || g.Error == nil || g.Error.Code != "interrupted") {
+			t.Fatalf("recovered run %s: message %s, error %+v", r.ID, m.Status, g.Error)
+		}
+	}
+	check(mine, store.StatusIncomplete, "the answer so far")
+	check(mineSilent, store.StatusIncomplete, "")
+	check(other, store.StatusInProgress, "")
+	check(done, store.StatusCompleted, "finished")
+
+	// Another owner's run is recovered once its heartbeat is stale.
+	got, err = st.RecoverRuns(c, "host/127.0.0.1:8080", time.Now().Add(time.Second))
+	must(t, err)
+	if len(got) != 1 || got[0].ID != other.ID {
+		t.Fatalf("stale recovery: %+v, want %s", got, other.ID)
+	}
+	check(other, store.StatusIncomplete, "other's answer")
+	if got, err := st.RecoverRuns(c, "host/127.0.0.1:8080", time.Now().Add(time.Second)); err != nil || len(got) != 0 {
+		t.Fatalf("a second recovery: %+v, %v; want nothing", got, err)
+	}
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ownership", testOwnership},
 		{"CascadeDelete", testCascadeDelete},
 		{"Runs", testRuns},
+		{"RecoverRuns", testRecoverRuns},
 		{"Models", testModels},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
