@@ -24,8 +24,8 @@ import (
 var _ IdentityProvider = (*Issuer)(nil)
 
 // Upgrade gives the guest p a username, email and password. The account
-// keeps its id, and so its conversations; the guest's refresh tokens stop
-// working and fresh tokens are returned.
+// keeps its id, and so its conversations; the guest's sessions end (its
+// refresh and access tokens stop working) and fresh tokens are returned.
 func (i *Issuer) Upgrade(ctx context.Context, p *Principal, up Upgrade) (*Tokens, *Account, error) {
 	if err := ValidateUpgrade(up); err != nil {
 		return nil, nil, err
@@ -61,9 +61,10 @@ func (i *Issuer) Upgrade(ctx context.Context, p *Principal, up Upgrade) (*Tokens
 		}
 		return nil, nil, fmt.Errorf("auth: update user: %w", err)
 	}
-	if err := i.users.RevokeRefreshTokens(ctx, u.ID); err != nil {
-		return nil, nil, fmt.Errorf("auth: revoke guest tokens: %w", err)
+	if err := i.users.RevokeSessions(ctx, u.ID); err != nil {
+		return nil, nil, fmt.Errorf("auth: end the guest's sessions: %w", err)
 	}
+	i.ended.load() // the guest's access tokens are refused here at once
 	t, err := i.Issue(ctx, u)
 	if err != nil {
 		return nil, nil, err

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/janhq/jan/internal/store"
 )
 
 // testKeyPEM is one key shared by tests that do not test key creation:
@@ -35,12 +37,12 @@ const testURL = "http://127.0.0.1:8080"
 
 type fixture struct {
 	iss     *Issuer
-	users   *fakeUsers
+	users   store.Store
 	clock   *clock
 	keyFile string
 }
 
-// newFixture returns an issuer at testURL over a fake store and a fake clock,
+// newFixture returns an issuer at testURL over a SQLite store and a fake clock,
 // using the shared test key.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
@@ -60,7 +62,7 @@ func writeTestKey(t testing.TB) string {
 func newFixtureAt(t testing.TB, url, keyFile string) *fixture {
 	t.Helper()
 	c := newClock()
-	users := newFakeUsers(c.Now)
+	users := newTestStore(t, c.Now)
 	iss, err := NewIssuer(IssuerOptions{URL: url, KeyFile: keyFile, Now: c.Now}, users)
 	if err != nil {
 		t.Fatal(err)

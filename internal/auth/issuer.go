@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -40,6 +41,7 @@ type IssuerOptions struct {
 	RefreshTTL time.Duration    // default 30 days
 	Now        func() time.Time // default time.Now; for tests
 	Admins     []string         // usernames that get the admin role once they are users
+	Logger         *slog.Logger     // warnings (a replayed refresh token); default slog.Default()
 	// PasswordHashes is how many argon2 hashes run at once (default: the
 	// number of CPUs); as many more callers may wait, the rest get ErrBusy.
 	PasswordHashes int
@@ -55,13 +57,14 @@ type Tokens struct {
 
 // UserStore is the part of store.Store the issuer needs.
 type UserStore interface {
-	CreateUser(ctx context.Context, u *store.User) error
 	GetUser(ctx context.Context, id string) (*store.User, error)
 	GetUserByUsername(ctx context.Context, username string) (*store.User, error)
 	UpdateUser(ctx context.Context, u *store.User) error
-	SaveRefreshToken(ctx context.Context, t *store.RefreshToken) error
-	UseRefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error)
-	RevokeRefreshTokens(ctx context.Context, userID string) error
+	SignIn(ctx context.Context, guest *store.User, t *store.RefreshToken) error
+	RotateRefreshToken(ctx context.Context, hash string, next *store.RefreshToken) (*store.RefreshToken, error)
+	EndSession(ctx context.Context, hash string) error
+	RevokeSessions(ctx context.Context, userID string) error
+	RevokedSessions(ctx context.Context, since time.Time) ([]store.RevokedSession, error)
 }
 
 // Issuer is jan's built-in OIDC issuer: it signs RS256 access tokens shaped
@@ -74,9 +77,11 @@ type Issuer struct {
 	users                 UserStore
 	admins                []string // lower-case usernames
 	hashing               *hashQueue
+	log                   *slog.Logger
 
 	signer    jose.Signer
 	verifier  *oidcVerifier
+	ended     *revocations // sessions that ended: their access tokens are refused
 	discovery []byte
 	jwks      []byte
 }
@@ -98,6 +103,10 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		now:        opts.Now,
 		users:      users,
 		hashing:    newHashQueue(opts.PasswordHashes),
+		log:        opts.Logger,
+	}
+	if i.log == nil {
+		i.log = slog.Default()
 	}
 	for _, a := range opts.Admins {
 		i.admins = append(i.admins, strings.ToLower(a))
@@ -122,6 +131,8 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 	}
 	keys := &oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&key.PublicKey}}
 	i.verifier = newVerifier(i.url, i.audience, keys, i.now, defaultCacheSize)
+	i.ended = newRevocations(users, i.now, i.accessTTL, i.log)
+	i.verifier.ended = i.ended.ended
 
 	i.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
 		Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig",
@@ -139,7 +150,7 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{string(jose.RS256)},
 		"scopes_supported":                      []string{ScopeGuest, ScopeUser},
-		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti",
+		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid",
 			"typ", "preferred_username", "guest", "scope", "realm_access"},
 	})
 	if err != nil {
@@ -165,104 +176,125 @@ func (i *Issuer) URL() string { return i.url }
 // caller.
 func (i *Issuer) Verifier() Verifier { return i.verifier }
 
-// Guest creates a guest user and returns its first tokens.
+// Guest creates a guest user and returns its first tokens. The user and its
+// first session are stored together: no guest is left without a token.
 func (i *Issuer) Guest(ctx context.Context) (*Tokens, *Account, error) {
-	var u *store.User
 	for attempt := 0; ; attempt++ {
 		name, err := randomName()
 		if err != nil {
 			return nil, nil, err
 		}
-		u = &store.User{Username: "guest-" + name, IsGuest: true}
-		err = i.users.CreateUser(ctx, u)
+		u := &store.User{Username: "guest-" + name, IsGuest: true}
+		t, err := i.signIn(ctx, u, u)
 		if err == nil {
-			break
+			return t, accountOf(u), nil
 		}
 		// A taken name is unlikely (32^6 names); try another a few times.
 		if !errors.Is(err, store.ErrConflict) || attempt == 4 {
 			return nil, nil, fmt.Errorf("auth: create guest: %w", err)
 		}
 	}
-	t, err := i.Issue(ctx, u)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, accountOf(u), nil
 }
 
 func accountOf(u *store.User) *Account {
 	return &Account{ID: u.ID, Username: u.Username, Email: u.Email, Guest: u.IsGuest}
 }
 
-// Issue returns fresh tokens for u, e.g. after a guest upgrades or a
-// password login. The claims reflect u as given (guest or not).
+// Issue starts a session for u and returns its first tokens, e.g. after a
+// guest upgrades or a password login. The claims reflect u as given (guest
+// or not).
 func (i *Issuer) Issue(ctx context.Context, u *store.User) (*Tokens, error) {
-	access, err := i.sign(u)
-	if err != nil {
-		return nil, err
+	if u.ID == "" {
+		return nil, errors.New("auth: cannot issue a token for a user without an id")
 	}
-	refresh, err := randomToken()
-	if err != nil {
-		return nil, err
-	}
-	err = i.users.SaveRefreshToken(ctx, &store.RefreshToken{
-		Hash:      hashRefreshToken(refresh),
-		UserID:    u.ID,
-		ExpiresAt: i.now().Add(i.refreshTTL),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: save refresh token: %w", err)
-	}
-	return &Tokens{
-		AccessToken:  access,
-		RefreshToken: refresh,
-		TokenType:    "Bearer",
-		ExpiresIn:    int(i.accessTTL / time.Second),
-	}, nil
+	return i.signIn(ctx, nil, u)
 }
 
-// Refresh trades a refresh token for new tokens. The token works once
-// (rotation). An unknown, used, revoked or expired token, or one whose user
-// is gone, is *Error invalid_token; other errors are the store's (wrapped),
-// for the server to answer as unavailable.
+// signIn stores a new session for u (creating guest first when non-nil)
+// and signs its tokens.
+func (i *Issuer) signIn(ctx context.Context, guest, u *store.User) (*Tokens, error) {
+	refresh, t, err := i.newRefreshToken(u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := i.users.SignIn(ctx, guest, t); err != nil {
+		return nil, fmt.Errorf("auth: start session: %w", err)
+	}
+	return i.tokens(u, t.SessionID, refresh)
+}
+
+// newRefreshToken makes a refresh token for userID: the secret for the
+// client, and what the store keeps (its hash).
+func (i *Issuer) newRefreshToken(userID string) (string, *store.RefreshToken, error) {
+	refresh, err := randomToken()
+	if err != nil {
+		return "", nil, err
+	}
+	return refresh, &store.RefreshToken{Hash: hashRefreshToken(refresh), UserID: userID, ExpiresAt: i.now().Add(i.refreshTTL)}, nil
+}
+
+// tokens signs an access token for u in session sid and returns it with
+// the refresh token.
+func (i *Issuer) tokens(u *store.User, sid, refresh string) (*Tokens, error) {
+	access, err := i.sign(u, sid)
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(i.accessTTL / time.Second)}, nil
+}
+
+// Refresh trades a refresh token for new tokens in the same session. The
+// token works once (rotation); using a spent one again ends the session
+// (whoever holds its successor is signed out too: one of the two is not
+// the user). An unknown, spent, revoked or expired token, or one whose
+// user is gone, is *Error invalid_token; other errors are the store's
+// (wrapped), for the server to answer as unavailable.
 func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
 	if refreshToken == "" {
 		return nil, nil, errMissing()
 	}
-	rt, err := i.users.UseRefreshToken(ctx, hashRefreshToken(refreshToken))
+	refresh, next, err := i.newRefreshToken("")
+	if err != nil {
+		return nil, nil, err
+	}
+	old, err := i.users.RotateRefreshToken(ctx, hashRefreshToken(refreshToken), next)
+	if errors.Is(err, store.ErrTokenReused) {
+		i.log.Warn("a spent refresh token was used again: its session is ended", "err", err)
+		i.ended.load() // its access tokens are refused here at once
+		return nil, nil, errInvalidRefresh()
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, errInvalidRefresh()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: use refresh token: %w", err)
 	}
-	if !i.now().Before(rt.ExpiresAt) {
-		return nil, nil, errInvalidRefresh()
-	}
-	u, err := i.users.GetUser(ctx, rt.UserID)
+	u, err := i.users.GetUser(ctx, old.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, errInvalidRefresh()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: load user: %w", err)
 	}
-	t, err := i.Issue(ctx, u)
+	t, err := i.tokens(u, next.SessionID, refresh)
 	if err != nil {
 		return nil, nil, err
 	}
 	return t, accountOf(u), nil
 }
 
-// Logout makes a refresh token unusable. Unknown or already used tokens are
-// not an error: the outcome is the same.
+// Logout ends the session of a refresh token: the token, the others of its
+// session and the access tokens issued from it stop working. Unknown or
+// already used tokens are not an error: the outcome is the same.
 func (i *Issuer) Logout(ctx context.Context, refreshToken string) error {
 	if refreshToken == "" {
 		return nil
 	}
-	_, err := i.users.UseRefreshToken(ctx, hashRefreshToken(refreshToken))
+	err := i.users.EndSession(ctx, hashRefreshToken(refreshToken))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("auth: revoke refresh token: %w", err)
+		return fmt.Errorf("auth: end session: %w", err)
 	}
+	i.ended.load() // refused here at once, not at the next poll
 	return nil
 }
 
@@ -280,6 +312,7 @@ type accessClaims struct {
 	IssuedAt          int64       `json:"iat"`
 	NotBefore         int64       `json:"nbf"`
 	ID                string      `json:"jti"`
+	Session           string      `json:"sid,omitempty"`
 	Type              string      `json:"typ"`
 	PreferredUsername string      `json:"preferred_username"`
 	Guest             bool        `json:"guest"`
@@ -291,7 +324,7 @@ type realmAccess struct {
 	Roles []string `json:"roles"`
 }
 
-func (i *Issuer) sign(u *store.User) (string, error) {
+func (i *Issuer) sign(u *store.User, sid string) (string, error) {
 	if u.ID == "" {
 		return "", errors.New("auth: cannot issue a token for a user without an id")
 	}
@@ -316,6 +349,7 @@ func (i *Issuer) sign(u *store.User) (string, error) {
 		IssuedAt:          now.Unix(),
 		NotBefore:         now.Unix(),
 		ID:                jti,
+		Session:           sid,
 		Type:              "Bearer",
 		PreferredUsername: u.Username,
 		Guest:             u.IsGuest,

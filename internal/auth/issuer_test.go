@@ -44,13 +44,11 @@ func TestGuestTokensVerify(t *testing.T) {
 	if err != nil || len(raw) != 32 {
 		t.Fatalf("refresh token is not 32 random bytes in base64url: %q", tok.RefreshToken)
 	}
-	f.users.mu.Lock()
-	defer f.users.mu.Unlock()
-	if len(f.users.tokens) != 1 || f.users.tokens[hashRefreshToken(tok.RefreshToken)] == nil {
-		t.Fatalf("stored refresh tokens = %v", f.users.tokens)
+	if err := f.users.EndSession(ctx, tok.RefreshToken); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the raw refresh token is stored (EndSession: %v)", err)
 	}
-	if f.users.tokens[tok.RefreshToken] != nil {
-		t.Fatal("raw refresh token stored")
+	if err := f.users.EndSession(ctx, hashRefreshToken(tok.RefreshToken)); err != nil {
+		t.Fatalf("the refresh token's hash is not stored: %v", err)
 	}
 }
 
@@ -114,9 +112,6 @@ func TestRefreshRotates(t *testing.T) {
 		t.Fatalf("refreshed access token: %+v, %v", p, err)
 	}
 
-	if _, _, err := f.iss.Refresh(ctx, first.RefreshToken); authCode(err) != CodeInvalidToken {
-		t.Fatalf("reusing the old refresh token: %v, want invalid_token", err)
-	}
 	if _, _, err := f.iss.Refresh(ctx, second.RefreshToken); err != nil {
 		t.Fatalf("new refresh token: %v", err)
 	}
@@ -136,10 +131,9 @@ func TestRefreshReflectsUpgrade(t *testing.T) {
 	}
 	// The server upgrades the account in the store; a refresh then mints
 	// non-guest tokens for the same id.
-	f.users.mu.Lock()
-	f.users.users[u.ID].IsGuest = false
-	f.users.users[u.ID].Username = "bob"
-	f.users.mu.Unlock()
+	if err := f.users.UpdateUser(ctx, &store.User{ID: u.ID, Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
 
 	next, _, err := f.iss.Refresh(ctx, tok.RefreshToken)
 	if err != nil {
@@ -165,7 +159,7 @@ func TestRefreshRefused(t *testing.T) {
 		{"empty", func(*fixture, string) string { return "" }, CodeMissingToken},
 		{"unknown", func(*fixture, string) string { return "bm90LWEtdG9rZW4" }, CodeInvalidToken},
 		{"access token instead", func(f *fixture, _ string) string {
-			tok, _ := f.iss.Issue(ctx, &store.User{ID: "user_x", Username: "x"})
+			tok, _, _ := f.iss.Guest(ctx)
 			return tok.AccessToken
 		}, CodeInvalidToken},
 		{"expired", func(f *fixture, r string) string {
@@ -179,9 +173,9 @@ func TestRefreshRefused(t *testing.T) {
 			return r
 		}, CodeInvalidToken},
 		{"user deleted", func(f *fixture, r string) string {
-			f.users.mu.Lock()
-			clear(f.users.users)
-			f.users.mu.Unlock()
+			if _, err := f.users.PurgeGuests(ctx, f.clock.Now().Add(time.Hour)); err != nil {
+				panic(err)
+			}
 			return r
 		}, CodeInvalidToken},
 	}
@@ -211,9 +205,9 @@ func TestRefreshStoreErrorIsNotAnAuthError(t *testing.T) {
 	}
 }
 
-type unavailableUsers struct{ *fakeUsers }
+type unavailableUsers struct{ UserStore }
 
-func (unavailableUsers) UseRefreshToken(context.Context, string) (*store.RefreshToken, error) {
+func (unavailableUsers) RotateRefreshToken(context.Context, string, *store.RefreshToken) (*store.RefreshToken, error) {
 	return nil, store.ErrUnavailable
 }
 
@@ -271,4 +265,76 @@ func TestAccessTokenExpires(t *testing.T) {
 			t.Fatalf("at %v: Verify = %v, want code %q", f.clock.Now(), err, s.code)
 		}
 	}
+}
+
+// Ending a session refuses its access tokens before they expire: at once
+// on the process that ended it, within revocationPoll on another replica
+// sharing the store.
+func TestEndedSessionsRefuseAccessTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	replica, err := NewIssuer(IssuerOptions{URL: testURL, KeyFile: f.keyFile, Now: f.clock.Now}, f.users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyBoth := func(what, access, code string) {
+		t.Helper()
+		for name, v := range map[string]Verifier{"here": f.iss.Verifier(), "replica": replica.Verifier()} {
+			if _, err := v.Verify(ctx, access); authCode(err) != code {
+				t.Errorf("%s, %s: Verify = %v, want code %q", what, name, err, code)
+			}
+		}
+	}
+
+	// Logout.
+	tok, _, err := f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyBoth("before logout", tok.AccessToken, "")
+	if err := f.iss.Logout(ctx, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.iss.Verifier().Verify(ctx, tok.AccessToken); authCode(err) != CodeSessionEnded {
+		t.Fatalf("right after logout: %v, want session_ended", err)
+	}
+	f.clock.Advance(revocationPoll)
+	verifyBoth("after logout", tok.AccessToken, CodeSessionEnded)
+
+	// A spent refresh token used again ends the session its successor is in.
+	tok, _, err = f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := f.iss.Refresh(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyBoth("the successor", next.AccessToken, "")
+	if _, _, err := f.iss.Refresh(ctx, tok.RefreshToken); authCode(err) != CodeInvalidToken {
+		t.Fatalf("replaying a spent refresh token: %v", err)
+	}
+	if _, _, err := f.iss.Refresh(ctx, next.RefreshToken); authCode(err) != CodeInvalidToken {
+		t.Fatalf("the successor's refresh token after a replay: %v", err)
+	}
+	f.clock.Advance(revocationPoll)
+	verifyBoth("the successor after a replay", next.AccessToken, CodeSessionEnded)
+
+	// An upgrade ends the guest's sessions; the new tokens work.
+	tok, _, err = f.iss.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.iss.Verifier().Verify(ctx, tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _, err := f.iss.Upgrade(ctx, p, Upgrade{Username: "dana", Email: "dana@example.com", Password: "a long passphrase 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(revocationPoll)
+	verifyBoth("the guest's token after the upgrade", tok.AccessToken, CodeSessionEnded)
+	verifyBoth("the upgraded user's token", up.AccessToken, "")
 }

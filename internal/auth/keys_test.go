@@ -93,7 +93,7 @@ func TestUnusableKeyFile(t *testing.T) {
 			if err := os.WriteFile(keyFile, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := NewIssuer(IssuerOptions{URL: testURL, KeyFile: keyFile}, newFakeUsers(newClock().Now))
+			_, err := NewIssuer(IssuerOptions{URL: testURL, KeyFile: keyFile}, newTestStore(t, newClock().Now))
 			if err == nil || !strings.Contains(err.Error(), keyFile) {
 				t.Fatalf("NewIssuer = %v, want an error naming %s", err, keyFile)
 			}

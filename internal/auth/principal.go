@@ -33,6 +33,7 @@ type Principal struct {
 	Scopes     []string
 	IsGuest    bool
 	AuthMethod string // MethodJWT | MethodAPIKey
+	Session    string // the sign-in its token belongs to (sid), if the token names one
 }
 
 type principalKey struct{}
@@ -60,6 +61,7 @@ const (
 	CodeMissingToken = "missing_token"
 	CodeInvalidToken = "invalid_token"
 	CodeExpiredToken = "expired_token"
+	CodeSessionEnded = "session_ended"
 )
 
 func (e *Error) Error() string { return e.Message }

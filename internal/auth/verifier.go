@@ -33,6 +33,9 @@ const (
 type oidcVerifier struct {
 	v     *oidc.IDTokenVerifier
 	cache *tokenCache
+	// ended, when set, reports whether a session has ended: a token naming
+	// one is refused although it has not expired (embedded issuer).
+	ended func(sid string) bool
 }
 
 // ClockSkew is how far apart the issuer's clock and jan's may be.
@@ -99,8 +102,7 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 	}
 	key := sha256.Sum256([]byte(raw))
 	if p, ok := v.cache.get(key); ok {
-		cp := *p
-		return &cp, nil
+		return v.live(p)
 	}
 	tok, err := v.v.Verify(ctx, raw)
 	if err != nil {
@@ -117,6 +119,14 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 		return nil, errInvalid()
 	}
 	v.cache.put(key, p, tok.Expiry)
+	return v.live(p)
+}
+
+// live returns a copy of p unless its session has ended.
+func (v *oidcVerifier) live(p *Principal) (*Principal, error) {
+	if v.ended != nil && p.Session != "" && v.ended(p.Session) {
+		return nil, &Error{Code: CodeSessionEnded, Message: "this session has ended (signed out, upgraded, or its refresh token was used twice); sign in again"}
+	}
 	cp := *p
 	return &cp, nil
 }
@@ -125,6 +135,7 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 // match what Keycloak puts in an access token with jan's realm mappers.
 type tokenClaims struct {
 	Type              string          `json:"typ"`
+	Session           string          `json:"sid"`
 	PreferredUsername string          `json:"preferred_username"`
 	Guest             json.RawMessage `json:"guest"` // true, or "true" from a string mapper
 	Scope             string          `json:"scope"`
@@ -167,5 +178,6 @@ func principalFromToken(tok *oidc.IDToken) (*Principal, error) {
 		Scopes:     scopes,
 		IsGuest:    guest,
 		AuthMethod: MethodJWT,
+		Session:    c.Session,
 	}, nil
 }

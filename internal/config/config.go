@@ -36,6 +36,7 @@ type Config struct {
 	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
 	PasswordHashes  int           // argon2 hashes at once; 0 = one per CPU (JAN_PASSWORD_HASHES)
 	ListBytes       int           // a list page ends early past this many bytes of items (JAN_MAX_LIST_BYTES)
+	GuestRetention  time.Duration // guests inactive this long are purged with their data; 0 = never (JAN_GUEST_RETENTION_DAYS)
 	RunCheckpoint   time.Duration // how often a streaming run's answer so far is saved (JAN_RUN_CHECKPOINT)
 	RunStaleAfter   time.Duration // a run silent this long is taken for an orphan of a dead process (JAN_RUN_STALE_AFTER)
 	FinalWriteRetry time.Duration // how long the final write of an answer is retried while the database is down (JAN_FINAL_WRITE_RETRY)
@@ -64,6 +65,7 @@ func Defaults() Config {
 		BodyBuffer:      128 << 20,
 		MaxHeaderBytes:  64 << 10,
 		ListBytes:       1 << 20,
+		GuestRetention:  30 * 24 * time.Hour,
 		RunCheckpoint:   time.Second,
 		RunStaleAfter:   time.Minute,
 		FinalWriteRetry: 30 * time.Second,
@@ -197,6 +199,14 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 		if c.ShutdownGrace, err = time.ParseDuration(v); err != nil || c.ShutdownGrace < 0 {
 			return Config{}, fmt.Errorf("JAN_SHUTDOWN_GRACE=%q: want a duration such as 10s", v)
 		}
+	}
+
+	if v := env("JAN_GUEST_RETENTION_DAYS"); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 0 {
+			return Config{}, fmt.Errorf("JAN_GUEST_RETENTION_DAYS=%q: want a number of days (0 keeps guests forever)", v)
+		}
+		c.GuestRetention = time.Duration(days) * 24 * time.Hour
 	}
 
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {

@@ -3,7 +3,9 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -48,7 +50,9 @@ func TestBadValues(t *testing.T) {
 	t.Chdir(t.TempDir())
 	for _, env := range []map[string]string{
 		{"LOG_LEVEL": "loud"}, {"LOG_FORMAT": "xml"}, {"AUTO_MIGRATE": "maybe"}, {"JAN_ADDR": "nohostport"},
-		{"JAN_MAX_BODY_BYTES": "-1"}, {"JAN_UPSTREAM_TIMEOUT": "soon"},
+		{"JAN_MAX_BODY_BYTES": "-1"}, {"JAN_UPSTREAM_TIMEOUT": "soon"}, {"JAN_BODY_TIMEOUT": "0s"}, {"JAN_BODY_MIN_RATE": "fast"},
+		{"JAN_BODY_BUFFER_BYTES": "0"}, {"JAN_MAX_HEADER_BYTES": "-5"}, {"JAN_PASSWORD_HASHES": "x"}, {"JAN_MAX_LIST_BYTES": "1.5"},
+		{"JAN_GUEST_RETENTION_DAYS": "-1"}, {"JAN_RUN_CHECKPOINT": "often"}, {"JAN_RUN_STALE_AFTER": "-1m"}, {"JAN_FINAL_WRITE_RETRY": "x"},
 	} {
 		if _, err := Load(nil, func(k string) string { return env[k] }); err == nil {
 			t.Errorf("%v accepted", env)
@@ -57,5 +61,32 @@ func TestBadValues(t *testing.T) {
 	c, err := Load(nil, func(string) string { return "" })
 	if err != nil || c.Addr != "127.0.0.1:8080" || !c.AutoMigrate || c.BodyLimit != 4<<20 {
 		t.Errorf("defaults: %+v, %v", c, err)
+	}
+}
+
+// Every limit is a setting: the environment moves each off its default.
+func TestLimitSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+	env := map[string]string{
+		"JAN_BODY_TIMEOUT": "5s", "JAN_BODY_MIN_RATE": "100", "JAN_BODY_BUFFER_BYTES": "1048576", "JAN_MAX_HEADER_BYTES": "8192",
+		"JAN_PASSWORD_HASHES": "3", "JAN_MAX_LIST_BYTES": "65536", "JAN_GUEST_RETENTION_DAYS": "0", "JAN_RUN_CHECKPOINT": "2s",
+		"JAN_RUN_STALE_AFTER": "5m", "JAN_FINAL_WRITE_RETRY": "10s", "JAN_RATE_LIMIT_AUTH": "off",
+	}
+	c, err := Load(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{BodyTimeout: 5 * time.Second, BodyMinRate: 100, BodyBuffer: 1 << 20, MaxHeaderBytes: 8192, PasswordHashes: 3,
+		ListBytes: 65536, GuestRetention: 0, RunCheckpoint: 2 * time.Second, RunStaleAfter: 5 * time.Minute, FinalWriteRetry: 10 * time.Second,
+		RateLimitAuth: "off"}
+	got := Config{BodyTimeout: c.BodyTimeout, BodyMinRate: c.BodyMinRate, BodyBuffer: c.BodyBuffer, MaxHeaderBytes: c.MaxHeaderBytes,
+		PasswordHashes: c.PasswordHashes, ListBytes: c.ListBytes, GuestRetention: c.GuestRetention, RunCheckpoint: c.RunCheckpoint,
+		RunStaleAfter: c.RunStaleAfter, FinalWriteRetry: c.FinalWriteRetry, RateLimitAuth: c.RateLimitAuth}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("limits from the environment:\n got %+v\nwant %+v", got, want)
+	}
+	d, _ := Load(nil, func(string) string { return "" })
+	if d.GuestRetention != 30*24*time.Hour || d.BodyTimeout != time.Minute || d.MaxHeaderBytes != 64<<10 {
+		t.Errorf("defaults: retention %v, body timeout %v, header bytes %d", d.GuestRetention, d.BodyTimeout, d.MaxHeaderBytes)
 	}
 }

@@ -2,8 +2,11 @@ package server
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/janhq/jan/internal/store"
 )
 
 // The attack suite: what an exposed server meets, each test asserting the
@@ -425,4 +430,87 @@ func TestAttackNULAndInvalidUTF8(t *testing.T) {
 			t.Errorf("password grant with a NUL username: %d %s", r.status, r.body)
 		}
 	})
+}
+
+// Logout, a replayed refresh token and an upgrade end a session: its
+// access token, still unexpired, is refused at once (session_ended).
+func TestAttackRevokedAccessTokens(t *testing.T) {
+	onBothBackends(t, envOptions{}, func(t *testing.T, e *env) {
+		signIn := func() (access, refresh string) {
+			var tok struct {
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
+			}
+			e.do("POST", "/auth/guest", "", nil, nil).decode(t, &tok)
+			return tok.AccessToken, tok.RefreshToken
+		}
+		refused := func(what, access string) {
+			t.Helper()
+			if r := e.do("GET", "/v1/models", access, nil, nil); r.status != 401 || r.errorCode(t) != "session_ended" {
+				t.Errorf("%s: %d %s, want 401 session_ended", what, r.status, r.body)
+			}
+		}
+		access, refresh := signIn()
+		if r := e.do("POST", "/auth/logout", "", map[string]string{"refresh_token": refresh}, nil); r.status != 204 {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		refused("after logout", access)
+
+		_, refresh = signIn()
+		var next struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		e.do("POST", "/auth/refresh", "", map[string]string{"refresh_token": refresh}, nil).decode(t, &next)
+		if r := e.do("POST", "/auth/refresh", "", map[string]string{"refresh_token": refresh}, nil); r.status != 401 {
+			t.Fatalf("replayed refresh token: %d %s", r.status, r.body)
+		}
+		refused("the successor after a replay", next.AccessToken)
+		if r := e.do("POST", "/auth/refresh", "", map[string]string{"refresh_token": next.RefreshToken}, nil); r.status != 401 {
+			t.Errorf("the successor's refresh token after a replay: %d %s", r.status, r.body)
+		}
+
+		access, _ = signIn()
+		up := e.do("POST", "/auth/upgrade", access, map[string]string{"username": "erin", "email": "erin@example.com", "password": "a long passphrase 1"}, nil)
+		if up.status != 200 {
+			t.Fatalf("upgrade: %d %s", up.status, up.body)
+		}
+		refused("the guest's token after the upgrade", access)
+		var fresh struct {
+			AccessToken string `json:"access_token"`
+		}
+		up.decode(t, &fresh)
+		if r := e.do("GET", "/v1/models", fresh.AccessToken, nil, nil); r.status != 200 {
+			t.Errorf("the upgraded user's token: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// A guest flood does not stay: guests that have not signed in or refreshed
+// within the retention are purged with their conversations by the hourly
+// housekeeping; active guests and users stay.
+func TestAttackGuestFloodIsPurged(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	old := &store.User{IsGuest: true, CreatedAt: time.Now().Add(-31 * 24 * time.Hour)}
+	if err := e.store.CreateUser(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	conv := &store.Conversation{UserID: old.ID}
+	if err := e.store.CreateConversation(ctx, conv, []*store.Message{{Role: "user", Content: "hi"}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.guest()
+	mine := e.newConversation(tok, "hello")
+	housekeep(ctx, e.store, 30*24*time.Hour, slog.New(slog.DiscardHandler))
+	if _, err := e.store.GetUser(ctx, old.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the inactive guest is still there: %v", err)
+	}
+	if _, err := e.store.GetConversation(ctx, old.ID, conv.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the inactive guest's conversation is still there: %v", err)
+	}
+	if got := e.messages(tok, mine); len(got) != 1 {
+		t.Errorf("an active guest lost its conversation: %+v", got)
+	}
+	housekeep(ctx, e.store, 0, slog.New(slog.DiscardHandler)) // 0: keep guests forever
 }

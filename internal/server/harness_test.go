@@ -130,6 +130,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 	hs := httptest.NewUnstartedServer(nil) // the issuer needs its URL before the server starts
 	baseURL := "http://" + hs.Listener.Addr().String()
+	logs := &syncBuffer{}
 	var identity auth.IdentityProvider
 	var issuer *auth.Issuer
 	var kc *keycloaktest.Server
@@ -145,7 +146,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		if err := os.WriteFile(keyFile, testKeyPEM(t), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		issuer, err = auth.NewIssuer(auth.IssuerOptions{URL: baseURL, KeyFile: keyFile, Admins: []string{"root"}}, st)
+		issuer, err = auth.NewIssuer(auth.IssuerOptions{URL: baseURL, KeyFile: keyFile, Admins: []string{"root"},
+			Logger: slog.New(slog.NewTextHandler(logs, nil))}, st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +157,6 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	logs := &syncBuffer{}
 	var transport http.RoundTripper = inference.NewTransport()
 	if o.tracer != nil {
 		transport = propagating{transport}

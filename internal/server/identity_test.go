@@ -55,6 +55,14 @@ func TestGuestRefreshAndDiscovery(t *testing.T) {
 	if r := e.do("POST", "/auth/refresh", "", map[string]string{"refresh_token": first.RefreshToken}, nil); r.status != 401 {
 		t.Errorf("reused refresh token: %d %s", r.status, r.body)
 	}
+	// Reuse ends the session: the successor's tokens stop working too.
+	if r := e.do("GET", "/auth/me", second.AccessToken, nil, nil); r.status != 401 || r.errorCode(t) != "session_ended" {
+		t.Errorf("the successor's access token after a reuse: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/auth/refresh", "", map[string]string{"refresh_token": second.RefreshToken}, nil); r.status != 401 {
+		t.Errorf("the successor's refresh token after a reuse: %d %s", r.status, r.body)
+	}
+	e.do("POST", "/auth/guest", "", nil, nil).decode(t, &second)
 
 	// The discovery document's token endpoint exists and speaks OAuth 2.0.
 	var disc struct {

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("record models: %w", err)
 	}
 
-	identity, issuer, err := identityFor(ctx, cfg, st, out)
+	identity, issuer, err := identityFor(ctx, cfg, st, log, out)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	for _, l := range extra {
 		go func() { served <- hs.Serve(Listener(l)) }()
 	}
-	go purgeExpired(ctx, st, log)
+	go housekeeping(ctx, st, cfg.GuestRetention, log)
 	go srv.SweepRuns(ctx)
 	banner(out, cfg, ln.Addr().String(), registry)
 
@@ -167,7 +167,7 @@ func privateDir(dir string, log *slog.Logger) error {
 // identityFor picks the identity mode: Keycloak when KEYCLOAK_BASE_URL is
 // set, an external issuer jan only verifies with --issuer, else the
 // embedded issuer (whose documents jan also serves).
-func identityFor(ctx context.Context, cfg config.Config, st store.Store, out io.Writer) (auth.IdentityProvider, *auth.Issuer, error) {
+func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, out io.Writer) (auth.IdentityProvider, *auth.Issuer, error) {
 	switch {
 	case cfg.KeycloakURL != "":
 		kc, err := keycloak.ConfigFromEnv(os.Getenv)
@@ -197,7 +197,7 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, out io.
 		return auth.External{Issuer: cfg.Issuer, V: v}, nil, nil
 	}
 	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"),
-		Audience: cfg.Audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes}, st)
+		Audience: cfg.Audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes, Logger: log}, st)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded identity: %w", err)
 	}
@@ -230,9 +230,8 @@ func rateLimits(cfg config.Config) (RateLimits, error) {
 	return l, nil
 }
 
-// purgeExpired deletes expired idempotency records a minute after start and
-// then hourly, so the table holds about a day of keys.
-func purgeExpired(ctx context.Context, st store.Store, log *slog.Logger) {
+// housekeeping runs housekeep a minute after start and then hourly.
+func housekeeping(ctx context.Context, st store.Store, guestRetention time.Duration, log *slog.Logger) {
 	wait := time.Minute
 	for {
 		select {
@@ -241,12 +240,26 @@ func purgeExpired(ctx context.Context, st store.Store, log *slog.Logger) {
 		case <-time.After(wait):
 		}
 		wait = time.Hour
-		n, err := st.PurgeIdempotency(ctx)
-		if err != nil {
-			log.Warn("purge idempotency records", "err", err)
-			continue
-		}
+		housekeep(ctx, st, guestRetention, log)
+	}
+}
+
+// housekeep deletes expired idempotency records (the table holds about a
+// day of keys) and, when guestRetention > 0, guests that have not signed in
+// or refreshed for that long, with their data.
+func housekeep(ctx context.Context, st store.Store, guestRetention time.Duration, log *slog.Logger) {
+	if n, err := st.PurgeIdempotency(ctx); err != nil {
+		log.Warn("purge idempotency records", "err", err)
+	} else {
 		log.Debug("purged idempotency records", "deleted", n)
+	}
+	if guestRetention <= 0 {
+		return
+	}
+	if n, err := st.PurgeGuests(ctx, time.Now().Add(-guestRetention)); err != nil {
+		log.Warn("purge inactive guests", "err", err)
+	} else if n > 0 {
+		log.Info("purged inactive guests with their conversations", "deleted", n, "inactive_for", guestRetention)
 	}
 }
 

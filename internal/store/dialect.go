@@ -156,9 +156,9 @@ func classifyPostgres(err error) error {
 			return ErrNotFound
 		case pe.Code == "22021", pe.Code == "22P05": // character_not_in_repertoire, untranslatable_character
 			return ErrInvalidText
-		// connection_exception, too_many_connections, admin/crash shutdown,
+		// connection_exception, disk_full, out_of_memory, too_many_connections, admin/crash shutdown,
 		// cannot_connect_now (starting up or in recovery)
-		case strings.HasPrefix(pe.Code, "08"), pe.Code == "53300",
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "53100", pe.Code == "53200", pe.Code == "53300",
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
 			return ErrUnavailable
 		}

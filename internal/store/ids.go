@@ -14,6 +14,7 @@ const (
 	PrefixMessage      = "msg"
 	PrefixRun          = "run"
 	PrefixAPIKey       = "key"
+	PrefixSession      = "sess"
 )
 
 // NewID returns prefix + "_" + 24 URL-safe characters (144 random bits from

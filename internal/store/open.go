@@ -25,6 +25,8 @@ type Options struct {
 	AutoMigrate bool
 	// Logger receives migration progress and warnings; nil discards them.
 	Logger *slog.Logger
+	// Now is the store's clock (default time.Now), for tests that move time.
+	Now func() time.Time
 }
 
 // Open connects to the database dsn names and prepares its schema:
@@ -52,7 +54,10 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log, s.now = logger, time.Now
+	s.log, s.now = logger, opts.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if err := s.prepareSchema(ctx, opts.AutoMigrate); err != nil {
 		_ = s.Close()
 		return nil, err

@@ -42,6 +42,16 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 	return nil
 }
 
+// CheckWrite updates the one row of the health table, so a full disk or a
+// read-only database fails it.
+func (s *sqlStore) CheckWrite(ctx context.Context) error {
+	return s.write1(ctx, "check write", func(ctx context.Context, q queryer) error {
+		_, err := s.exec(ctx, q, "INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+			s.d.timeArg(s.timestamp()))
+		return err
+	})
+}
+
 func (s *sqlStore) Close() error {
 	if s.group != nil {
 		s.group.close()
@@ -206,7 +216,7 @@ func (s *sqlStore) fail(op string, err error) error {
 		err = ErrNotFound
 	}
 	e := &opError{op: op, err: err, secret: s.secret}
-	for _, sentinel := range []error{ErrNotFound, ErrConflict, ErrBadCursor, ErrUnavailable, ErrInvalidText} {
+	for _, sentinel := range []error{ErrNotFound, ErrConflict, ErrBadCursor, ErrUnavailable, ErrInvalidText, ErrTokenReused} {
 		if errors.Is(err, sentinel) {
 			return e // already one of ours: nothing to add
 		}

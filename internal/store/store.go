@@ -15,8 +15,9 @@
 //     timestamp. Empty lists are empty slices, not nil.
 //   - Conversation.Metadata is never nil when read; Usage and Error are nil
 //     when absent.
-//   - Failures wrap ErrNotFound, ErrConflict, ErrBadCursor or ErrUnavailable
-//     (check with errors.Is); anything else is an internal error.
+//   - Failures wrap ErrNotFound, ErrConflict, ErrBadCursor, ErrUnavailable,
+//     ErrInvalidText or ErrTokenReused (check with errors.Is); anything else
+//     is an internal error.
 //
 // Open (open.go) picks the backend from the DSN; the schema lives in
 // migrations/.
@@ -37,6 +38,9 @@ var (
 	// ErrInvalidText: the database refused text it cannot store (Postgres
 	// and NUL). The server checks text first; this is the backstop.
 	ErrInvalidText = errors.New("text the database cannot store")
+	// ErrTokenReused: a refresh token was used a second time; its session
+	// has been ended.
+	ErrTokenReused = errors.New("refresh token reused")
 )
 
 // Message roles and statuses.
@@ -157,29 +161,57 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 }
 
-// RefreshToken is stored by hash only.
+// RefreshToken is stored by hash only. SessionID is the sign-in it
+// belongs to ("" for tokens from before sessions).
 type RefreshToken struct {
 	Hash      string
 	UserID    string
+	SessionID string
 	ExpiresAt time.Time
 	RevokedAt *time.Time
+}
+
+// RevokedSession is a session that was ended, and when.
+type RevokedSession struct {
+	ID        string
+	RevokedAt time.Time
 }
 
 // Store is everything the server persists. Methods taking userID only see
 // that user's objects: another user's id gives ErrNotFound.
 type Store interface {
 	Ping(ctx context.Context) error
+	// CheckWrite makes a one-row write: a database that answers but cannot
+	// write (disk full, read-only) fails it.
+	CheckWrite(ctx context.Context) error
 	Close() error
 
 	CreateUser(ctx context.Context, u *User) error // sets ID if empty, CreatedAt
 	GetUser(ctx context.Context, id string) (*User, error)
 
-	// SaveRefreshToken stores t; ErrNotFound if its user does not exist,
-	// ErrConflict if the hash is already stored.
-	SaveRefreshToken(ctx context.Context, t *RefreshToken) error
-	// UseRefreshToken atomically revokes a live (unexpired, unrevoked) token
-	// and returns it; ErrNotFound otherwise. Rotation: each token works once.
-	UseRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+	// SignIn starts a session for t.UserID with t as its first refresh
+	// token (t.SessionID set) and marks the user active, in one
+	// transaction; with guest non-nil it creates that user first (a guest
+	// exists with its token or not at all). ErrNotFound if the user does
+	// not exist, ErrConflict if the hash is already stored.
+	SignIn(ctx context.Context, guest *User, t *RefreshToken) error
+	// RotateRefreshToken spends the live (unexpired, unrevoked) token hash
+	// and stores next in its session in its place (next.UserID and
+	// SessionID set), marking the user active; it returns the spent token.
+	// Of concurrent uses exactly one succeeds. A spent token used again is
+	// a replay: its session is ended and the answer is ErrTokenReused.
+	// Unknown or expired: ErrNotFound.
+	RotateRefreshToken(ctx context.Context, hash string, next *RefreshToken) (*RefreshToken, error)
+	// EndSession ends the session of refresh token hash (logout);
+	// ErrNotFound if the token is unknown.
+	EndSession(ctx context.Context, hash string) error
+	// RevokeSessions ends every session of a user.
+	RevokeSessions(ctx context.Context, userID string) error
+	// RevokedSessions lists the sessions ended at or after since.
+	RevokedSessions(ctx context.Context, since time.Time) ([]RevokedSession, error)
+	// PurgeGuests deletes guests not signed in or refreshed since before,
+	// with everything they own; it returns how many.
+	PurgeGuests(ctx context.Context, before time.Time) (int64, error)
 
 	// CreateConversation stores c (ID, CreatedAt, UpdatedAt set) and its
 	// initial messages, in one transaction.
@@ -255,10 +287,6 @@ type Store interface {
 	// user with u.ID: ErrNotFound if there is none, ErrConflict if the new
 	// username or email is taken.
 	UpdateUser(ctx context.Context, u *User) error
-	// RevokeRefreshTokens revokes every live refresh token of a user (after
-	// an upgrade, the guest's tokens must stop working).
-	RevokeRefreshTokens(ctx context.Context, userID string) error
-
 	// ListUsers lists every user, oldest first (administrators only).
 	ListUsers(ctx context.Context, limit int, after string) (users []User, hasMore bool, err error)
 

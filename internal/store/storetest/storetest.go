@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Accounts", testAccounts},
 		{"RefreshTokens", testRefreshTokens},
 		{"RefreshTokenRace", testRefreshTokenRace},
+		{"PurgeGuests", testPurgeGuests},
 		{"APIKeys", testAPIKeys},
 		{"ListUsers", testListUsers},
 		{"IdempotencyPurge", testIdempotencyPurge},

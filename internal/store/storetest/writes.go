@@ -24,7 +24,7 @@ func testConcurrentMixedWrites(t *testing.T, st store.Store) {
 	const rounds = 5
 	for round := range rounds {
 		token := &store.RefreshToken{Hash: fmt.Sprintf("mixed-%d", round), UserID: owner.ID, ExpiresAt: time.Now().Add(time.Hour)}
-		must(t, st.SaveRefreshToken(c, token))
+		must(t, st.SignIn(c, nil, token))
 		key := idemKey(fmt.Sprintf("mixed-%d", round))
 
 		type outcome struct {
@@ -72,7 +72,7 @@ func testConcurrentMixedWrites(t *testing.T, st store.Store) {
 				return st.BeginIdempotent(c, &store.IdempotencyRecord{IdempotencyKey: key, BodyHash: "h"})
 			})
 			do("use token", func() (*store.IdempotencyRecord, error) {
-				_, err := st.UseRefreshToken(c, token.Hash)
+				_, err := st.RotateRefreshToken(c, token.Hash, &store.RefreshToken{Hash: fmt.Sprintf("mixed-%d-%d", round, i), ExpiresAt: time.Now().Add(time.Hour)})
 				return nil, err
 			})
 			do("create user", func() (*store.IdempotencyRecord, error) {
@@ -90,8 +90,10 @@ func testConcurrentMixedWrites(t *testing.T, st store.Store) {
 				if o.rec == nil {
 					count[o.kind+" ok"]++
 				}
-			case o.kind == "append to a missing conversation" || o.kind == "use token" && o.err != nil:
+			case o.kind == "append to a missing conversation":
 				wantErr(t, o.kind, o.err, store.ErrNotFound)
+			case o.kind == "use token" && o.err != nil: // a replay of the spent token
+				wantErr(t, o.kind, o.err, store.ErrTokenReused)
 			case o.kind == "create with a taken message id" || o.kind == "create user" && o.err != nil:
 				wantErr(t, o.kind, o.err, store.ErrConflict)
 			case o.err != nil:
