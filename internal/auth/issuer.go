@@ -41,7 +41,7 @@ type IssuerOptions struct {
 	RefreshTTL time.Duration    // default 30 days
 	Now        func() time.Time // default time.Now; for tests
 	Admins     []string         // usernames that get the admin role once they are users
-	Logger         *slog.Logger     // warnings (a replayed refresh token); default slog.Default()
+	Logger     *slog.Logger     // warnings (a replayed refresh token); default slog.Default()
 	// PasswordHashes is how many argon2 hashes run at once (default: the
 	// number of CPUs); as many more callers may wait, the rest get ErrBusy.
 	PasswordHashes int
