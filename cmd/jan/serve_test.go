@@ -44,13 +44,19 @@ func freeAddr(t *testing.T) string {
 // startServe runs `jan serve` and waits until /healthz answers.
 func startServe(t *testing.T, addr, dataDir string, extra ...string) *exec.Cmd {
 	t.Helper()
+	return startServeEnv(t, addr, dataDir, nil, extra...)
+}
+
+// startServeEnv is startServe with more environment variables.
+func startServeEnv(t *testing.T, addr, dataDir string, env []string, extra ...string) *exec.Cmd {
+	t.Helper()
 	bin, err := janBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--no-detect"}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn", "JAN_RATE_LIMIT_GUEST=off")
+	cmd.Env = append(append(os.Environ(), "LOG_LEVEL=warn", "JAN_RATE_LIMIT_GUEST=off"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/janhq/jan/internal/fakeengine"
+)
+
+// The attacks whose bound is the memory of the server process: jan serve
+// runs as its own process, so its RSS is the server's alone. The rest of
+// the attack suite is in internal/server/attack_test.go.
+
+// rss returns the process's resident and peak resident memory in bytes.
+func rss(t *testing.T, pid int) (now, peak int64) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("read the server's memory: %v (these tests need Linux /proc)", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			now = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return now, peak
+}
+
+// probeHealth asks /healthz every 50 ms until stop closes and returns the
+// latencies (a failed probe counts as 10 s).
+func probeHealth(base string, stop <-chan struct{}) <-chan []time.Duration {
+	out := make(chan []time.Duration, 1)
+	go func() {
+		var lat []time.Duration
+		c := &http.Client{Timeout: 10 * time.Second}
+		for {
+			select {
+			case <-stop:
+				out <- lat
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			start := time.Now()
+			res, err := c.Get(base + "/healthz")
+			if err != nil {
+				lat = append(lat, 10*time.Second)
+				continue
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			lat = append(lat, time.Since(start))
+		}
+	}()
+	return out
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func guestToken(t *testing.T, base string) string {
+	t.Helper()
+	_, b, err := post(base+"/auth/guest", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if json.Unmarshal(b, &tok); tok.AccessToken == "" {
+		t.Fatalf("guest: %s", b)
+	}
+	return tok.AccessToken
+}
+
+// 300 unauthenticated connections send 4 MiB − 1 byte bodies and stall: the
+// server refuses each after its headers without reading the body, so its
+// memory hardly moves, and /healthz keeps answering fast.
+func TestAttackStalledUnauthenticatedBodies(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := startServe(t, addr, t.TempDir())
+	base := "http://" + addr
+	guestToken(t, base) // warm up: the first request pays for lazy init
+	before, _ := rss(t, cmd.Process.Pid)
+
+	const conns = 300
+	const size = 4<<20 - 1
+	stop := make(chan struct{})
+	lat := probeHealth(base, stop)
+	chunk := bytes.Repeat([]byte("a"), 64<<10)
+	var refused atomic.Int32
+	var wg sync.WaitGroup
+	hold := make(chan struct{})
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("dial: %v", err)
+				return
+			}
+			defer c.Close()
+			go func() { // the answer, read while the body is still being sent
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if res, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil && res.StatusCode == http.StatusUnauthorized {
+					refused.Add(1)
+				}
+			}()
+			fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: jan\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size+1)
+			_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
+			for sent := 0; sent < size; {
+				n, err := c.Write(chunk[:min(len(chunk), size-sent)])
+				sent += n
+				if err != nil {
+					break
+				}
+			}
+			<-hold // stall, holding the connection
+		}()
+	}
+	time.Sleep(4 * time.Second)
+	now, peak := rss(t, cmd.Process.Pid)
+	close(stop)
+	probes := <-lat
+	close(hold)
+	wg.Wait()
+	t.Logf("RSS %d MB before, %d MB during, peak %d MB; %d of %d refused with 401; /healthz p50 %s p90 %s max %s over %d probes",
+		before>>20, now>>20, peak>>20, refused.Load(), conns, percentile(probes, .5), percentile(probes, .9), percentile(probes, 1), len(probes))
+	if grew := peak - before; grew > 100<<20 {
+		t.Errorf("RSS grew by %d MB under stalled unauthenticated bodies, want < 100 MB", grew>>20)
+	}
+	if p := percentile(probes, .9); len(probes) < 20 || p > 100*time.Millisecond {
+		t.Errorf("/healthz p90 %s over %d probes during the attack, want < 100 ms", p, len(probes))
+	}
+	if refused.Load() < conns*9/10 {
+		t.Errorf("only %d of %d connections got their 401", refused.Load(), conns)
+	}
+}
+
+// 500 authenticated connections send their bodies at 10 bytes a second: all
+// are cut (408) once they fall behind the minimum rate, with default
+// settings within about the 5 s grace.
+func TestAttackSlowBodies(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := startServe(t, addr, t.TempDir())
+	base := "http://" + addr
+	tok := guestToken(t, base)
+	before, _ := rss(t, cmd.Process.Pid)
+
+	const conns = 500
+	var cut, other atomic.Int32
+	var slowest atomic.Int64
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("dial: %v", err)
+				return
+			}
+			defer c.Close()
+			start := time.Now()
+			fmt.Fprintf(c, "POST /v1/conversations HTTP/1.1\r\nHost: jan\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", tok)
+			done := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-done:
+						return
+					case <-time.After(time.Second):
+					}
+					if _, err := c.Write([]byte("          ")); err != nil {
+						return
+					}
+				}
+			}()
+			defer close(done)
+			_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			took := time.Since(start)
+			if d := int64(took); d > slowest.Load() {
+				slowest.Store(d)
+			}
+			if err == nil && res.StatusCode == http.StatusRequestTimeout {
+				cut.Add(1)
+				return
+			}
+			other.Add(1)
+		}()
+	}
+	wg.Wait()
+	_, peak := rss(t, cmd.Process.Pid)
+	t.Logf("%d of %d slow bodies cut with 408 (%d otherwise), the slowest after %s; RSS peak %d MB (was %d MB)",
+		cut.Load(), conns, other.Load(), time.Duration(slowest.Load()), peak>>20, before>>20)
+	if cut.Load() != conns {
+		t.Errorf("%d of %d slow bodies were cut with 408", cut.Load(), conns)
+	}
+	if d := time.Duration(slowest.Load()); d > 12*time.Second {
+		t.Errorf("the slowest body was cut after %s, want about the 5 s grace", d)
+	}
+}
+
+// 100 concurrent password grants: argon2 (19 MiB each) runs one per CPU
+// with as many waiting, the rest get 429 at once, so memory stays bounded.
+// The per-address limit is off here so that the hash queue is the bound.
+func TestAttackPasswordGrantFlood(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := startServeEnv(t, addr, t.TempDir(), []string{"JAN_RATE_LIMIT_AUTH=off"})
+	base := "http://" + addr
+	tok := guestToken(t, base)
+	status, b, err := post(base+"/auth/upgrade", tok, map[string]string{"username": "mallory", "email": "m@example.com", "password": "a long passphrase 1"})
+	if err != nil || status != 200 {
+		t.Fatalf("upgrade: %d %s %v", status, b, err)
+	}
+	before, _ := rss(t, cmd.Process.Pid)
+
+	const grants = 100
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	start := make(chan struct{})
+	for i := range grants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			form := url.Values{"grant_type": {"password"}, "username": {"mallory"}, "password": {fmt.Sprintf("guess %d", i)}}
+			res, err := http.PostForm(base+"/auth/token", form)
+			code := 0
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				code = res.StatusCode
+			}
+			mu.Lock()
+			statuses[code]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	_, peak := rss(t, cmd.Process.Pid)
+	t.Logf("statuses %v; RSS %d MB before, peak %d MB", statuses, before>>20, peak>>20)
+	if grew := peak - before; grew > 150<<20 {
+		t.Errorf("RSS grew by %d MB under 100 password grants, want < 150 MB", grew>>20)
+	}
+	if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusBadRequest] == 0 || statuses[http.StatusBadRequest]+statuses[http.StatusTooManyRequests] != grants {
+		t.Errorf("statuses %v: want wrong-password 400s and some 429s, nothing else", statuses)
+	}
+}
+
+// kill -9 during 20 streaming runs, then start again: every run ends
+// incomplete, keeping the answer checkpointed while it streamed.
+func TestAttackKillDuringRuns(t *testing.T) {
+	engine := httptest.NewServer(fakeengine.New(fakeengine.Options{Tokens: 2000, TokenDelay: 5 * time.Millisecond}))
+	defer engine.Close()
+	addr, dir := freeAddr(t), t.TempDir()
+	cmd := startServe(t, addr, dir, "--engine", engine.URL)
+	base := "http://" + addr
+	tok := guestToken(t, base)
+
+	const runs = 20
+	convs := make([]string, runs)
+	for i := range convs {
+		_, b, _ := post(base+"/v1/conversations", tok, map[string]any{"items": []map[string]string{{"role": "user", "content": "tell me a long story"}}})
+		var c struct{ ID string }
+		if json.Unmarshal(b, &c); c.ID == "" {
+			t.Fatalf("conversation: %s", b)
+		}
+		convs[i] = c.ID
+	}
+	runIDs := make([]string, runs)
+	var started sync.WaitGroup
+	for i, conv := range convs {
+		started.Add(1)
+		go func() {
+			body, _ := json.Marshal(map[string]any{"stream": true})
+			req, _ := http.NewRequest("POST", base+"/v1/conversations/"+conv+"/runs", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("run %d: %v", i, err)
+				started.Done()
+				return
+			}
+			defer res.Body.Close()
+			runIDs[i] = res.Header.Get("X-Run-Id")
+			sc := bufio.NewScanner(res.Body)
+			for n := 0; n < 5 && sc.Scan(); n++ { // the run has begun answering
+			}
+			started.Done()
+			for sc.Scan() { // keep reading until the server dies
+			}
+		}()
+	}
+	started.Wait()
+	time.Sleep(2500 * time.Millisecond) // past the 1 s checkpoints
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	startServe(t, addr, dir, "--engine", engine.URL)
+	for i, id := range runIDs {
+		if id == "" {
+			t.Fatalf("run %d has no id", i)
+		}
+		req, _ := http.NewRequest("GET", base+"/v1/conversations/"+convs[i]+"/runs/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var run struct {
+			Status  string `json:"status"`
+			Message *struct {
+				Content string `json:"content"`
+				Status  string `json:"status"`
+			} `json:"message"`
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		json.Unmarshal(b, &run)
+		if run.Status != "incomplete" || run.Message == nil || run.Message.Content == "" || run.Message.Status != "incomplete" {
+			t.Errorf("run %d after kill -9 and restart: %s", i, b)
+		}
+	}
+}
