@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -356,5 +357,127 @@ func TestAttackKillDuringRuns(t *testing.T) {
 		if run.Status != "incomplete" || run.Message == nil || run.Message.Content == "" || run.Message.Status != "incomplete" {
 			t.Errorf("run %d after kill -9 and restart: %s", i, b)
 		}
+	}
+}
+
+// Slowloris: 200 connections that send their headers a byte at a time are
+// closed at the header timeout (JAN_HEADER_TIMEOUT, 2 s here; 10 s by
+// default).
+func TestAttackSlowlorisHeaders(t *testing.T) {
+	addr := freeAddr(t)
+	startServeEnv(t, addr, t.TempDir(), []string{"JAN_HEADER_TIMEOUT=2s"})
+	const conns = 200
+	var closed atomic.Int32
+	var slowest atomic.Int64
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("dial: %v", err)
+				return
+			}
+			defer c.Close()
+			start := time.Now()
+			go func() {
+				for _, b := range []byte("GET /v1/models HTTP/1.1\r\nHost: jan\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
+					if _, err := c.Write([]byte{b}); err != nil {
+						return
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}()
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.Copy(io.Discard, c) // ends when the server closes
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return
+			}
+			closed.Add(1)
+			if d := int64(time.Since(start)); d > slowest.Load() {
+				slowest.Store(d)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d of %d slow header senders closed, the last after %s", closed.Load(), conns, time.Duration(slowest.Load()))
+	if closed.Load() != conns || time.Duration(slowest.Load()) > 5*time.Second {
+		t.Errorf("%d of %d slow header senders closed, the last after %s; want all at about 2 s", closed.Load(), conns, time.Duration(slowest.Load()))
+	}
+}
+
+// 300 streams (50 tokens a second each) whose clients stop reading, with a
+// 4 KiB receive buffer: what the server writes waits in the kernel, then
+// its writes block; its memory stays bounded and it keeps answering.
+func TestAttackSlowStreamReaders(t *testing.T) {
+	engine := httptest.NewServer(fakeengine.New(fakeengine.Options{Tokens: 20000, TokenDelay: 20 * time.Millisecond}))
+	defer engine.Close()
+	addr := freeAddr(t)
+	cmd := startServe(t, addr, t.TempDir(), "--engine", engine.URL)
+	base := "http://" + addr
+	tok := guestToken(t, base)
+	before, _ := rss(t, cmd.Process.Pid)
+	models, err := http.NewRequest("GET", base+"/v1/models", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Data []struct{ ID string } }
+	json.NewDecoder(res.Body).Decode(&list)
+	res.Body.Close()
+	if len(list.Data) == 0 {
+		t.Fatal("the engine's models are not served")
+	}
+	body, _ := json.Marshal(map[string]any{"model": list.Data[0].ID, "stream": true, "messages": []map[string]string{{"role": "user", "content": "go on"}}})
+
+	const streams = 300
+	var opened atomic.Int32
+	var wg sync.WaitGroup
+	hold := make(chan struct{})
+	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	for range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := small.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("dial: %v", err)
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: jan\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", tok, len(body), body)
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if line, err := bufio.NewReader(c).ReadString('\n'); err == nil && strings.Contains(line, "200") {
+				opened.Add(1)
+			}
+			<-hold // and read no more
+		}()
+	}
+	time.Sleep(4 * time.Second)
+	stop := make(chan struct{})
+	lat := probeHealth(base, stop)
+	time.Sleep(2 * time.Second)
+	_, peak := rss(t, cmd.Process.Pid)
+	close(stop)
+	probes := <-lat
+	close(hold)
+	wg.Wait()
+	t.Logf("%d of %d streams open; RSS %d MB before, peak %d MB; /healthz p50 %s p90 %s", opened.Load(), streams,
+		before>>20, peak>>20, percentile(probes, .5), percentile(probes, .9))
+	if opened.Load() != streams {
+		t.Errorf("%d of %d streams opened", opened.Load(), streams)
+	}
+	if grew := peak - before; grew > 150<<20 {
+		t.Errorf("RSS grew by %d MB with 300 stalled stream readers, want < 150 MB", grew>>20)
+	}
+	if p := percentile(probes, .9); p > 100*time.Millisecond {
+		t.Errorf("/healthz p90 %s with 300 stalled stream readers, want < 100 ms", p)
 	}
 }

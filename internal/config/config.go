@@ -34,6 +34,7 @@ type Config struct {
 	BodyMinRate     int64         // bytes/s a body must average after its first seconds (JAN_BODY_MIN_RATE)
 	BodyBuffer      int64         // request body bytes held at once, all requests together (JAN_BODY_BUFFER_BYTES)
 	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
+	HeaderTimeout   time.Duration // a request's headers must arrive within it (JAN_HEADER_TIMEOUT)
 	PasswordHashes  int           // argon2 hashes at once; 0 = one per CPU (JAN_PASSWORD_HASHES)
 	ListBytes       int           // a list page ends early past this many bytes of items (JAN_MAX_LIST_BYTES)
 	GuestRetention  time.Duration // guests inactive this long are purged with their data; 0 = never (JAN_GUEST_RETENTION_DAYS)
@@ -64,6 +65,7 @@ func Defaults() Config {
 		BodyMinRate:     4096,
 		BodyBuffer:      128 << 20,
 		MaxHeaderBytes:  64 << 10,
+		HeaderTimeout:   10 * time.Second,
 		ListBytes:       1 << 20,
 		GuestRetention:  30 * 24 * time.Hour,
 		RunCheckpoint:   time.Second,
@@ -189,7 +191,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout},
+	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout}, {"JAN_HEADER_TIMEOUT", &c.HeaderTimeout},
 		{"JAN_RUN_CHECKPOINT", &c.RunCheckpoint}, {"JAN_RUN_STALE_AFTER", &c.RunStaleAfter}, {"JAN_FINAL_WRITE_RETRY", &c.FinalWriteRetry}} {
 		if err := positiveDuration(env, d.key, d.dst); err != nil {
 			return Config{}, err

@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	} else if n > 0 {
 		fmt.Fprintf(out, "Finished %d run(s) a stopped server left in progress, keeping their answers so far.\n", n)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: cfg.MaxHeaderBytes,
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: 120 * time.Second, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1+len(extra))
 	go func() { served <- hs.Serve(Listener(ln)) }()
