@@ -209,8 +209,10 @@ func startStack(ctx context.Context, janBin string, logw io.Writer) (s *stack, e
 	}
 	s.jan, err = startProc("jan", bin, []string{"serve", "--addr", addrs[2], "--data-dir", filepath.Join(dir, "data"),
 		"--no-detect", "--engine", s.engineURL}, []string{"LOG_LEVEL=warn",
-		// The limiter stays on (its cost is measured) with limits no benchmark client reaches.
-		"JAN_RATE_LIMIT_GUEST=100000000:100000000:100000", "JAN_RATE_LIMIT_USER=100000000:100000000:100000"})
+		// The limiters stay on (their cost is measured) with limits no benchmark client reaches;
+		// every other protection is at its default.
+		"JAN_RATE_LIMIT_GUEST=100000000:100000000:100000", "JAN_RATE_LIMIT_USER=100000000:100000000:100000",
+		"JAN_RATE_LIMIT_AUTH=100000000:100000000"})
 	if err != nil {
 		return nil, err
 	}
