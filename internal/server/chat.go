@@ -408,7 +408,17 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		}
 		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: content, Status: status, Model: rt.PublicID, Usage: usage})
 		// AppendMessages also records the model as the conversation's last.
-		err := s.persist(ctx, func(ctx context.Context) error { return s.store.AppendMessages(ctx, uid, conv.ID, all) })
+		err := s.persist(ctx, func(ctx context.Context) error {
+			err := s.store.AppendMessages(ctx, uid, conv.ID, all)
+			if errors.Is(err, store.ErrConflict) {
+				// A retry after a commit whose answer was lost: the messages
+				// (their ids were set by the first attempt) are there.
+				if _, gerr := s.store.GetMessage(ctx, uid, conv.ID, all[0].ID); gerr == nil {
+					return nil
+				}
+			}
+			return err
+		})
 		if errors.Is(err, store.ErrUnavailable) {
 			markRetryable(w) // nothing was stored: the same Idempotency-Key may run it again
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,5 +191,36 @@ func TestAttackOrphanRunCancel(t *testing.T) {
 	r.decode(t, &got)
 	if r.status != 200 || got.Status != store.StatusInProgress {
 		t.Fatalf("cancel a run another live process streams: %d %s", r.status, r.body)
+	}
+}
+
+// countingStore counts checkpoint writes.
+type countingStore struct {
+	store.Store
+	checkpoints atomic.Int32
+}
+
+func (c *countingStore) CheckpointRun(ctx context.Context, id, partial string) error {
+	c.checkpoints.Add(1)
+	return c.Store.CheckpointRun(ctx, id, partial)
+}
+
+// Checkpointing costs at most one database write per second per stream.
+func TestCheckpointsAtMostOncePerSecond(t *testing.T) {
+	e := newEnv(t, envOptions{engine: fakeengine.Options{Tokens: 150, TokenDelay: 20 * time.Millisecond}})
+	counting := &countingStore{Store: e.store}
+	e.srv.store = counting
+	tok := e.guest()
+	conv := e.newConversation(tok, "hello")
+	start := time.Now()
+	_, next, stop := e.runStream(tok, conv)
+	defer stop()
+	for ev := next(); ev != ""; ev = next() {
+	}
+	took := time.Since(start)
+	n := counting.checkpoints.Load()
+	t.Logf("%d checkpoints in a run of %s", n, took.Round(time.Millisecond))
+	if n < 1 || float64(n) > took.Seconds()+0.5 {
+		t.Fatalf("%d checkpoints in a run of %s, want at least one and at most one a second", n, took)
 	}
 }

@@ -159,7 +159,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 	cp.stop()
 	msg := s.finishRun(ctx, run, &acc, finished, err)
 	// The run's final state is told only once it is stored.
-	if ferr := s.persist(ctx, func(c context.Context) error { return s.store.FinishRun(c, run, msg) }); ferr != nil {
+	if ferr := s.persist(ctx, func(c context.Context) error { return s.finishStored(c, run, msg) }); ferr != nil {
 		logFrom(ctx).Error("finish run", "run", run.ID, "err", ferr)
 		err = ferr
 		s.unsaved(ctx, w, run, msg, ferr)
@@ -175,6 +175,21 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toRunJSON(run, msg))
+}
+
+// finishStored stores the run's final state. A conflict after a retry may
+// be the first attempt's commit, whose answer was lost with the connection:
+// the stored run then holds this very message (its id is random) and the
+// write is done.
+func (s *Server) finishStored(ctx context.Context, run *store.Run, msg *store.Message) error {
+	err := s.store.FinishRun(ctx, run, msg)
+	if errors.Is(err, store.ErrConflict) {
+		if got, gerr := s.store.GetRun(ctx, run.UserID, run.ConversationID, run.ID); gerr == nil &&
+			got.Status == run.Status && got.MessageID == run.MessageID && (msg == nil || got.MessageID != "") {
+			return nil
+		}
+	}
+	return err
 }
 
 // unsaved turns a run whose final write failed into what the client is
