@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"github.com/janhq/jan/internal/fakeengine"
+	"github.com/janhq/jan/internal/store/pgtest"
 )
 
 // The attacks whose bound is the memory of the server process: jan serve
@@ -282,12 +285,26 @@ func TestAttackPasswordGrantFlood(t *testing.T) {
 }
 
 // kill -9 during 20 streaming runs, then start again: every run ends
-// incomplete, keeping the answer checkpointed while it streamed.
+// incomplete, keeping the answer checkpointed while it streamed. On SQLite
+// and on Postgres.
 func TestAttackKillDuringRuns(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			var args []string
+			if db == "postgres" {
+				args = []string{"--db", pgtest.URL(t)}
+			}
+			killDuringRuns(t, args)
+		})
+	}
+}
+
+func killDuringRuns(t *testing.T, dbArgs []string) {
 	engine := httptest.NewServer(fakeengine.New(fakeengine.Options{Tokens: 2000, TokenDelay: 5 * time.Millisecond}))
 	defer engine.Close()
 	addr, dir := freeAddr(t), t.TempDir()
-	cmd := startServe(t, addr, dir, "--engine", engine.URL)
+	serveArgs := append([]string{"--engine", engine.URL}, dbArgs...)
+	cmd := startServe(t, addr, dir, serveArgs...)
 	base := "http://" + addr
 	tok := guestToken(t, base)
 
@@ -333,7 +350,7 @@ func TestAttackKillDuringRuns(t *testing.T) {
 	}
 	_ = cmd.Wait()
 
-	startServe(t, addr, dir, "--engine", engine.URL)
+	startServe(t, addr, dir, serveArgs...)
 	for i, id := range runIDs {
 		if id == "" {
 			t.Fatalf("run %d has no id", i)
@@ -479,5 +496,44 @@ func TestAttackSlowStreamReaders(t *testing.T) {
 	}
 	if p := percentile(probes, .9); p > 100*time.Millisecond {
 		t.Errorf("/healthz p90 %s with 300 stalled stream readers, want < 100 ms", p)
+	}
+}
+
+// The data dir is the server's alone: an existing one open to others is
+// made 0700 and the database 0600. And the banner says when the server
+// listens on every interface.
+func TestAttackDataDirIsPrivate(t *testing.T) {
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1")
+	cmd := exec.Command(bin, "serve", "--addr", port, "--data-dir", dir, "--no-detect")
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "Try it") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "every network interface") {
+		t.Errorf("--addr %s: the banner does not say it listens on every interface:\n%s", port, out.String())
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "jan.db"): 0o600, filepath.Join(dir, "signing-key.pem"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", path, fi.Mode().Perm(), want)
+		}
 	}
 }
