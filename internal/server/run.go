@@ -359,8 +359,6 @@ func banner(out io.Writer, cfg config.Config, bound string, reg *inference.Regis
 	fmt.Fprintf(out, "\njan is serving the llm-api on %s\n", base)
 	if host, _, _ := net.SplitHostPort(cfg.Addr); host == "" || net.ParseIP(host).IsUnspecified() {
 		fmt.Fprintf(out, "  Listening  %s on every network interface: anyone who can reach this machine can call it\n", bound)
-	} else {
-		fmt.Fprintf(out, "  Listening  %s\n", bound)
 	}
 	fmt.Fprintf(out, "  API        %s/v1\n", base)
 	fmt.Fprintf(out, "  Health     %s/readyz\n", base)
