@@ -67,17 +67,19 @@ func TestAttackUnauthenticatedBodyIsNeverRead(t *testing.T) {
 			t.Fatalf("%s: the connection stayed open (%d more bytes)", path, n)
 		}
 	}
-	// A small unread body does not keep the connection either: net/http's
-	// discard of it is bounded by the body's grace period.
+	// A small unread body does not keep the connection either, whatever the
+	// method: net/http's discard of it is bounded by the body's grace period.
 	e2 := newEnv(t, envOptions{bodies: BodyLimits{Grace: 300 * time.Millisecond}})
-	c := e2.rawRequest("POST /v1/conversations HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100", "{")
-	start := time.Now()
-	if res, _ := readResponse(t, c, 2*time.Second); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("small body: %d", res.StatusCode)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil || time.Since(start) > 2*time.Second {
-		t.Fatalf("small stalled body: connection still open after %s (%v)", time.Since(start), err)
+	for _, method := range []string{"POST /v1/conversations", "DELETE /v1/conversations/conv_x", "GET /v1/models"} {
+		c := e2.rawRequest(method+" HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100", "{")
+		start := time.Now()
+		if res, _ := readResponse(t, c, 2*time.Second); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s, small body: %d", method, res.StatusCode)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil || time.Since(start) > 2*time.Second {
+			t.Fatalf("%s, small stalled body: connection still open after %s (%v)", method, time.Since(start), err)
+		}
 	}
 }
 

@@ -231,7 +231,7 @@ func (p *paced) Read(b []byte) (int, error) {
 // refused first) can hold the connection: after the response, net/http
 // reads and discards a small unread body to reuse the connection.
 func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request) {
-	if hasBody(r) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody { // any method: a GET or DELETE may carry one too
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyLimits.Grace))
 	}
 }
