@@ -8,15 +8,20 @@ import (
 	"iter"
 	"net/http"
 	"strings"
-
-	"github.com/janhq/jan/internal/store"
 )
+
+// Usage is an answer's token counts, as OpenAI-compatible engines report them.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
 
 // Accumulator folds a streamed answer into the message jan stores. Use one
 // per stream, by pointer: it must not be copied after the first AddChunk.
 type Accumulator struct {
 	ID, Model, Role, Content, FinishReason string
-	Usage                                  *store.Usage
+	Usage                                  *Usage
 
 	// Provider, if set, is named in the messages of the errors AddChunk
 	// returns.
@@ -37,7 +42,7 @@ type completion struct {
 		Text         string  `json:"text"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *store.Usage    `json:"usage"`
+	Usage *Usage          `json:"usage"`
 	Error json.RawMessage `json:"error"`
 }
 
@@ -93,7 +98,7 @@ func (a *Accumulator) AddChunk(data []byte) error {
 			}
 		case keyIs(key, "usage"):
 			if val[0] == '{' {
-				var u store.Usage
+				var u Usage
 				if err := json.Unmarshal(val, &u); err != nil {
 					return badResponse(a.Provider, "sent usage that jan could not read", err)
 				}
@@ -226,7 +231,7 @@ func arrayValues(b []byte) iter.Seq[[]byte] {
 // envelope returns a 502 upstream_error *Error, a body that is not a
 // completion a 502 upstream_bad_response *Error; set their Provider if you
 // know it.
-func ParseCompletion(body []byte) (content, finishReason string, usage *store.Usage, err error) {
+func ParseCompletion(body []byte) (content, finishReason string, usage *Usage, err error) {
 	var c completion
 	if err := unmarshalObject(body, &c); err != nil {
 		return "", "", nil, badResponse("", "sent a response that is not a JSON object", err)

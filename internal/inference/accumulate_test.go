@@ -13,7 +13,6 @@ import (
 
 	"github.com/janhq/jan/internal/fakeengine"
 	"github.com/janhq/jan/internal/inference"
-	"github.com/janhq/jan/internal/store"
 )
 
 // streamFrom runs one streamed request against a fake engine and feeds
@@ -53,7 +52,7 @@ func TestAccumulatorChat(t *testing.T) {
 	if !strings.HasPrefix(acc.ID, "chatcmpl-") || acc.Model != "fake-model" || acc.Role != "assistant" || acc.FinishReason != "stop" {
 		t.Errorf("accumulated %+v", acc)
 	}
-	if acc.Usage == nil || *acc.Usage != (store.Usage{PromptTokens: 2, CompletionTokens: 20, TotalTokens: 22}) {
+	if acc.Usage == nil || *acc.Usage != (inference.Usage{PromptTokens: 2, CompletionTokens: 20, TotalTokens: 22}) {
 		t.Errorf("Usage = %+v", acc.Usage)
 	}
 }
@@ -114,11 +113,11 @@ func TestParseCompletion(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, body, content, finish string
-		usage                       *store.Usage
+		usage                       *inference.Usage
 		code                        string
 	}{
 		{"chat", `{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}`,
-			"hi", "stop", &store.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}, ""},
+			"hi", "stop", &inference.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}, ""},
 		{"text", `{"object":"text_completion","choices":[{"index":0,"text":"yo","finish_reason":"length"}]}`, "yo", "length", nil, ""},
 		{"tool call only", `{"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[]},"finish_reason":"tool_calls"}]}`, "", "tool_calls", nil, ""},
 		{"empty choices", `{"choices":[]}`, "", "", nil, ""},

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/janhq/jan/internal/store"
 )
 
 // Route is where requests for one public model id go.
@@ -133,15 +131,23 @@ func (r *Registry) Lookup(publicID string) (Route, bool) {
 	return Route{}, false
 }
 
-// Models lists every public model in registration order. Created is left
-// zero for the store to fill.
-func (r *Registry) Models() []store.Model {
+// Model is a model the registry serves, by its public id.
+type Model struct {
+	ID           string // public id
+	Provider     string
+	ServedName   string // what the engine calls it
+	DisplayName  string
+	Capabilities []string
+}
+
+// Models lists every public model in registration order.
+func (r *Registry) Models() []Model {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]store.Model, 0, len(r.order))
+	out := make([]Model, 0, len(r.order))
 	for _, id := range r.order {
 		e := r.routes[id]
-		out = append(out, store.Model{
+		out = append(out, Model{
 			ID:           id,
 			Provider:     e.Provider.Name,
 			ServedName:   e.ServedName,

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/janhq/jan/internal/inference"
-	"github.com/janhq/jan/internal/store"
 )
 
 func models(ids ...string) []inference.ModelSpec {
@@ -71,7 +70,7 @@ func TestRegistryModels(t *testing.T) {
 		{Name: "a", BaseURL: "http://a", Models: []inference.ModelSpec{{ID: "m", ServedName: "served-m", DisplayName: "Model M"}}},
 		{Name: "b", BaseURL: "http://b", Models: models("m", "n")},
 	}})
-	want := []store.Model{
+	want := []inference.Model{
 		{ID: "m", Provider: "a", ServedName: "served-m", DisplayName: "Model M", Capabilities: []string{"chat", "completions"}},
 		{ID: "b/m", Provider: "b", ServedName: "m", DisplayName: "b/m", Capabilities: []string{"chat", "completions"}},
 		{ID: "n", Provider: "b", ServedName: "n", DisplayName: "n", Capabilities: []string{"chat", "completions"}},

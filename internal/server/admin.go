@@ -52,7 +52,7 @@ func (s *Server) syncModels(w http.ResponseWriter, r *http.Request) {
 	for _, p := range inference.Detect(ctx, inference.LocalCandidates, 400*time.Millisecond) {
 		s.models.Add(p) // an engine already registered is ignored
 	}
-	if err := s.store.UpsertModels(r.Context(), s.models.Models()); err != nil {
+	if err := s.store.UpsertModels(r.Context(), storeModels(s.models.Models())); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -434,7 +434,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		}
 		content, _, usage, err := inference.ParseCompletion(out)
 		if err == nil {
-			err = save(content, store.StatusCompleted, usage)
+			err = save(content, store.StatusCompleted, storeUsage(usage))
 		}
 		if err != nil {
 			writeError(w, r, err)
@@ -453,7 +453,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	if !finished {
 		status = store.StatusIncomplete
 	}
-	if serr := save(acc.Content, status, acc.Usage); serr != nil && err == nil {
+	if serr := save(acc.Content, status, storeUsage(acc.Usage)); serr != nil && err == nil {
 		err = serr
 	}
 	s.endStream(ctx, sse, err)

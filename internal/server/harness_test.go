@@ -124,7 +124,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			Models: []inference.ModelSpec{{ID: testModel, ServedName: "served/fake-model", Capabilities: []string{"chat", "completions"}}}}},
 		DefaultProvider: "fake",
 	})
-	if err := st.UpsertModels(ctx, reg.Models()); err != nil {
+	if err := st.UpsertModels(ctx, storeModels(reg.Models())); err != nil {
 		t.Fatal(err)
 	}
 

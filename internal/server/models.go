@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/janhq/jan/internal/inference"
 	"github.com/janhq/jan/internal/store"
 )
 
@@ -33,22 +34,34 @@ func (s *Server) created(r *http.Request) map[string]time.Time {
 	return s.createdAt
 }
 
-func (s *Server) modelJSON(r *http.Request, m store.Model) modelJSON {
-	if t, ok := s.created(r)[m.ID]; ok && m.Created.IsZero() {
-		m.Created = t
+func (s *Server) modelJSON(r *http.Request, m inference.Model) modelJSON {
+	created, ok := s.created(r)[m.ID]
+	if !ok {
+		created = s.started
 	}
-	if m.Created.IsZero() {
-		m.Created = s.started
-	}
-	return toModelJSON(m)
-}
-
-func toModelJSON(m store.Model) modelJSON {
 	caps := m.Capabilities
 	if caps == nil {
 		caps = []string{}
 	}
-	return modelJSON{ID: m.ID, Object: "model", Created: m.Created.Unix(), OwnedBy: m.Provider, DisplayName: m.DisplayName, Capabilities: caps}
+	return modelJSON{ID: m.ID, Object: "model", Created: created.Unix(), OwnedBy: m.Provider, DisplayName: m.DisplayName, Capabilities: caps}
+}
+
+// storeModels is the registry's models as the store records them (Created
+// zero: the store keeps when each was first served).
+func storeModels(ms []inference.Model) []store.Model {
+	out := make([]store.Model, len(ms))
+	for i, m := range ms {
+		out[i] = store.Model{ID: m.ID, Provider: m.Provider, ServedName: m.ServedName, DisplayName: m.DisplayName, Capabilities: m.Capabilities}
+	}
+	return out
+}
+
+// storeUsage is an engine's token counts as the store keeps them.
+func storeUsage(u *inference.Usage) *store.Usage {
+	if u == nil {
+		return nil
+	}
+	return &store.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {

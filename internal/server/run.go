@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	if err := st.UpsertModels(ctx, registry.Models()); err != nil {
+	if err := st.UpsertModels(ctx, storeModels(registry.Models())); err != nil {
 		return fmt.Errorf("record models: %w", err)
 	}
 

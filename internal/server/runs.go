@@ -222,8 +222,8 @@ func runError(err error) error {
 func (s *Server) finishRun(ctx context.Context, run *store.Run, acc *inference.Accumulator, finished bool, err error) *store.Message {
 	now := time.Now()
 	run.CompletedAt = &now
-	run.Usage = acc.Usage
-	msg := &store.Message{Role: store.RoleAssistant, Content: acc.Content, Model: run.Model, RunID: run.ID, Usage: acc.Usage}
+	run.Usage = storeUsage(acc.Usage)
+	msg := &store.Message{Role: store.RoleAssistant, Content: acc.Content, Model: run.Model, RunID: run.ID, Usage: run.Usage}
 	switch {
 	case finished:
 		run.Status, msg.Status = store.StatusCompleted, store.StatusCompleted

@@ -65,9 +65,6 @@ func Start(t testing.TB, o Options) *Server {
 		Providers:       []inference.Provider{{Name: "fake", Kind: "openai", BaseURL: eng.URL, Models: specs}},
 		DefaultProvider: "fake",
 	})
-	if err := st.UpsertModels(ctx, reg.Models()); err != nil {
-		t.Fatal(err)
-	}
 	// The issuer needs the server's URL before the server exists: listen
 	// first, start serving once the handler is set.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
