@@ -250,12 +250,7 @@ func runStack(cmd *cobra.Command, cfg config.Config, st *stack.Stack, req upRequ
 	}
 
 	// In this process: the stack's settings, unless the user set them.
-	for k, v := range env {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
-	cfg, err = config.Load(cmd.Flags(), nil)
+	cfg, err = config.Load(cmd.Flags(), config.Over(os.Getenv, env))
 	if err != nil {
 		return err
 	}

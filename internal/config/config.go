@@ -45,7 +45,8 @@ type Config struct {
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
 	LogLevel        string        // debug|info|warn|error
 	LogFormat       string        // json|text ("" = json unless stderr is a terminal)
-	KeycloakURL     string        // KEYCLOAK_BASE_URL: Keycloak identity mode (the other KEYCLOAK_*/BACKEND_* variables configure it)
+	Keycloak        Keycloak      // Keycloak identity mode, when Keycloak.BaseURL is set
+	Telemetry       Telemetry     // OpenTelemetry export
 	IdentityWait    time.Duration // how long to wait for the identity provider at start
 	Admins          []string      // JAN_ADMINS: usernames with the admin role (embedded mode)
 	GatewaySecret   string        // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
@@ -53,7 +54,35 @@ type Config struct {
 	RateLimitGuest, RateLimitUser, RateLimitAdmin string
 	// RateLimitAuth limits /auth writes per client address, PER_MINUTE:BURST or "off"; "" = the default.
 	RateLimitAuth string
+	// Lookup is the environment Load read (over the .env file), for the
+	// ${VAR} references of providers.yaml.
+	Lookup Env
 }
+
+// Keycloak is Keycloak identity mode, on when BaseURL is set; the seed's
+// variables. Empty optional fields get Keycloak's defaults (realm "jan",
+// clients "backend" and "llm-api", role "guest").
+type Keycloak struct {
+	BaseURL             string // KEYCLOAK_BASE_URL
+	Realm               string // KEYCLOAK_REALM
+	BackendClientID     string // BACKEND_CLIENT_ID
+	BackendClientSecret string // BACKEND_CLIENT_SECRET
+	TargetClientID      string // TARGET_CLIENT_ID
+	GuestRole           string // GUEST_ROLE
+	GuestGrant          string // KEYCLOAK_GUEST_GRANT: token-exchange or password
+}
+
+// Telemetry is where traces go, from OpenTelemetry's own variables; unset,
+// tracing is off and free.
+type Telemetry struct {
+	Endpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (/v1/traces is added)
+	TracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, over Endpoint
+	Headers        string // OTEL_EXPORTER_OTLP_HEADERS: k=v,k=v sent with every export
+	ServiceName    string // OTEL_SERVICE_NAME (default jan-llm-api)
+}
+
+// Enabled reports whether an OTLP endpoint is configured.
+func (t Telemetry) Enabled() bool { return t.Endpoint != "" || t.TracesEndpoint != "" }
 
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
@@ -81,6 +110,20 @@ func Defaults() Config {
 
 // Env is where environment values come from (os.Getenv in production).
 type Env func(string) string
+
+// Over returns an Env that reads e, and under it, for a key e leaves empty,
+// values (jan up's stack settings: what the user sets wins).
+func Over(e Env, values map[string]string) Env {
+	if e == nil {
+		e = os.Getenv
+	}
+	return func(k string) string {
+		if v := e(k); v != "" {
+			return v
+		}
+		return values[k]
+	}
+}
 
 // RegisterServeFlags adds the server flags of the command-line contract.
 func RegisterServeFlags(fs *pflag.FlagSet) {
@@ -135,7 +178,15 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	str(&c.LogLevel, "", "LOG_LEVEL")
 	str(&c.LogFormat, "", "LOG_FORMAT")
 	str(&c.GatewaySecret, "", "JAN_GATEWAY_SECRET")
-	str(&c.KeycloakURL, "", "KEYCLOAK_BASE_URL")
+	kc := &c.Keycloak
+	for dst, key := range map[*string]string{&kc.BaseURL: "KEYCLOAK_BASE_URL", &kc.Realm: "KEYCLOAK_REALM",
+		&kc.BackendClientID: "BACKEND_CLIENT_ID", &kc.BackendClientSecret: "BACKEND_CLIENT_SECRET",
+		&kc.TargetClientID: "TARGET_CLIENT_ID", &kc.GuestRole: "GUEST_ROLE", &kc.GuestGrant: "KEYCLOAK_GUEST_GRANT",
+		&c.Telemetry.Endpoint: "OTEL_EXPORTER_OTLP_ENDPOINT", &c.Telemetry.TracesEndpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		&c.Telemetry.Headers: "OTEL_EXPORTER_OTLP_HEADERS", &c.Telemetry.ServiceName: "OTEL_SERVICE_NAME"} {
+		str(dst, "", key)
+	}
+	c.Lookup = env
 	c.Admins = splitList(env("JAN_ADMINS"))
 	c.ExtraAddrs = splitList(env("JAN_EXTRA_ADDRS"))
 	str(&c.RateLimitGuest, "", "JAN_RATE_LIMIT_GUEST")

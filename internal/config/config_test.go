@@ -90,3 +90,36 @@ func TestLimitSettings(t *testing.T) {
 		t.Errorf("defaults: retention %v, body timeout %v, header bytes %d", d.GuestRetention, d.BodyTimeout, d.MaxHeaderBytes)
 	}
 }
+
+// Keycloak and telemetry come through the one path too: a setting only in
+// .env is seen, the environment wins over .env, and Over layers jan up's
+// stack settings under the environment.
+func TestKeycloakAndTelemetrySettings(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("KEYCLOAK_BASE_URL=http://kc:8080\nBACKEND_CLIENT_SECRET=from-dotenv\nKEYCLOAK_REALM=dotenv-realm\nVLLM_INTERNAL_KEY=k1\n"), 0o600)
+	env := map[string]string{"KEYCLOAK_REALM": "env-realm", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+	c, err := Load(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Keycloak{BaseURL: "http://kc:8080", BackendClientSecret: "from-dotenv", Realm: "env-realm"}
+	if c.Keycloak != want {
+		t.Errorf("Keycloak = %+v, want %+v", c.Keycloak, want)
+	}
+	if !c.Telemetry.Enabled() || c.Telemetry.Endpoint != "http://collector:4318" {
+		t.Errorf("Telemetry = %+v", c.Telemetry)
+	}
+	if c.Lookup("VLLM_INTERNAL_KEY") != "k1" {
+		t.Errorf("Lookup does not see .env: %q", c.Lookup("VLLM_INTERNAL_KEY"))
+	}
+
+	stack := map[string]string{"KEYCLOAK_BASE_URL": "http://localhost:8085", "BACKEND_CLIENT_SECRET": "from-stack", "JAN_GATEWAY_SECRET": "gw"}
+	c, err = Load(nil, Over(func(k string) string { return env[k] }, stack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keycloak.BaseURL != "http://localhost:8085" || c.Keycloak.BackendClientSecret != "from-stack" || c.Keycloak.Realm != "env-realm" || c.GatewaySecret != "gw" {
+		t.Errorf("stack settings under the environment: %+v, gateway %q", c.Keycloak, c.GatewaySecret)
+	}
+}

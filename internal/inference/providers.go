@@ -103,14 +103,17 @@ func (p *Provider) host() string {
 	return "its base_url"
 }
 
-// LoadProviders reads and parses a providers.yaml, expanding variables from
-// the process environment. Errors name path.
-func LoadProviders(path string) (*Config, error) {
+// LoadProviders reads and parses a providers.yaml, expanding variables with
+// getenv (nil: the process environment). Errors name path.
+func LoadProviders(path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err // *PathError names the file
 	}
-	return ParseProviders(path, data, os.Getenv)
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return ParseProviders(path, data, getenv)
 }
 
 // ParseProviders parses and validates a providers.yaml. String values may

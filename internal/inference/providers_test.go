@@ -219,14 +219,14 @@ func TestLoadProviders(t *testing.T) {
 	if err := os.WriteFile(path, []byte("providers:\n  - name: e\n    base_url: ${JAN_TEST_ENGINE}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := inference.LoadProviders(path)
+	cfg, err := inference.LoadProviders(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Providers[0].BaseURL != "http://10.0.0.1:9000" {
 		t.Errorf("base_url = %q", cfg.Providers[0].BaseURL)
 	}
-	if _, err := inference.LoadProviders(path + ".missing"); err == nil || !strings.Contains(err.Error(), "providers.yaml.missing") {
+	if _, err := inference.LoadProviders(path+".missing", nil); err == nil || !strings.Contains(err.Error(), "providers.yaml.missing") {
 		t.Errorf("missing file: err = %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/store/pgtest"
 )
 
@@ -43,10 +44,9 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 		w.Write(nil)
 	}))
 	defer collector.Close()
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
 
-	tracer, stop, err := setupTracing(context.Background())
+	tracer, stop, err := setupTracing(context.Background(), config.Telemetry{Endpoint: collector.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

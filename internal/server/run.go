@@ -76,14 +76,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	tracer, stopTracing, err := setupTracing(ctx)
+	tracer, stopTracing, err := setupTracing(ctx, cfg.Telemetry)
 	if err != nil {
 		return err
 	}
 	defer stopTracing()
 
 	var transport http.RoundTripper = inference.NewTransport()
-	if tracingEnabled() {
+	if cfg.Telemetry.Enabled() {
 		transport = propagating{transport}
 	}
 	srv := New(Options{
@@ -169,12 +169,14 @@ func privateDir(dir string, log *slog.Logger) error {
 // embedded issuer (whose documents jan also serves).
 func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, out io.Writer) (auth.IdentityProvider, *auth.Issuer, error) {
 	switch {
-	case cfg.KeycloakURL != "":
-		kc, err := keycloak.ConfigFromEnv(os.Getenv)
-		if err != nil {
+	case cfg.Keycloak.BaseURL != "":
+		k := cfg.Keycloak
+		kc := keycloak.Config{BaseURL: k.BaseURL, Realm: k.Realm, BackendClientID: k.BackendClientID, BackendClientSecret: k.BackendClientSecret,
+			TargetClientID: k.TargetClientID, GuestRole: k.GuestRole, GuestGrant: k.GuestGrant}
+		if err := kc.Check(); err != nil {
 			return nil, nil, err
 		}
-		fmt.Fprintf(out, "Connecting to Keycloak at %s…\n", cfg.KeycloakURL)
+		fmt.Fprintf(out, "Connecting to Keycloak at %s…\n", k.BaseURL)
 		deadline := time.Now().Add(cfg.IdentityWait)
 		for {
 			p, err := keycloak.New(ctx, kc)
@@ -294,7 +296,7 @@ func loadRegistry(ctx context.Context, cfg config.Config, out io.Writer) (*infer
 	}
 	if path != "" {
 		var err error
-		if pcfg, err = inference.LoadProviders(path); err != nil {
+		if pcfg, err = inference.LoadProviders(path, cfg.Lookup); err != nil {
 			return nil, err
 		}
 	}
@@ -364,8 +366,8 @@ func banner(out io.Writer, cfg config.Config, bound string, reg *inference.Regis
 	fmt.Fprintf(out, "  Health     %s/readyz\n", base)
 	fmt.Fprintf(out, "  Database   %s\n", describeDB(cfg.DB))
 	switch {
-	case cfg.KeycloakURL != "":
-		fmt.Fprintf(out, "  Identity   Keycloak %s\n", cfg.KeycloakURL)
+	case cfg.Keycloak.BaseURL != "":
+		fmt.Fprintf(out, "  Identity   Keycloak %s\n", cfg.Keycloak.BaseURL)
 	case cfg.Issuer != "":
 		fmt.Fprintf(out, "  Identity   %s (verify only)\n", cfg.Issuer)
 	default:

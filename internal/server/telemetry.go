@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -15,25 +15,35 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/janhq/jan/internal/config"
 )
 
-// tracingEnabled reports whether an OTLP endpoint is configured.
-func tracingEnabled() bool {
-	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-}
-
-// setupTracing exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT
-// (or the traces-specific variable) is set; otherwise tracing is a no-op
-// that costs nothing per request.
-func setupTracing(ctx context.Context) (trace.Tracer, func(), error) {
-	if !tracingEnabled() {
+// setupTracing exports spans over OTLP/HTTP when t names an endpoint;
+// otherwise tracing is a no-op that costs nothing per request.
+func setupTracing(ctx context.Context, t config.Telemetry) (trace.Tracer, func(), error) {
+	if !t.Enabled() {
 		return noop.NewTracerProvider().Tracer("jan"), func() {}, nil
 	}
-	exp, err := otlptracehttp.New(ctx)
+	endpoint := t.TracesEndpoint
+	if endpoint == "" {
+		endpoint = strings.TrimRight(t.Endpoint, "/") + "/v1/traces"
+	}
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpoint)}
+	if t.Headers != "" {
+		headers := map[string]string{}
+		for _, kv := range strings.Split(t.Headers, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		opts = append(opts, otlptracehttp.WithHeaders(headers))
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("OpenTelemetry exporter: %w (check OTEL_EXPORTER_OTLP_ENDPOINT)", err)
 	}
-	name := os.Getenv("OTEL_SERVICE_NAME")
+	name := t.ServiceName
 	if name == "" {
 		name = "jan-llm-api"
 	}

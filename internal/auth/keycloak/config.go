@@ -49,7 +49,8 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// Environment variable names, as in the seed.
+// The seed's environment variable names, which errors name (jan's config
+// package reads them).
 const (
 	EnvBaseURL             = "KEYCLOAK_BASE_URL"
 	EnvRealm               = "KEYCLOAK_REALM"
@@ -60,28 +61,11 @@ const (
 	EnvGuestGrant          = "KEYCLOAK_GUEST_GRANT"
 )
 
-// ConfigFromEnv reads the configuration from environment variables through
-// getenv (os.Getenv, or a map in tests): KEYCLOAK_BASE_URL and
-// BACKEND_CLIENT_SECRET are required; KEYCLOAK_REALM (default "jan"),
-// BACKEND_CLIENT_ID ("backend"), TARGET_CLIENT_ID ("llm-api"), GUEST_ROLE
-// ("guest") and KEYCLOAK_GUEST_GRANT ("token-exchange" or "password") are
-// optional.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		BaseURL:             strings.TrimSpace(getenv(EnvBaseURL)),
-		Realm:               strings.TrimSpace(getenv(EnvRealm)),
-		BackendClientID:     strings.TrimSpace(getenv(EnvBackendClientID)),
-		BackendClientSecret: getenv(EnvBackendClientSecret),
-		TargetClientID:      strings.TrimSpace(getenv(EnvTargetClientID)),
-		GuestRole:           strings.TrimSpace(getenv(EnvGuestRole)),
-		GuestGrant:          strings.TrimSpace(getenv(EnvGuestGrant)),
-	}
-	c = c.withDefaults()
-	if err := c.validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
-}
+// Check reports what is wrong with c, naming the environment variable to
+// fix: KEYCLOAK_BASE_URL and BACKEND_CLIENT_SECRET are required; empty
+// optional fields get their defaults (realm "jan", clients "backend" and
+// "llm-api", role "guest", guest grant "token-exchange").
+func (c Config) Check() error { return c.withDefaults().validate() }
 
 func (c Config) withDefaults() Config {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")

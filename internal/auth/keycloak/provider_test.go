@@ -59,44 +59,25 @@ func wantInvalidToken(t *testing.T, err error) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
+func TestConfigCheck(t *testing.T) {
 	t.Parallel()
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-	c, err := keycloak.ConfigFromEnv(env(map[string]string{
-		"KEYCLOAK_BASE_URL": "http://keycloak:8080/", "BACKEND_CLIENT_SECRET": "s",
-	}))
-	if err != nil {
-		t.Fatal(err)
+	if err := (keycloak.Config{BaseURL: "http://keycloak:8080/", BackendClientSecret: "s"}).Check(); err != nil {
+		t.Fatalf("the two required settings and defaults: %v", err)
 	}
-	want := keycloak.Config{BaseURL: "http://keycloak:8080", Realm: "jan", BackendClientID: "backend", BackendClientSecret: "s",
-		TargetClientID: "llm-api", GuestRole: "guest", GuestGrant: keycloak.GuestGrantTokenExchange}
-	if c != want {
-		t.Fatalf("defaults: %+v, want %+v", c, want)
+	c := keycloak.Config{BaseURL: "https://id.example/auth", BackendClientSecret: "s", Realm: "r", GuestGrant: "password"}
+	if err := c.Check(); err != nil || c.IssuerURL() != "https://id.example/auth/realms/r" {
+		t.Fatalf("explicit: %q, %v", c.IssuerURL(), err)
 	}
-	if c.IssuerURL() != "http://keycloak:8080/realms/jan" {
-		t.Fatalf("IssuerURL = %q", c.IssuerURL())
-	}
-
-	c, err = keycloak.ConfigFromEnv(env(map[string]string{
-		"KEYCLOAK_BASE_URL": "https://id.example/auth", "BACKEND_CLIENT_SECRET": "s", "KEYCLOAK_REALM": "r",
-		"BACKEND_CLIENT_ID": "b", "TARGET_CLIENT_ID": "t", "GUEST_ROLE": "g", "KEYCLOAK_GUEST_GRANT": "password",
-	}))
-	if err != nil || c.IssuerURL() != "https://id.example/auth/realms/r" || c.BackendClientID != "b" || c.TargetClientID != "t" ||
-		c.GuestRole != "g" || c.GuestGrant != keycloak.GuestGrantPassword {
-		t.Fatalf("explicit: %+v, %v", c, err)
-	}
-
 	for name, tc := range map[string]struct {
-		env  map[string]string
+		c    keycloak.Config
 		want string
 	}{
-		"nothing":       {map[string]string{}, "KEYCLOAK_BASE_URL is required"},
-		"no secret":     {map[string]string{"KEYCLOAK_BASE_URL": "http://k"}, "BACKEND_CLIENT_SECRET is required"},
-		"relative URL":  {map[string]string{"KEYCLOAK_BASE_URL": "keycloak:8080", "BACKEND_CLIENT_SECRET": "hunter2"}, "KEYCLOAK_BASE_URL"},
-		"unknown grant": {map[string]string{"KEYCLOAK_BASE_URL": "http://k", "BACKEND_CLIENT_SECRET": "hunter2", "KEYCLOAK_GUEST_GRANT": "magic"}, "KEYCLOAK_GUEST_GRANT"},
+		"nothing":       {keycloak.Config{}, "KEYCLOAK_BASE_URL is required"},
+		"no secret":     {keycloak.Config{BaseURL: "http://k"}, "BACKEND_CLIENT_SECRET is required"},
+		"relative URL":  {keycloak.Config{BaseURL: "keycloak:8080", BackendClientSecret: "hunter2"}, "KEYCLOAK_BASE_URL"},
+		"unknown grant": {keycloak.Config{BaseURL: "http://k", BackendClientSecret: "hunter2", GuestGrant: "magic"}, "KEYCLOAK_GUEST_GRANT"},
 	} {
-		_, err := keycloak.ConfigFromEnv(env(tc.env))
+		err := tc.c.Check()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error mentioning %q", name, err, tc.want)
 		}
