@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/client/clienttest"
+	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/fakeengine"
 )
 
@@ -37,7 +37,7 @@ func testCtx(t *testing.T) context.Context {
 
 func TestChatPromptPrintsTheEnginesTokens(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 12}})
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 12}})
 	io, out, errOut, _ := testIO(t, srv.URL, "")
 	io.InTTY = true // stdin is a terminal: only -p gives the prompt
 	o := &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "Say hello"}
@@ -55,7 +55,7 @@ func TestChatPromptPrintsTheEnginesTokens(t *testing.T) {
 
 func TestChatStdinAndJSONEvents(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	io, out, errOut, _ := testIO(t, srv.URL, "the piped text\n")
 	o := &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "Summarise", JSON: true}
 	if err := runChat(testCtx(t), o); err != nil {
@@ -116,7 +116,7 @@ func savedCredentials(t *testing.T, io *ioStreams, server string) client.Credent
 
 func TestChatResumesAConversation(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	io, _, _, env := testIO(t, srv.URL, "")
 	o := &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "first"}
 	if err := runChat(testCtx(t), o); err != nil {
@@ -141,7 +141,7 @@ func TestChatResumesAConversation(t *testing.T) {
 
 func TestChatFailures(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	for _, tc := range []struct {
 		name, prompt, model string
 		want                []string
@@ -186,7 +186,7 @@ func TestChatExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	env := append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "JAN_SERVER_URL="+srv.URL, "JAN_TOKEN=")
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
@@ -213,7 +213,7 @@ func TestChatExitCodes(t *testing.T) {
 
 func TestGuestCommand(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	for _, tc := range []struct {
 		name      string
 		o         guestOptions
@@ -270,7 +270,7 @@ func cmdWithContext(t *testing.T) *cobra.Command {
 
 func TestModelsCommand(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Models: []string{"other-model"}})
+	srv := servertest.Start(t, servertest.Options{Models: []string{"other-model"}})
 	io, out, _, _ := testIO(t, srv.URL, "")
 	if err := runModels(cmdWithContext(t), &modelsOptions{clientOptions: clientOptions{IO: io}}); err != nil {
 		t.Fatal(err)

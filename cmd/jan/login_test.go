@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/janhq/jan/internal/client/clienttest"
+	"github.com/janhq/jan/internal/server/servertest"
 )
 
 // jan login and jan upgrade wrap the identity routes; on a server without
 // them they say so plainly, and with them they save the new tokens.
 func TestLoginAndUpgrade(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 
 	io, out, _, env := testIO(t, srv.URL, "s3cret-password\n")
 	if err := runGuest(cmdWithContext(t), &guestOptions{clientOptions: clientOptions{IO: io}}); err != nil {

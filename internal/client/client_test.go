@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/client/clienttest"
+	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/fakeengine"
 )
 
@@ -26,7 +26,7 @@ func ctx(t *testing.T) context.Context {
 }
 
 // guestClient is a client signed in as a fresh guest of srv.
-func guestClient(t *testing.T, srv *clienttest.Server) *client.Client {
+func guestClient(t *testing.T, srv *servertest.Server) *client.Client {
 	t.Helper()
 	c := client.New(client.Options{BaseURL: srv.URL})
 	if _, err := c.EnsureToken(ctx(t)); err != nil {
@@ -37,7 +37,7 @@ func guestClient(t *testing.T, srv *clienttest.Server) *client.Client {
 
 func TestGuestMeModels(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Models: []string{"other-model"}})
+	srv := servertest.Start(t, servertest.Options{Models: []string{"other-model"}})
 	c := client.New(client.Options{BaseURL: srv.URL + "/v1/"}) // what a person might paste
 	tok, err := c.Guest(ctx(t))
 	if err != nil {
@@ -69,7 +69,7 @@ func TestGuestMeModels(t *testing.T) {
 
 func TestConversationsCRUDAndPagination(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	c := guestClient(t, srv)
 	var made []string
 	for _, title := range []string{"one", "two", "three", "four", "five"} {
@@ -124,7 +124,7 @@ func TestConversationsCRUDAndPagination(t *testing.T) {
 
 func TestMessagesAndStreamedRun(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	c := guestClient(t, srv)
 	conv, err := c.CreateConversation(ctx(t), client.ConversationParams{Title: "t"}, "")
 	if err != nil {
@@ -133,7 +133,7 @@ func TestMessagesAndStreamedRun(t *testing.T) {
 	if _, err := c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "hi"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.StreamRun(ctx(t), conv.ID, client.RunParams{Model: clienttest.Model}, "")
+	s, err := c.StreamRun(ctx(t), conv.ID, client.RunParams{Model: servertest.Model}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,14 +177,14 @@ func TestMessagesAndStreamedRun(t *testing.T) {
 
 	// A non-streamed run on the same conversation.
 	run, err := c.CreateRun(ctx(t), conv.ID, client.RunParams{}, "")
-	if err != nil || run.Status != client.StatusCompleted || run.Model != clienttest.Model {
+	if err != nil || run.Status != client.StatusCompleted || run.Model != servertest.Model {
 		t.Fatalf("run %+v %v", run, err)
 	}
 }
 
 func TestCancelRunKeepsPartialAnswer(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 200, TokenDelay: 20 * time.Millisecond}})
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 200, TokenDelay: 20 * time.Millisecond}})
 	c := guestClient(t, srv)
 	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
 	if _, err := c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "tell me a long story"}, ""); err != nil {
@@ -227,7 +227,7 @@ func TestCancelRunKeepsPartialAnswer(t *testing.T) {
 
 func TestErrorEnvelope(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	c := guestClient(t, srv)
 	conv, _ := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
 	_, _ = c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "x"}, "")
@@ -271,7 +271,7 @@ func (f *flaky) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestRetryAfterNetworkErrorPostsOnce(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	fl := &flaky{match: "/messages"}
 	c := client.New(client.Options{BaseURL: srv.URL, HTTPClient: &http.Client{Transport: fl}, RetryDelay: time.Millisecond})
 	if _, err := c.EnsureToken(ctx(t)); err != nil {
@@ -304,7 +304,7 @@ func TestRetryAfterNetworkErrorPostsOnce(t *testing.T) {
 
 func TestRefreshOn401(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	anon := client.New(client.Options{BaseURL: srv.URL})
 	tok, err := anon.Guest(ctx(t))
 	if err != nil {
@@ -333,7 +333,7 @@ func TestRefreshOn401(t *testing.T) {
 
 func TestGuestFallbackWithNotice(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	var notices []string
 	c := client.New(client.Options{BaseURL: srv.URL, GuestFallback: true,
 		Credentials: client.Credentials{AccessToken: "expired", RefreshToken: "spent"},
@@ -368,14 +368,14 @@ func TestUnreachable(t *testing.T) {
 
 func TestStreamCutMidAnswer(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 50, TokenDelay: 5 * time.Millisecond}})
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 50, TokenDelay: 5 * time.Millisecond}})
 	// A proxy that drops the connection after the run's first few events.
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/runs") {
 			srv.Handler().ServeHTTP(w, r)
 			return
 		}
-		rec := clienttest.CutAfter(w, 3)
+		rec := servertest.CutAfter(w, 3)
 		srv.Handler().ServeHTTP(rec, r)
 	}))
 	t.Cleanup(proxy.Close)
@@ -399,9 +399,9 @@ func TestStreamCutMidAnswer(t *testing.T) {
 
 func TestChatCompletions(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	c := guestClient(t, srv)
-	req := client.ChatRequest{Model: clienttest.Model, Messages: []client.ChatMessage{{Role: "user", Content: "hi"}}}
+	req := client.ChatRequest{Model: servertest.Model, Messages: []client.ChatMessage{{Role: "user", Content: "hi"}}}
 	cc, err := c.ChatCompletion(ctx(t), req, "")
 	if err != nil {
 		t.Fatal(err)
@@ -473,7 +473,7 @@ func TestConfigFile(t *testing.T) {
 
 func TestSessionSavesGuestTokenUnlessFromEnv(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	dir := t.TempDir()
 	env := map[string]string{"XDG_CONFIG_HOME": dir, "JAN_SERVER_URL": srv.URL}
 	getenv := func(k string) string { return env[k] }

@@ -31,7 +31,8 @@ type Config struct {
 	AutoMigrate     bool          // apply migrations at start
 	BodyLimit       int64         // max request body bytes
 	BodyTimeout     time.Duration // a request body must arrive within it (JAN_BODY_TIMEOUT)
-	BodyMinRate     int64         // bytes/s a body must average after its first seconds (JAN_BODY_MIN_RATE)
+	BodyMinRate     int64         // bytes/s a body must average after BodyGrace (JAN_BODY_MIN_RATE)
+	BodyGrace       time.Duration // how long a body may take before its rate counts (JAN_BODY_GRACE)
 	BodyBuffer      int64         // request body bytes held at once, all requests together (JAN_BODY_BUFFER_BYTES)
 	MaxHeaderBytes  int           // request header bytes (JAN_MAX_HEADER_BYTES)
 	HeaderTimeout   time.Duration // a request's headers must arrive within it (JAN_HEADER_TIMEOUT)
@@ -92,6 +93,7 @@ func Defaults() Config {
 		BodyLimit:       4 << 20,
 		BodyTimeout:     60 * time.Second,
 		BodyMinRate:     4096,
+		BodyGrace:       5 * time.Second,
 		BodyBuffer:      128 << 20,
 		MaxHeaderBytes:  64 << 10,
 		HeaderTimeout:   10 * time.Second,
@@ -242,7 +244,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout}, {"JAN_HEADER_TIMEOUT", &c.HeaderTimeout},
+	}{{"JAN_UPSTREAM_TIMEOUT", &c.UpstreamTimeout}, {"JAN_BODY_TIMEOUT", &c.BodyTimeout}, {"JAN_BODY_GRACE", &c.BodyGrace}, {"JAN_HEADER_TIMEOUT", &c.HeaderTimeout},
 		{"JAN_RUN_CHECKPOINT", &c.RunCheckpoint}, {"JAN_RUN_STALE_AFTER", &c.RunStaleAfter}, {"JAN_FINAL_WRITE_RETRY", &c.FinalWriteRetry}} {
 		if err := positiveDuration(env, d.key, d.dst); err != nil {
 			return Config{}, err

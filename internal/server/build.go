@@ -76,7 +76,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	host, _ := os.Hostname()
 	srv = New(Options{
 		Store: st, Registry: registry, Identity: identity, Issuer: issuer, Logger: log, Tracer: tracer,
-		Bodies:        BodyLimits{Max: cfg.BodyLimit, Timeout: cfg.BodyTimeout, MinRate: cfg.BodyMinRate, Buffer: cfg.BodyBuffer},
+		Bodies:        BodyLimits{Max: cfg.BodyLimit, Timeout: cfg.BodyTimeout, MinRate: cfg.BodyMinRate, Buffer: cfg.BodyBuffer, Grace: cfg.BodyGrace},
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),
 		ProviderCheck: providerCheck(registry),
 		RateLimits:    &limits,

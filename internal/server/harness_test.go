@@ -9,24 +9,24 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel"
 
-	"github.com/janhq/jan/internal/auth"
-	"github.com/janhq/jan/internal/auth/keycloak"
 	"github.com/janhq/jan/internal/auth/keycloaktest"
+	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/fakeengine"
-	"github.com/janhq/jan/internal/inference"
 	"github.com/janhq/jan/internal/store"
 	"github.com/janhq/jan/internal/store/pgtest"
 )
@@ -74,7 +74,7 @@ type envOptions struct {
 	keepalive time.Duration
 	timeout   time.Duration // upstream header timeout
 	upstream  string        // override the engine URL (e.g. a closed port)
-	tracer    trace.Tracer  // spans exported when set
+	otlp      string        // an OTLP collector's URL: spans are exported there
 	dsn       string        // database URL; default a fresh SQLite file (or Postgres with postgres)
 	limits    *RateLimits   // nil: no rate limiting
 	keycloak  bool          // identity from a Keycloak double instead of the embedded issuer
@@ -85,10 +85,11 @@ type envOptions struct {
 
 const testModel = "fake-model"
 
-// newEnv starts jan (SQLite, or Postgres when asked) wired to a fake engine.
+// newEnv starts jan (SQLite, or Postgres when asked) wired to a fake engine,
+// built by Build from settings given as environment variables, as
+// production is.
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	ctx := context.Background()
 	if o.engine.Models == nil {
 		o.engine.Models = []string{"served/fake-model"}
 	}
@@ -102,83 +103,117 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}))
 	t.Cleanup(eng.Close)
 
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "jan.db")
-	if o.postgres {
-		dsn = pgtest.URL(t)
+	dir := t.TempDir()
+	// The shared test key: making one per server is slow under -race.
+	if err := os.WriteFile(filepath.Join(dir, "signing-key.pem"), testKeyPEM(t), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if o.dsn != "" {
-		dsn = o.dsn
-	}
-	st, err := store.Open(ctx, dsn, store.Options{AutoMigrate: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-
 	base := eng.URL
 	if o.upstream != "" {
 		base = o.upstream
 	}
-	reg := inference.NewRegistry(&inference.Config{
-		Providers: []inference.Provider{{Name: "fake", Kind: "openai", BaseURL: base,
-			Models: []inference.ModelSpec{{ID: testModel, ServedName: "served/fake-model", Capabilities: []string{"chat", "completions"}}}}},
-		DefaultProvider: "fake",
-	})
-	if err := st.UpsertModels(ctx, storeModels(reg.Models())); err != nil {
+	providers := filepath.Join(dir, "providers.yaml")
+	if err := os.WriteFile(providers, []byte(`providers:
+  - name: fake
+    kind: openai
+    base_url: `+base+`
+    models:
+      - id: `+testModel+`
+        served_name: served/fake-model
+        capabilities: [chat, completions]
+routing:
+  default_provider: fake
+`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-
 	hs := httptest.NewUnstartedServer(nil) // the issuer needs its URL before the server starts
-	baseURL := "http://" + hs.Listener.Addr().String()
-	logs := &syncBuffer{}
-	var identity auth.IdentityProvider
-	var issuer *auth.Issuer
+	settings := map[string]string{
+		"JAN_ADDR": hs.Listener.Addr().String(), "JAN_DATA_DIR": dir, "JAN_DB": "sqlite:" + filepath.Join(dir, "jan.db"),
+		"JAN_PROVIDERS": providers, "JAN_NO_DETECT": "true", "JAN_ADMINS": "root", "JAN_GATEWAY_SECRET": o.gateway,
+		"JAN_UPSTREAM_TIMEOUT": "10s",
+	}
+	if o.postgres {
+		settings["JAN_DB"] = pgtest.URL(t)
+	}
+	if o.dsn != "" {
+		settings["JAN_DB"] = o.dsn
+	}
+	if o.timeout > 0 {
+		settings["JAN_UPSTREAM_TIMEOUT"] = o.timeout.String()
+	}
+	limitSettings(settings, o.limits)
+	for key, d := range map[string]time.Duration{"JAN_BODY_TIMEOUT": o.bodies.Timeout, "JAN_BODY_GRACE": o.bodies.Grace,
+		"JAN_RUN_CHECKPOINT": o.durable.Checkpoint, "JAN_RUN_STALE_AFTER": o.durable.StaleAfter, "JAN_FINAL_WRITE_RETRY": o.durable.FinalWriteRetry} {
+		if d > 0 {
+			settings[key] = d.String()
+		}
+	}
+	for key, n := range map[string]int64{"JAN_MAX_BODY_BYTES": o.bodies.Max, "JAN_BODY_MIN_RATE": o.bodies.MinRate, "JAN_BODY_BUFFER_BYTES": o.bodies.Buffer} {
+		if n > 0 {
+			settings[key] = strconv.FormatInt(n, 10)
+		}
+	}
+	if o.otlp != "" {
+		settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = o.otlp
+	}
 	var kc *keycloaktest.Server
 	if o.keycloak {
 		kc = keycloaktest.New(t, keycloaktest.Options{})
-		p, err := keycloak.New(ctx, kc.Config())
-		if err != nil {
-			t.Fatal(err)
+		c := kc.Config()
+		for k, v := range map[string]string{"KEYCLOAK_BASE_URL": c.BaseURL, "KEYCLOAK_REALM": c.Realm, "BACKEND_CLIENT_ID": c.BackendClientID,
+			"BACKEND_CLIENT_SECRET": c.BackendClientSecret, "TARGET_CLIENT_ID": c.TargetClientID, "GUEST_ROLE": c.GuestRole} {
+			settings[k] = v
 		}
-		identity = p
-	} else {
-		keyFile := filepath.Join(t.TempDir(), "key.pem")
-		if err := os.WriteFile(keyFile, testKeyPEM(t), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		issuer, err = auth.NewIssuer(auth.IssuerOptions{URL: baseURL, KeyFile: keyFile, Admins: []string{"root"},
-			Logger: slog.New(slog.NewTextHandler(logs, nil))}, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		identity = issuer
 	}
-	timeout := o.timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
+	cfg, err := config.Load(nil, func(k string) string { return settings[k] })
+	if err != nil {
+		t.Fatal(err)
 	}
-	var transport http.RoundTripper = inference.NewTransport()
-	if o.tracer != nil {
-		transport = propagating{transport}
+	logs := &syncBuffer{}
+	srv, cleanup, err := Build(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
 	}
-	srv := New(Options{
-		Store: st, Registry: reg, Identity: identity, Issuer: issuer, Tracer: o.tracer,
-		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: timeout, Transport: transport}),
-		ProviderCheck: providerCheck(reg),
-		RateLimits:    o.limits,
-		GatewaySecret: o.gateway,
-		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
-		Keepalive:     o.keepalive,
-		Bodies:        o.bodies,
-		Durability:    o.durable,
-	})
+	t.Cleanup(cleanup)
+	if o.keepalive > 0 {
+		srv.keepalive = o.keepalive
+	}
 	hs.Config.Handler = srv
-	hs.Config.MaxHeaderBytes = 64 << 10
+	hs.Config.MaxHeaderBytes = cfg.MaxHeaderBytes
 	hs.Listener = Listener(hs.Listener)
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e = &env{t: t, srv: srv, http: hs, engine: engine, store: st, URL: hs.URL, logs: logs, keycloak: kc}
+	e = &env{t: t, srv: srv, http: hs, engine: engine, store: srv.store, URL: hs.URL, logs: logs, keycloak: kc}
 	return e
+}
+
+// limitSettings sets the rate limit variables for l: nil turns every limit
+// off (most tests make many guests and requests).
+func limitSettings(settings map[string]string, l *RateLimits) {
+	role := func(r RateLimit) string {
+		if r == (RateLimit{}) {
+			return "off"
+		}
+		return fmt.Sprintf("%d:%d:%d", r.PerMinute, r.Burst, r.Streams)
+	}
+	if l == nil {
+		l = &RateLimits{}
+	}
+	settings["JAN_RATE_LIMIT_GUEST"], settings["JAN_RATE_LIMIT_USER"], settings["JAN_RATE_LIMIT_ADMIN"] = role(l.Guest), role(l.User), role(l.Admin)
+	settings["JAN_RATE_LIMIT_AUTH"] = "off"
+	if l.Address.PerMinute > 0 {
+		settings["JAN_RATE_LIMIT_AUTH"] = fmt.Sprintf("%d:%d", l.Address.PerMinute, l.Address.Burst)
+	}
+}
+
+// flushTraces exports the spans the server has made so far.
+func flushTraces(t testing.TB) {
+	t.Helper()
+	if tp, ok := otel.GetTracerProvider().(interface{ ForceFlush(context.Context) error }); ok {
+		if err := tp.ForceFlush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // guest returns a fresh guest's access token.

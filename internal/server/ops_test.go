@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/store/pgtest"
 )
 
@@ -46,12 +44,8 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	defer collector.Close()
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
 
-	tracer, stop, err := setupTracing(context.Background(), config.Telemetry{Endpoint: collector.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sawTraceparent atomic.Bool
-	e := newEnv(t, envOptions{tracer: tracer})
+	e := newEnv(t, envOptions{otlp: collector.URL})
 	e.engineHook = func(r *http.Request) {
 		if r.Header.Get("Traceparent") != "" {
 			sawTraceparent.Store(true)
@@ -62,7 +56,7 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	stop() // flushes
+	flushTraces(t)
 
 	mu.Lock()
 	defer mu.Unlock()

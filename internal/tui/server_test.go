@@ -13,7 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/client/clienttest"
+	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/fakeengine"
 )
 
@@ -110,7 +110,7 @@ func guestAPI(t *testing.T, url string) *client.Client {
 // on the server, start another conversation, switch back.
 func TestChatAgainstServer(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 8}})
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 8}})
 	api := guestAPI(t, srv.URL)
 	d := drive(t, Options{Client: api, Server: srv.URL}, 100, 30)
 	d.until("the first page", func() bool { return d.m.side.loaded && d.m.models != nil })
@@ -168,7 +168,7 @@ func TestChatAgainstServer(t *testing.T) {
 
 func TestResumeConversation(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	api := guestAPI(t, srv.URL)
 	ctx := context.Background()
 	conv, _ := api.CreateConversation(ctx, client.ConversationParams{Title: "Resumed"}, "")
@@ -183,7 +183,7 @@ func TestResumeConversation(t *testing.T) {
 	if len(d.m.tr.entries) != 6 || !strings.Contains(screen(d.m), "Resumed") {
 		t.Fatalf("%d entries:\n%s", len(d.m.tr.entries), screen(d.m))
 	}
-	if got, _ := d.m.currentModel(); got != clienttest.Model {
+	if got, _ := d.m.currentModel(); got != servertest.Model {
 		t.Fatalf("model %q", got)
 	}
 }
@@ -215,7 +215,7 @@ func TestUnreachableKeepsTypedText(t *testing.T) {
 // An expired token: the client gets a new guest token and the chat says so.
 func TestExpiredTokenNotice(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	notices := make(chan string, 4)
 	api := client.New(client.Options{BaseURL: srv.URL, GuestFallback: true,
 		Credentials: client.Credentials{AccessToken: "expired"},
@@ -230,10 +230,10 @@ func TestExpiredTokenNotice(t *testing.T) {
 // The connection drops mid-answer: the partial answer stays, marked.
 func TestStreamCutKeepsPartial(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 100, TokenDelay: 5 * time.Millisecond}})
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 100, TokenDelay: 5 * time.Millisecond}})
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/runs") {
-			w = clienttest.CutAfter(w, 8)
+			w = servertest.CutAfter(w, 8)
 		}
 		srv.Handler().ServeHTTP(w, r)
 	}))
@@ -256,7 +256,7 @@ func TestStreamCutKeepsPartial(t *testing.T) {
 // object replaces it, the live text is the engine's whole answer.
 func TestBatchedStreamLosesNoToken(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{Engine: fakeengine.Options{Tokens: 1000, TokenDelay: 50 * time.Microsecond}})
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 1000, TokenDelay: 50 * time.Microsecond}})
 	d := drive(t, Options{Client: guestAPI(t, srv.URL)}, 100, 30)
 	d.typeText("go")
 	d.keys("enter")
@@ -291,7 +291,7 @@ func TestBatchedStreamLosesNoToken(t *testing.T) {
 
 func TestResumeUnknownConversation(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, clienttest.Options{})
+	srv := servertest.Start(t, servertest.Options{})
 	d := drive(t, Options{Client: guestAPI(t, srv.URL), Conversation: "conv_nope"}, 100, 30)
 	d.until("the error", func() bool { return d.m.banner != "" })
 	if d.m.opening != "" || !strings.Contains(d.m.banner, "conversation_not_found") || !strings.Contains(screen(d.m), "New conversation") {
