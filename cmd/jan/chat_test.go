@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/fakeengine"
+	"github.com/janhq/jan/internal/server/servertest"
 )
 
 // testIO is a non-terminal ioStreams whose config lives in a temp dir and

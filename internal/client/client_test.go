@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/fakeengine"
+	"github.com/janhq/jan/internal/server/servertest"
 )
 
 func ctx(t *testing.T) context.Context {

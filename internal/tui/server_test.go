@@ -13,8 +13,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/fakeengine"
+	"github.com/janhq/jan/internal/server/servertest"
 )
 
 // driver runs a Model the way Bubble Tea does, minus the terminal: each
