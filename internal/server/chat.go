@@ -353,7 +353,8 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	conv, history, err := s.store.ConversationHistory(r.Context(), uid, req.Conversation)
 	if err != nil {
 		err = notFoundAs(err, "conversation_not_found", "conversation %q not found", req.Conversation)
-		if ae, ok := err.(*apiError); ok {
+		var ae *apiError
+		if errors.As(err, &ae) {
 			ae.Param = "conversation"
 		}
 		writeError(w, r, err)
@@ -391,72 +392,45 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	if req.Stream {
 		fields["stream"] = json.RawMessage("true")
 	}
-	b := encodeObject(fields)
+	t := &turn{s: s, rt: rt, body: encodeObject(fields), streamed: req.Stream,
+		open: func() *sseWriter { return startSSE(w, s.keepalive) }}
 
 	ctx, cancel := s.withStop(r.Context())
 	defer cancel(nil)
 	markExecuted(w)
-	resp, end, err := s.post(ctx, rt, "/chat/completions", b)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	ans := t.exchange(ctx)
+	if t.sse != nil {
+		defer t.sse.close()
 	}
-	defer resp.Body.Close()
-	save := func(content, status string, usage *store.Usage) error {
-		if !req.Store {
+	err = ans.Err
+	if req.Store && (t.sse != nil || err == nil) { // the engine answered: keep what it said
+		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: ans.Content, Status: ans.status(), Model: rt.PublicID, Usage: ans.Usage})
+		if serr := t.save(ctx, w, func(ctx context.Context) error { return s.appendOnce(ctx, uid, conv.ID, all) }); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	switch {
+	case t.sse != nil:
+		s.endStream(ctx, t.sse, err)
+	case err != nil:
+		writeError(w, r, err)
+	default:
+		writeRawJSON(w, http.StatusOK, ans.JSON)
+	}
+}
+
+// appendOnce appends msgs to the conversation (AppendMessages also records
+// the model as the conversation's last). A retry after a commit whose reply
+// was lost finds them there (their ids were set by the first attempt) and
+// is done.
+func (s *Server) appendOnce(ctx context.Context, uid, convID string, msgs []*store.Message) error {
+	err := s.store.AppendMessages(ctx, uid, convID, msgs)
+	if errors.Is(err, store.ErrConflict) {
+		if _, gerr := s.store.GetMessage(ctx, uid, convID, msgs[0].ID); gerr == nil {
 			return nil
 		}
-		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: content, Status: status, Model: rt.PublicID, Usage: usage})
-		// AppendMessages also records the model as the conversation's last.
-		err := s.persist(ctx, func(ctx context.Context) error {
-			err := s.store.AppendMessages(ctx, uid, conv.ID, all)
-			if errors.Is(err, store.ErrConflict) {
-				// A retry after a commit whose answer was lost: the messages
-				// (their ids were set by the first attempt) are there.
-				if _, gerr := s.store.GetMessage(ctx, uid, conv.ID, all[0].ID); gerr == nil {
-					return nil
-				}
-			}
-			return err
-		})
-		if errors.Is(err, store.ErrUnavailable) {
-			markRetryable(w) // nothing was stored: the same Idempotency-Key may run it again
-		}
-		return err
 	}
-
-	if !req.Stream {
-		out, err := s.readAnswer(resp, rt)
-		end(err)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		content, _, usage, err := inference.ParseCompletion(out)
-		if err == nil {
-			err = save(content, store.StatusCompleted, storeUsage(usage))
-		}
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		writeRawJSON(w, http.StatusOK, out)
-		return
-	}
-
-	sse := startSSE(w, s.keepalive)
-	defer sse.close()
-	var acc inference.Accumulator
-	finished, err := s.relay(ctx, resp, rt, sse, &acc, nil)
-	end(err)
-	status := store.StatusCompleted
-	if !finished {
-		status = store.StatusIncomplete
-	}
-	if serr := save(acc.Content, status, storeUsage(acc.Usage)); serr != nil && err == nil {
-		err = serr
-	}
-	s.endStream(ctx, sse, err)
+	return err
 }
 
 // messagesJSON builds an engine "messages" array: an optional system

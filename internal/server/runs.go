@@ -147,22 +147,19 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		sse.event(toRunJSON(run, nil))
 	}
 
-	var acc inference.Accumulator
-	finished := false
+	// The engine always streams, so a run that is cancelled or cut short
+	// keeps what was generated; the client sees it only when it streams.
 	cp := s.checkpoints(run.ID)
-	resp, end, err := s.post(ctx, rt, "/chat/completions", upstreamBody)
-	if err == nil {
-		finished, err = s.relay(ctx, resp, rt, sse, &acc, cp.update)
-		end(err)
-		resp.Body.Close()
-	}
+	t := &turn{s: s, rt: rt, body: upstreamBody, streamed: true, sse: sse, progress: cp.update}
+	ans := t.exchange(ctx)
 	cp.stop()
-	msg := s.finishRun(ctx, run, &acc, finished, err)
+	err = ans.Err
+	msg := s.finishRun(ctx, run, ans)
 	// The run's final state is told only once it is stored.
-	if ferr := s.persist(ctx, func(c context.Context) error { return s.finishStored(c, run, msg) }); ferr != nil {
+	if ferr := t.save(ctx, w, func(c context.Context) error { return s.finishStored(c, run, msg) }); ferr != nil {
 		logFrom(ctx).Error("finish run", "run", run.ID, "err", ferr)
 		err = ferr
-		s.unsaved(ctx, w, run, msg, ferr)
+		s.unsaved(ctx, run, msg, ferr)
 	}
 
 	if stream {
@@ -196,15 +193,12 @@ func (s *Server) finishStored(ctx context.Context, run *store.Run, msg *store.Me
 // told: failed, with the error, and the answer (not stored, so without an
 // id) in its message. The run stays in progress in the database until it
 // is recovered with its last checkpoint.
-func (s *Server) unsaved(ctx context.Context, w http.ResponseWriter, run *store.Run, msg *store.Message, err error) {
+func (s *Server) unsaved(ctx context.Context, run *store.Run, msg *store.Message, err error) {
 	ae := toAPIError(ctx, err)
 	run.Status, run.MessageID = store.StatusFailed, ""
 	run.Error = &store.RunError{Code: ae.Code, Message: "the answer could not be saved: " + ae.Message}
 	if msg != nil {
 		msg.ID, msg.Status = "", store.StatusIncomplete
-	}
-	if errors.Is(err, store.ErrUnavailable) {
-		markRetryable(w)
 	}
 }
 
@@ -217,23 +211,24 @@ func runError(err error) error {
 	return err
 }
 
-// finishRun sets the run's final state from how the stream ended and returns
-// the assistant message to store (nil when there is nothing to keep).
-func (s *Server) finishRun(ctx context.Context, run *store.Run, acc *inference.Accumulator, finished bool, err error) *store.Message {
+// finishRun sets the run's final state from how its answer ended and
+// returns the assistant message to store (nil when there is nothing to
+// keep).
+func (s *Server) finishRun(ctx context.Context, run *store.Run, ans *answer) *store.Message {
 	now := time.Now()
 	run.CompletedAt = &now
-	run.Usage = storeUsage(acc.Usage)
-	msg := &store.Message{Role: store.RoleAssistant, Content: acc.Content, Model: run.Model, RunID: run.ID, Usage: run.Usage}
+	run.Usage = ans.Usage
+	msg := &store.Message{Role: store.RoleAssistant, Content: ans.Content, Model: run.Model, RunID: run.ID, Usage: run.Usage}
 	switch {
-	case finished:
+	case ans.Finished:
 		run.Status, msg.Status = store.StatusCompleted, store.StatusCompleted
-	case runError(err) == nil || errors.Is(err, errShuttingDown):
+	case runError(ans.Err) == nil || errors.Is(ans.Err, errShuttingDown):
 		run.Status, msg.Status = store.StatusIncomplete, store.StatusIncomplete
 	default:
-		ae := toAPIError(ctx, err)
+		ae := toAPIError(ctx, ans.Err)
 		run.Status, msg.Status = store.StatusFailed, store.StatusIncomplete
 		run.Error = &store.RunError{Code: ae.Code, Message: ae.Message}
-		if acc.Content == "" {
+		if ans.Content == "" {
 			return nil
 		}
 	}
