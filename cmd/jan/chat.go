@@ -8,13 +8,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/tui"
-	"github.com/janhq/jan/internal/tui/safetext"
+	"github.com/janhq/jan/internal/safetext"
 )
 
 type chatOptions struct {
@@ -123,7 +122,7 @@ func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt
 	}
 	convID := o.Conversation
 	if convID == "" {
-		conv, err := s.CreateConversation(ctx, client.ConversationParams{Title: titleOf(prompt)}, "")
+		conv, err := s.CreateConversation(ctx, client.ConversationParams{Title: safetext.Title(prompt)}, "")
 		if err != nil {
 			return withHint(err, s.Server)
 		}
@@ -198,17 +197,6 @@ func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt
 		return fmt.Errorf("the answer is incomplete (run %s was stopped)", final.ID)
 	}
 	return nil
-}
-
-// titleOf makes a conversation title from a prompt's first line.
-func titleOf(prompt string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(prompt), "\n")
-	line = strings.Join(strings.Fields(safetext.Sanitize(line)), " ")
-	if utf8.RuneCountInString(line) > 60 {
-		r := []rune(line)
-		line = strings.TrimSpace(string(r[:59])) + "…"
-	}
-	return line
 }
 
 // runChatTUI opens the full-screen chat.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/janhq/jan/internal/tui/safetext"
+	"github.com/janhq/jan/internal/safetext"
 )
 
 type modelsOptions struct {

@@ -309,7 +309,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := parseMessage(body(r), "body")
 	if err != nil {
-		if ae, ok := err.(*apiError); ok {
+		var ae *apiError
+		if errors.As(err, &ae) {
 			ae.Param = strings.TrimPrefix(ae.Param, "body.")
 			ae.Message = strings.TrimPrefix(ae.Message, "body.")
 		}

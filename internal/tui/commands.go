@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/janhq/jan/internal/client"
+	"github.com/janhq/jan/internal/safetext"
 )
 
 // Messages that carry the results of I/O back to Update.
@@ -148,7 +149,7 @@ func (m *Model) send(p *pending) tea.Cmd {
 		var created *client.Conversation
 		convID := p.convID
 		if convID == "" {
-			c, err := api.CreateConversation(ctx, client.ConversationParams{Title: titleOf(p.text)}, p.convKey)
+			c, err := api.CreateConversation(ctx, client.ConversationParams{Title: safetext.Title(p.text)}, p.convKey)
 			if err != nil {
 				return sentMsg{err: err}
 			}
@@ -311,12 +312,3 @@ func waitNotice(ch <-chan string) tea.Cmd {
 	}
 }
 
-// titleOf makes a conversation title from a prompt's first line.
-func titleOf(prompt string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(prompt), "\n")
-	line = oneLine(line)
-	if r := []rune(line); len(r) > 60 {
-		line = strings.TrimSpace(string(r[:59])) + "…"
-	}
-	return line
-}

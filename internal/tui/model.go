@@ -14,7 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/tui/safetext"
+	"github.com/janhq/jan/internal/safetext"
 )
 
 // The smallest terminal the chat draws in; below it, it says so.

@@ -8,7 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/tui/safetext"
+	"github.com/janhq/jan/internal/safetext"
 )
 
 // sidebar lists the user's conversations, newest first, a page at a time.

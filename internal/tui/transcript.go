@@ -7,7 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/tui/safetext"
+	"github.com/janhq/jan/internal/safetext"
 )
 
 // entry is one message of the transcript. Its text is already sanitised.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,7 +97,8 @@ func (p *Provider) do(ctx context.Context, c call) (http.Header, error) {
 // redactURLError drops the query string from a *url.Error's URL: Admin API
 // queries carry usernames and emails, which logs need not repeat.
 func redactURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	var ue *url.Error
+	if errors.As(err, &ue) {
 		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
 			u.RawQuery = ""
 			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}

@@ -58,3 +58,17 @@ func FuzzSanitize(f *testing.F) {
 		}
 	})
 }
+
+func TestTitle(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Tell me a joke\nabout cats":  "Tell me a joke",
+		"two   spaces\tand a tab":       "two spaces and a tab",
+		"evil \x1b[31mred\x1b[0m title": "evil red title",
+		strings.Repeat("é", 70):         strings.Repeat("é", 59) + "…",
+		"":                              "",
+	} {
+		if got := Title(in); got != want {
+			t.Errorf("Title(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -131,3 +131,14 @@ func (z *Sanitizer) step(b *strings.Builder, r rune) {
 		}
 	}
 }
+
+// Title makes a conversation title from a prompt: its first line,
+// sanitized, spaces collapsed, at most 60 characters.
+func Title(prompt string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(prompt), "\n")
+	line = strings.Join(strings.Fields(Sanitize(line)), " ")
+	if r := []rune(line); len(r) > 60 {
+		line = strings.TrimSpace(string(r[:59])) + "…"
+	}
+	return line
+}
