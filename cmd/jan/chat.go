@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/janhq/jan/internal/client"
-	"github.com/janhq/jan/internal/tui"
 	"github.com/janhq/jan/internal/safetext"
+	"github.com/janhq/jan/internal/tui"
 )
 
 type chatOptions struct {
@@ -110,91 +108,35 @@ func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt
 		}
 		fmt.Fprintf(errOut, "No saved token: signed in to %s as a new guest (%s).\n", s.Server, where)
 	}
-	if o.Model != "" {
-		// Check the model first, so a typo leaves no half-made conversation behind.
-		models, err := s.Models(ctx)
-		if err != nil {
-			return withHint(err, s.Server)
-		}
-		if !slices.ContainsFunc(models, func(m client.Model) bool { return m.ID == o.Model }) {
-			return fmt.Errorf("model %q is not served by %s; list the models with `jan models`", o.Model, s.Server)
-		}
-	}
-	convID := o.Conversation
-	if convID == "" {
-		conv, err := s.CreateConversation(ctx, client.ConversationParams{Title: safetext.Title(prompt)}, "")
-		if err != nil {
-			return withHint(err, s.Server)
-		}
-		convID = conv.ID
-	}
-	if _, err := s.CreateMessage(ctx, convID, client.MessageParams{Role: client.RoleUser, Content: prompt}, ""); err != nil {
-		return withHint(err, s.Server)
-	}
-	stream, err := s.StreamRun(ctx, convID, client.RunParams{Model: o.Model}, "")
-	if err != nil {
-		return withHint(err, s.Server)
-	}
-	defer stream.Close()
-
 	out := o.IO.Out
-	var (
-		san      safetext.Sanitizer
-		last     byte
-		final    *client.Run
-		eventErr *client.Error
-	)
-	for stream.Next() {
-		ev := stream.Event()
+	var san safetext.Sanitizer
+	var last byte
+	convID, err := s.Ask(ctx, client.AskParams{Conversation: o.Conversation, Model: o.Model, Prompt: prompt}, func(ev client.Event) error {
 		if o.JSON {
-			if _, err := out.Write(append(ev.Data, '\n')); err != nil {
-				return err
-			}
+			_, err := out.Write(append(ev.Data, '\n'))
+			return err
 		}
-		switch ev.Type {
-		case client.EventDelta:
-			if !o.JSON && ev.Text != "" {
-				if t := san.Write(ev.Text); t != "" {
-					if _, err := io.WriteString(out, t); err != nil {
-						return err // stdout closed (| head): stop quietly
-					}
-					last = t[len(t)-1]
+		if ev.Type == client.EventDelta && ev.Text != "" {
+			if t := san.Write(ev.Text); t != "" {
+				if _, err := io.WriteString(out, t); err != nil {
+					return err // stdout closed (| head): stop quietly
 				}
+				last = t[len(t)-1]
 			}
-		case client.EventRun:
-			if ev.Run.Status != client.StatusInProgress {
-				final = ev.Run
-			}
-		case client.EventError:
-			eventErr = ev.Error
 		}
-	}
+		return nil
+	})
 	if !o.JSON && last != 0 && last != '\n' {
 		fmt.Fprintln(out)
 	}
-	if o.IO.ErrTTY && o.Conversation == "" {
+	if o.IO.ErrTTY && o.Conversation == "" && convID != "" {
 		fmt.Fprintf(errOut, "(continue with: jan chat --conversation %s)\n", convID)
 	}
-	switch err := stream.Err(); {
+	switch {
 	case ctx.Err() != nil:
-		// Interrupted: stop the generation on the server, keeping what came.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-		defer cancel()
-		_, _ = s.CancelRun(cctx, convID, stream.RunID())
 		return &exitError{code: 130}
 	case err != nil:
-		return fmt.Errorf("the answer was cut short (%w); what arrived is kept in conversation %s", err, convID)
-	case eventErr != nil:
-		return fmt.Errorf("the answer failed: %w", eventErr)
-	case final == nil:
-		return errors.New("the server ended the run without its final state")
-	case final.Status == client.StatusFailed:
-		if final.Error != nil {
-			return fmt.Errorf("the answer failed: %s (%s)", final.Error.Message, final.Error.Code)
-		}
-		return errors.New("the answer failed")
-	case final.Status == client.StatusIncomplete:
-		return fmt.Errorf("the answer is incomplete (run %s was stopped)", final.ID)
+		return withHint(err, s.Server)
 	}
 	return nil
 }

@@ -3,35 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/janhq/jan/internal/client"
 )
-
-// ioStreams are the terminal facts the client commands (guest, models,
-// chat, login) depend on, injected so tests swap in buffers.
-type ioStreams struct {
-	In            io.Reader
-	Out, ErrOut   io.Writer
-	InTTY, OutTTY bool
-	ErrTTY        bool
-	Getenv        func(string) string
-	Width, Height int // of the terminal on Out; 0 when not a terminal
-}
-
-func systemIO() *ioStreams {
-	isTTY := func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-	s := &ioStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		InTTY: isTTY(os.Stdin), OutTTY: isTTY(os.Stdout), ErrTTY: isTTY(os.Stderr), Getenv: os.Getenv}
-	if s.OutTTY {
-		s.Width, s.Height, _ = term.GetSize(int(os.Stdout.Fd()))
-	}
-	return s
-}
 
 // clientOptions are the flags every client command shares.
 type clientOptions struct {

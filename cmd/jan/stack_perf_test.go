@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/janhq/jan/internal/proc"
 	"github.com/janhq/jan/internal/stack"
 )
 
@@ -32,8 +33,8 @@ func TestStackPerformance(t *testing.T) {
 	r := newStackRun(t)
 	r.mustJan("up", "-d")
 	stop := func() {
-		state, _, _ := loadState(r.dataDir)
-		_ = stopProcess(state.ServerPID, 15*time.Second)
+		state, _, _ := stack.LoadState(r.dataDir)
+		_ = proc.Stop(state.ServerPID, 15*time.Second)
 		f := client.Filters{}.Add("label", stack.LabelProject+"="+r.project)
 		cs, err := r.cli.ContainerList(context.Background(), client.ContainerListOptions{Filters: f})
 		if err != nil {

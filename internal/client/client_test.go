@@ -532,3 +532,37 @@ func TestRetriesRateLimit(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// Ask: one prompt, its streamed answer, and how it ended; an unknown model
+// is refused before any conversation is made.
+func TestAsk(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 5}})
+	c := client.New(client.Options{BaseURL: srv.URL, GuestFallback: true})
+	if _, err := c.EnsureToken(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	conv, err := c.Ask(ctx(t), client.AskParams{Prompt: "Tell me\nsomething"}, func(ev client.Event) error {
+		text.WriteString(ev.Text)
+		return nil
+	})
+	if err != nil || conv == "" {
+		t.Fatalf("Ask: %q, %v", conv, err)
+	}
+	if want := strings.Join(fakeengine.Answer(5), ""); text.String() != want {
+		t.Errorf("streamed %q, want %q", text.String(), want)
+	}
+	got, err := c.GetConversation(ctx(t), conv)
+	if err != nil || got.Title != "Tell me" {
+		t.Errorf("conversation: %+v, %v", got, err)
+	}
+	before, _ := c.ListConversations(ctx(t), client.ListParams{Limit: 100})
+	if _, err := c.Ask(ctx(t), client.AskParams{Prompt: "hi", Model: "nope"}, func(client.Event) error { return nil }); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("an unknown model: %v", err)
+	}
+	after, _ := c.ListConversations(ctx(t), client.ListParams{Limit: 100})
+	if len(after.Data) != len(before.Data) {
+		t.Errorf("an unknown model left a conversation behind")
+	}
+}

@@ -194,3 +194,19 @@ func (s *Session) SaveError() error {
 	defer s.mu.Unlock()
 	return s.saveErr
 }
+
+// RememberServer makes url the default server of the commands (jan chat,
+// jan guest, jan models use it without --server), as jan up does for the
+// server it starts. A failure only costs that default, so it is not one.
+func RememberServer(getenv Getenv, url string) {
+	path, err := ConfigPath(getenv)
+	if err != nil {
+		return
+	}
+	c, err := LoadConfig(path)
+	if err != nil || c.Server == NormalizeURL(url) {
+		return
+	}
+	c.Server = NormalizeURL(url)
+	_ = c.Save(path)
+}

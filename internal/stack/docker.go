@@ -52,6 +52,8 @@ const (
 	StepHealthy  = "healthy"
 	StepRollback = "rollback" // Detail: what is removed
 	StepRemove   = "remove"
+	StepPullsEnd = "pulls-end" // every pull of a batch has ended
+	StepNote     = "note"      // Detail: a sentence for people (a choice, a fallback, a warning)
 )
 
 // NewStack returns a Stack on an engine client (see NewEngineClient).

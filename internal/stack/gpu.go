@@ -116,3 +116,32 @@ func DiskFree(path string) (free uint64, ok bool) {
 	}
 	return st.Bavail * uint64(st.Bsize), true
 }
+
+// ServerListenAddrs are the extra addresses the llm-api server must listen
+// on so Kong reaches it through host.docker.internal: when it listens on
+// loopback only, the bridge's gateway address on this machine (Docker
+// Desktop routes host.docker.internal to the host's loopback itself, so
+// there it needs none).
+func (s *Stack) ServerListenAddrs(ctx context.Context, serverAddr string) []string {
+	host, port, err := net.SplitHostPort(serverAddr)
+	if err != nil {
+		return nil
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil
+	}
+	gw := s.BridgeGateway(ctx)
+	if gw == "" {
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.String() == gw {
+			return []string{net.JoinHostPort(gw, port)}
+		}
+	}
+	return nil
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+
+	"github.com/janhq/jan/internal/proc"
 )
 
 // ServiceStatus is one container of the stack as the engine reports it.
@@ -203,4 +207,73 @@ func dedupe(sorted []string) []string {
 		}
 	}
 	return out
+}
+
+// Overview is what jan status shows: the engine, the services, and the
+// llm-api server and profile jan up recorded.
+type Overview struct {
+	Engine   string            `json:"engine"`
+	Profile  string            `json:"profile,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Model    string            `json:"model,omitempty"`
+	Server   ServerStatus      `json:"server"`
+	Services []ServiceStatus   `json:"services"`
+	URLs     map[string]string `json:"urls,omitempty"`
+	// State is what jan up recorded (its URLs in order, whether the
+	// server runs in a terminal).
+	State State `json:"-"`
+}
+
+// ServerStatus is the llm-api server as jan status sees it.
+type ServerStatus struct {
+	Addr  string `json:"addr"`
+	PID   int    `json:"pid,omitempty"` // while its process runs
+	Ready bool   `json:"ready"`         // it answers /readyz
+}
+
+// Overview gathers the stack's services and what jan up recorded in
+// dataDir; serverAddr is where the server listens when jan up recorded
+// none.
+func (s *Stack) Overview(ctx context.Context, dataDir, serverAddr string) (*Overview, error) {
+	services, err := s.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	state, _, _ := LoadState(dataDir)
+	if state.ServerAddr != "" {
+		serverAddr = state.ServerAddr
+	}
+	o := &Overview{Engine: s.Endpoint().Host, Profile: state.Profile, Reason: state.Reason, Model: state.Model, State: state,
+		Server: ServerStatus{Addr: serverAddr, Ready: answersReady(ctx, serverAddr)}, Services: services}
+	if proc.Alive(state.ServerPID) {
+		o.Server.PID = state.ServerPID
+	}
+	if len(state.URLs) > 0 {
+		o.URLs = map[string]string{}
+		for _, u := range state.URLs {
+			o.URLs[u[0]] = u[1]
+		}
+	}
+	return o, nil
+}
+
+// answersReady says whether the server at addr answers /readyz (within
+// half a second).
+func answersReady(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	r.Body.Close()
+	return r.StatusCode == http.StatusOK
 }

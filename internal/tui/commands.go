@@ -311,4 +311,3 @@ func waitNotice(ch <-chan string) tea.Cmd {
 		return noticeMsg(s)
 	}
 }
-

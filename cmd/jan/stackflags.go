@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+
+	"github.com/janhq/jan/internal/config"
+	"github.com/janhq/jan/internal/stack"
+)
+
+// stackOptions are the flags that shape the stack (jan up, jan doctor).
+type stackOptions struct {
+	GPU     string
+	Images  []string // service=ref
+	Publish []string // name=port
+}
+
+func (o *stackOptions) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.GPU, "gpu", "auto", "inference profile: `auto` (detect an NVIDIA GPU), nvidia (insist), none (CPU profile)")
+	fs.StringArrayVar(&o.Images, "image", nil, "use another image for a service, `SERVICE=REF` (repeatable; JAN_IMAGE_<SERVICE>)")
+	fs.StringArrayVar(&o.Publish, "publish", nil, "publish a service on another host port, `NAME=PORT` (repeatable; names: gateway, keycloak, api-db, keycloak-db, otel-grpc, otel-http, vllm)")
+}
+
+// env is the environment compose.yaml is interpolated with: the process
+// environment over .env, then --image and --publish.
+func (o *stackOptions) env() (map[string]string, error) {
+	env, err := config.Environ()
+	if err != nil {
+		return nil, err
+	}
+	return env, stack.Overrides(env, o.Images, o.Publish)
+}
+
+// openStack finds and pings the Docker engine, for the project the
+// environment (or .env) names with JAN_PROJECT.
+func openStack(ctx context.Context) (*stack.Stack, error) {
+	env, err := config.Environ()
+	if err != nil {
+		return nil, err
+	}
+	return stack.OpenStack(ctx, env)
+}
+
+// dataDirFlag is --data-dir on the commands that only read the state.
+func dataDirFlag(fs *pflag.FlagSet) {
+	fs.String("data-dir", "", "directory for jan's state (JAN_DATA_DIR)")
+}
