@@ -1,18 +1,24 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
+	"github.com/spf13/pflag"
 
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/server"
 )
 
+type serveOptions struct {
+	IO    *ioStreams
+	Flags *pflag.FlagSet
+}
+
 func newServeCmd() *cobra.Command {
+	o := &serveOptions{IO: systemIO()}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the llm-api server in the foreground",
@@ -30,15 +36,26 @@ that are still running end with an error event, keeping their partial answers.`,
   jan serve --db postgres://jan:secret@localhost:5432/jan --providers ./providers.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cmd.Flags(), nil)
-			if err != nil {
-				return err
-			}
-			return server.Run(cmd.Context(), cfg, newLogger(cfg, os.Stderr), cmd.OutOrStdout())
+			o.Flags = cmd.Flags()
+			return runServe(cmd.Context(), o)
 		},
 	}
 	config.RegisterServeFlags(cmd.Flags())
 	return cmd
+}
+
+func runServe(ctx context.Context, o *serveOptions) error {
+	cfg, err := config.Load(o.Flags, o.IO.Getenv)
+	if err != nil {
+		return err
+	}
+	return runServer(ctx, o.IO, cfg, o.IO.ErrOut)
+}
+
+// runServer runs the llm-api server in this process until ctx ends, logging
+// to logs (as text on a terminal, JSON otherwise or as LOG_FORMAT says).
+func runServer(ctx context.Context, streams *ioStreams, cfg config.Config, logs io.Writer) error {
+	return server.Run(ctx, cfg, newLogger(cfg, logs), streams.Out)
 }
 
 // newLogger logs JSON when asked or when stderr is not a terminal, and
@@ -50,7 +67,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	format := cfg.LogFormat
 	if format == "" {
 		format = "json"
-		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if isTTY(w) {
 			format = "text"
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/proc"
 	"github.com/janhq/jan/internal/progress"
-	"github.com/janhq/jan/internal/server"
 	"github.com/janhq/jan/internal/stack"
 )
 
@@ -83,6 +82,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 		return err
 	}
 	if o.Embedded {
+		client.RememberServer(o.IO.Getenv, cfg.PublicURL)
 		return runServer(ctx, o.IO, cfg, o.IO.ErrOut)
 	}
 	pull, err := stack.ParsePullPolicy(o.Pull)
@@ -101,18 +101,12 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		if o.Fallback || o.IO.Getenv("JAN_FALLBACK_EMBEDDED") == "true" {
 			fmt.Fprintf(o.IO.ErrOut, "%v\nStarting on embedded defaults instead (JAN_FALLBACK_EMBEDDED / --fallback-embedded).\n", err)
+			client.RememberServer(o.IO.Getenv, cfg.PublicURL)
 			return runServer(ctx, o.IO, cfg, o.IO.ErrOut)
 		}
 		return err
 	}
 	return runStack(ctx, o, cfg, st, stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Pull: pull, ServerAddr: cfg.Addr})
-}
-
-// runServer runs the llm-api server in this process until ctx ends, logging
-// to logs (as text on a terminal), and makes it the commands' default server.
-func runServer(ctx context.Context, streams *ioStreams, cfg config.Config, logs io.Writer) error {
-	client.RememberServer(streams.Getenv, cfg.PublicURL)
-	return server.Run(ctx, cfg, newLogger(cfg, logs), streams.Out)
 }
 
 // runStack is jan up with Docker: the stack up (stack.Launch), then the
@@ -192,6 +186,7 @@ func runStack(ctx context.Context, o *upOptions, cfg config.Config, st *stack.St
 	if err := stack.SaveState(cfg.DataDir, state); err != nil {
 		return err
 	}
+	client.RememberServer(o.IO.Getenv, cfg.PublicURL)
 	printSummary(out, l.Plan, 0, true)
 	logFile, err := os.OpenFile(filepath.Join(cfg.DataDir, stack.ServerLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
