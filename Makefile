@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 
 # Packages with goroutines run under the race detector; the rest run plain
 # (modernc SQLite is slow under -race and has no goroutines of ours).
-RACE_PKGS := ./internal/server/... ./internal/inference/... ./internal/auth/... ./internal/fakeengine/... ./internal/client/... ./internal/tui/... ./internal/stack/...
+RACE_PKGS := ./internal/server/... ./internal/inference/... ./internal/auth/... ./internal/fakeengine/... ./internal/client/... ./internal/tui/... ./internal/stack/... ./internal/safetext/... ./internal/proc/... ./internal/progress/...
 
 .PHONY: run build test bench lint fuzz
 run:
@@ -17,7 +17,7 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 $(shell $(GO) list ./... | grep -v -e /internal/server -e /internal/inference -e /internal/auth -e /internal/fakeengine -e /internal/client -e /internal/tui -e /internal/stack)
+	$(GO) test -count=1 $(shell $(GO) list ./... | grep -v -e /internal/server -e /internal/inference -e /internal/auth -e /internal/fakeengine -e /internal/client -e /internal/tui -e /internal/stack -e /internal/safetext -e /internal/proc -e /internal/progress)
 
 # make bench BENCHFLAGS=-quick for a smoke run; see docs/BENCHMARKS.md.
 bench:
