@@ -18,6 +18,11 @@
 //	[fake:garbage]       reply 200 with a body that is not JSON
 //	[fake:hang]          never answer; wait until the client goes away
 //	[fake:error]         stream one token then a data: {"error":...} event
+//	[fake:tool=NAME]     call the function NAME, if the request offers it in
+//	                     tools, with arguments {"city":"Paris"}
+//
+// A request whose last message is a tool result is answered with the
+// tokens of "The tool said: " and the result's words.
 //
 // An unknown directive is answered with 400, so typos do not go unnoticed.
 // Only the last user message is read, so directives in a conversation's
@@ -60,6 +65,7 @@ type Step struct {
 	DisconnectAfter int  // stream: send this many tokens then close the connection abruptly (no [DONE]); < 0, or any value on a non-streamed request: close before answering
 	Hang            bool // never answer until the client goes away
 	ErrorEvent      bool // stream: send one token then a data: {"error":...} event
+	Tool            string // call this function (when the request offers it) instead of answering
 
 	// Overrides of Options for this request; zero keeps the option.
 	Tokens     int
@@ -188,6 +194,11 @@ type request struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
+	Tools []struct {
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
 	Prompt        json.RawMessage `json:"prompt"`
 	Stream        bool            `json:"stream"`
 	StreamOptions *struct {
@@ -211,6 +222,16 @@ type plan struct {
 	promptTokens int
 	start        time.Time
 	ttft, delay  time.Duration
+	words        []string // the answer's tokens, when not Answer(tokens)
+	call         string   // the function to call, when the request offered it
+}
+
+// token is the answer's i-th token.
+func (p *plan) token(i int) string {
+	if p.words != nil {
+		return p.words[i]
+	}
+	return token(i)
 }
 
 func (e *Engine) serveCompletion(w http.ResponseWriter, r *http.Request, chat bool) {
@@ -238,6 +259,15 @@ func (e *Engine) serveCompletion(w http.ResponseWriter, r *http.Request, chat bo
 	}
 	p := e.newPlan(req, chat, merge(directives, e.nextStep()))
 	p.promptTokens = len(strings.Fields(prompt))
+	if n := len(req.Messages); chat && n > 0 && req.Messages[n-1].Role == "tool" {
+		p.words = strings.SplitAfter("The tool said: "+contentText(req.Messages[n-1].Content), " ")
+		p.tokens, p.finishReason = len(p.words), "stop"
+	}
+	for _, t := range req.Tools {
+		if p.Tool != "" && t.Function.Name == p.Tool && p.words == nil {
+			p.call, p.finishReason = p.Tool, "tool_calls"
+		}
+	}
 	p.start = start
 	e.run(w, r, p)
 }
@@ -314,6 +344,9 @@ func merge(a, b Step) Step {
 	}
 	a.Hang = a.Hang || b.Hang
 	a.ErrorEvent = a.ErrorEvent || b.ErrorEvent
+	if b.Tool != "" {
+		a.Tool = b.Tool
+	}
 	if b.Tokens != 0 {
 		a.Tokens = b.Tokens
 	}
@@ -359,6 +392,11 @@ func parseDirectives(text string) (Step, error) {
 			s.Hang = true
 		case "error":
 			s.ErrorEvent = true
+		case "tool":
+			s.Tool = val
+			if val == "" {
+				err = errors.New("name the function")
+			}
 		default:
 			return s, fmt.Errorf("unknown fake engine directive %q", m[0])
 		}
@@ -495,8 +533,18 @@ func (e *Engine) respond(w http.ResponseWriter, r *http.Request, p *plan) {
 		writeJSON(w, http.StatusOK, errorEnvelope("server_error", "scripted", "fake engine: scripted error"))
 		return
 	}
-	text := strings.Join(Answer(p.tokens), "")
+	text := ""
+	for i := 0; i < p.tokens; i++ {
+		text += p.token(i)
+	}
 	u := usage{p.promptTokens, p.tokens, p.promptTokens + p.tokens}
+	if p.chat && p.call != "" {
+		call := map[string]any{"id": "call_" + p.id, "type": "function", "function": map[string]string{"name": p.call, "arguments": fakeArguments}}
+		msg := map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{call}}
+		writeJSON(w, http.StatusOK, completionBody{p.id, "chat.completion", p.created, p.model,
+			[]any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": "tool_calls"}}, usage{p.promptTokens, 2, p.promptTokens + 2}})
+		return
+	}
 	if p.chat {
 		type message struct {
 			Role    string  `json:"role"`
@@ -552,6 +600,21 @@ func (e *Engine) stream(w http.ResponseWriter, r *http.Request, p *plan) {
 	if p.chat {
 		ev.send(head, `"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`)
 	}
+	if p.call != "" {
+		name, _ := json.Marshal(p.call)
+		ev.send(head, `"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_`, p.id, `","type":"function","function":{"name":`, string(name), `,"arguments":""}}]},"logprobs":null,"finish_reason":null}]}`)
+		half := len(fakeArguments) / 2
+		for _, part := range []string{fakeArguments[:half], fakeArguments[half:]} {
+			arg, _ := json.Marshal(part)
+			ev.send(head, `"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":`, string(arg), `}}]},"logprobs":null,"finish_reason":null}]}`)
+		}
+		ev.send(head, `"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}]}`)
+		if p.includeUsage {
+			ev.send(head, fmt.Sprintf(`"choices":[],"usage":{"prompt_tokens":%d,"completion_tokens":2,"total_tokens":%d}}`, p.promptTokens, p.promptTokens+2))
+		}
+		ev.send("[DONE]")
+		return
+	}
 	for i := 0; i < p.tokens; i++ {
 		if i > 0 && !e.sleepUntil(r, p.start.Add(p.ttft+time.Duration(i)*p.delay)) {
 			return
@@ -560,7 +623,7 @@ func (e *Engine) stream(w http.ResponseWriter, r *http.Request, p *plan) {
 			drop(w)
 			return
 		}
-		tok, _ := json.Marshal(token(i))
+		tok, _ := json.Marshal(p.token(i))
 		if p.chat {
 			ev.send(head, `"choices":[{"index":0,"delta":{"content":`, string(tok), `},"logprobs":null,"finish_reason":null}]}`)
 		} else {
@@ -629,6 +692,9 @@ func (ev *eventWriter) send(parts ...string) {
 		ev.err = ev.rc.Flush()
 	}
 }
+
+// fakeArguments are the arguments of every function call the engine makes.
+const fakeArguments = `{"city":"Paris"}`
 
 // drop closes the connection without finishing the response.
 func drop(w http.ResponseWriter) {

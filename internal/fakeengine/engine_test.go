@@ -446,3 +446,47 @@ func TestBadRequests(t *testing.T) {
 		})
 	}
 }
+
+// [fake:tool=NAME] calls a function the request offers, streamed or not,
+// as the SDK reads it; a tool result is answered in text that quotes it.
+func TestSDKToolCalls(t *testing.T) {
+	t.Parallel()
+	_, srv := newServer(t, fakeengine.Options{})
+	client := sdk(srv, "")
+	ctx := context.Background()
+	tools := []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{Name: "get_weather"})}
+	msgs := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather? [fake:tool=get_weather]")}
+
+	res, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "fake-model", Messages: msgs, Tools: tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := res.Choices[0].Message.ToolCalls
+	if len(calls) != 1 || calls[0].Function.Name != "get_weather" || calls[0].Function.Arguments != `{"city":"Paris"}` || res.Choices[0].FinishReason != "tool_calls" {
+		t.Fatalf("non-streamed tool call: %+v", res.Choices[0])
+	}
+
+	stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "fake-model", Messages: msgs, Tools: tools})
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c := acc.Choices[0].Message.ToolCalls; len(c) != 1 || c[0].Function.Arguments != `{"city":"Paris"}` || c[0].ID == "" {
+		t.Fatalf("streamed tool call: %+v", acc.Choices[0].Message)
+	}
+
+	// Without the function in tools the directive answers in text.
+	res, err = client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "fake-model", Messages: msgs})
+	if err != nil || len(res.Choices[0].Message.ToolCalls) != 0 || res.Choices[0].Message.Content == "" {
+		t.Fatalf("no tools offered: %+v, %v", res, err)
+	}
+
+	msgs = append(msgs, res.Choices[0].Message.ToParam(), openai.ToolMessage("sunny, 21°C", calls[0].ID))
+	res, err = client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "fake-model", Messages: msgs, Tools: tools})
+	if err != nil || res.Choices[0].Message.Content != "The tool said: sunny, 21°C" {
+		t.Fatalf("answer to a tool result: %+v, %v", res, err)
+	}
+}

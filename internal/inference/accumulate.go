@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -22,12 +23,37 @@ type Usage struct {
 type Accumulator struct {
 	ID, Model, Role, Content, FinishReason string
 	Usage                                  *Usage
+	// ToolCalls are the function calls of the answer, in the engine's
+	// order, their arguments as streamed so far.
+	ToolCalls []ToolCall
+
+	// Delta is what the last AddChunk added (for a caller that translates
+	// the stream as it goes).
+	Delta Delta
 
 	// Provider, if set, is named in the messages of the errors AddChunk
 	// returns.
 	Provider string
 
 	content strings.Builder // Content is a view of it: appends stay linear
+}
+
+// ToolCall is a function call an engine made.
+type ToolCall struct {
+	ID, Name, Arguments string
+}
+
+// Delta is one chunk's addition: content text, and the tool calls it
+// started or continued (Index into ToolCalls, Arguments the new part).
+type Delta struct {
+	Content   string
+	ToolCalls []ToolCallDelta
+}
+
+// ToolCallDelta is one chunk's part of a tool call.
+type ToolCallDelta struct {
+	Index     int
+	Arguments string
 }
 
 // completion is the part of a non-streamed chat.completion or
@@ -74,6 +100,7 @@ func upstreamErrorEvent(provider string, body []byte) *Error {
 // needs; the content of a token is appended without an intermediate string
 // unless it has escapes.
 func (a *Accumulator) AddChunk(data []byte) error {
+	a.Delta = Delta{}
 	if IsDone(data) {
 		return nil
 	}
@@ -145,6 +172,7 @@ func (a *Accumulator) addChoice(choice []byte) {
 			finish = val
 		}
 	}
+	before := len(a.Content)
 	if delta != nil && delta[0] == '{' {
 		for key, val := range objectFields(delta, 0) {
 			switch {
@@ -154,13 +182,69 @@ func (a *Accumulator) addChoice(choice []byte) {
 				if r := jsonString(val); r != "" {
 					a.Role = r
 				}
+			case keyIs(key, "tool_calls"):
+				if val[0] == '[' {
+					for tc := range arrayValues(val) {
+						a.addToolCall(tc)
+					}
+				}
 			}
 		}
 	}
 	a.appendContent(text)
+	a.Delta.Content = a.Content[before:]
 	if f := jsonString(finish); f != "" {
 		a.FinishReason = f
 	}
+}
+
+// addToolCall folds one element of delta.tool_calls: the first part of a
+// call carries its id and name, every part a piece of the arguments.
+func (a *Accumulator) addToolCall(tc []byte) {
+	if tc[0] != '{' {
+		return
+	}
+	index := -1
+	var id, name, args string
+	for key, val := range objectFields(tc, 0) {
+		switch {
+		case keyIs(key, "index"):
+			if n, err := strconv.Atoi(string(val)); err == nil && n >= 0 && n < 128 {
+				index = n
+			}
+		case keyIs(key, "id"):
+			id = jsonString(val)
+		case keyIs(key, "function"):
+			if val[0] == '{' {
+				for k, v := range objectFields(val, 0) {
+					switch {
+					case keyIs(k, "name"):
+						name = jsonString(v)
+					case keyIs(k, "arguments"):
+						args = jsonString(v)
+					}
+				}
+			}
+		}
+	}
+	if index < 0 {
+		index = len(a.ToolCalls) // engines that leave index out send one call per part
+		if id == "" && index > 0 {
+			index-- // a continuation of the last call
+		}
+	}
+	for len(a.ToolCalls) <= index {
+		a.ToolCalls = append(a.ToolCalls, ToolCall{})
+	}
+	c := &a.ToolCalls[index]
+	if id != "" {
+		c.ID = id
+	}
+	if name != "" {
+		c.Name += name
+	}
+	c.Arguments += args
+	a.Delta.ToolCalls = append(a.Delta.ToolCalls, ToolCallDelta{Index: index, Arguments: args})
 }
 
 // appendContent appends a JSON string value (raw, quoted) to the content.

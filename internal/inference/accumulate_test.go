@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"slices"
 	"testing"
 
 	"github.com/janhq/jan/internal/fakeengine"
@@ -256,4 +257,35 @@ func FuzzAccumulator(f *testing.F) {
 			t.Fatalf("content %q, encoding/json says %q", a.Content, want)
 		}
 	})
+}
+
+// Tool calls stream in parts (id and name first, then pieces of the
+// arguments, by index); each chunk's Delta says what it added.
+func TestAccumulatorToolCalls(t *testing.T) {
+	var acc inference.Accumulator
+	for i, chunk := range []string{
+		`{"choices":[{"index":0,"delta":{"role":"assistant","content":"Let me check."}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_2","function":{"name":"get_time","arguments":"{}"}},{"index":0,"function":{"arguments":"\"Paris\"}"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+	} {
+		if err := acc.AddChunk([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 0:
+			if acc.Delta.Content != "Let me check." || len(acc.Delta.ToolCalls) != 0 {
+				t.Errorf("chunk 0 delta: %+v", acc.Delta)
+			}
+		case 3:
+			if acc.Delta.Content != "" || len(acc.Delta.ToolCalls) != 2 || acc.Delta.ToolCalls[1] != (inference.ToolCallDelta{Index: 0, Arguments: `"Paris"}`}) {
+				t.Errorf("chunk 3 delta: %+v", acc.Delta)
+			}
+		}
+	}
+	want := []inference.ToolCall{{ID: "call_1", Name: "get_weather", Arguments: `{"city":"Paris"}`}, {ID: "call_2", Name: "get_time", Arguments: "{}"}}
+	if !slices.Equal(acc.ToolCalls, want) || acc.Content != "Let me check." || acc.FinishReason != "tool_calls" {
+		t.Fatalf("accumulated %+v, content %q, finish %q", acc.ToolCalls, acc.Content, acc.FinishReason)
+	}
 }
