@@ -15,6 +15,7 @@ const (
 	PrefixRun          = "run"
 	PrefixAPIKey       = "key"
 	PrefixSession      = "sess"
+	PrefixResponse     = "resp"
 )
 
 // NewID returns prefix + "_" + 24 URL-safe characters (144 random bits from

@@ -28,7 +28,8 @@ func (w window) clause() string { return w.after + w.order + " LIMIT ?" }
 
 func (w window) clauseArgs() []any { return append(w.args, w.limit+1) }
 
-// newWindow resolves p for a list whose items carry prefix ids and whose
+// newWindow resolves p for a list whose items carry prefix ids ("" for
+// lists of mixed ids) and whose
 // default order is defaultOrder. cursorSeq is a query with a single ? for the
 // cursor id followed by scopeArgs: it must return the cursor item's seq only if
 // the item is in the listed scope (e.g. the same user's conversations). A
@@ -54,7 +55,7 @@ func (s *sqlStore) newWindow(ctx context.Context, p Page, prefix, defaultOrder, 
 	if p.After == "" {
 		return w, nil
 	}
-	if !hasPrefix(p.After, prefix) {
+	if prefix != "" && !hasPrefix(p.After, prefix) {
 		return w, fmt.Errorf("%w: %q is not a %s_ id", ErrBadCursor, p.After, prefix)
 	}
 	var seq int64

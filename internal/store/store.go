@@ -260,6 +260,38 @@ type Store interface {
 	// the runs it finished.
 	RecoverRuns(ctx context.Context, owner string, staleBefore time.Time) ([]Run, error)
 
+	// CreateResponse stores r (ID set if empty, CreatedAt; Status
+	// in_progress by default) with its input items, in one transaction.
+	CreateResponse(ctx context.Context, r *Response, input []ResponseItem) error
+	// FinishResponse stores a response's outcome (Status, Usage, Error,
+	// IncompleteReason, CompletedAt) with its output items and, when it
+	// belongs to a conversation, msgs appended to it, in one transaction.
+	// A response no longer in progress is ErrConflict.
+	FinishResponse(ctx context.Context, r *Response, output []ResponseItem, msgs []*Message) error
+	GetResponse(ctx context.Context, userID, id string) (*Response, error)
+	// DeleteResponse deletes a response with its items and events.
+	DeleteResponse(ctx context.Context, userID, id string) error
+	// ListResponseItems pages through a response's input (or output)
+	// items, oldest first unless p.Order is "desc".
+	ListResponseItems(ctx context.Context, userID, responseID string, input bool, p Page) ([]ResponseItem, bool, error)
+	// ResponseContext is the items of id and of the responses before it on
+	// its previous_response_id chain, oldest first, each one's input then
+	// output items.
+	ResponseContext(ctx context.Context, userID, id string) ([]ResponseItem, error)
+	// CheckpointResponse saves the output so far (a JSON array of items)
+	// of a response in progress and marks it alive.
+	CheckpointResponse(ctx context.Context, id string, partial []byte) error
+	// RecoverResponses finishes the responses a gone process left in
+	// progress (as RecoverRuns does for runs): incomplete, reason
+	// "interrupted", the checkpointed output kept.
+	RecoverResponses(ctx context.Context, owner string, staleBefore time.Time) ([]Response, error)
+	// AppendResponseEvents stores events of a response's stream; one
+	// stored already is left as it is.
+	AppendResponseEvents(ctx context.Context, responseID string, events []ResponseEvent) error
+	// ResponseEvents returns the stored events of a response after
+	// sequence number after (-1: all), in order.
+	ResponseEvents(ctx context.Context, userID, responseID string, after int) ([]ResponseEvent, error)
+
 	// UpsertModels inserts or updates models by ID; a zero Created keeps
 	// the stored creation time.
 	UpsertModels(ctx context.Context, models []Model) error

@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CascadeDelete", testCascadeDelete},
 		{"Runs", testRuns},
 		{"RecoverRuns", testRecoverRuns},
+		{"Responses", testResponses},
+		{"RecoverResponses", testRecoverResponses},
 		{"Models", testModels},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
