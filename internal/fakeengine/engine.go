@@ -60,11 +60,11 @@ type Options struct {
 // Step scripts the behaviour of one completion request. Zero fields mean
 // normal behaviour.
 type Step struct {
-	Status          int  // non-zero: reply with this HTTP status and an OpenAI error envelope
-	Garbage         bool // 200 with a non-JSON body
-	DisconnectAfter int  // stream: send this many tokens then close the connection abruptly (no [DONE]); < 0, or any value on a non-streamed request: close before answering
-	Hang            bool // never answer until the client goes away
-	ErrorEvent      bool // stream: send one token then a data: {"error":...} event
+	Status          int    // non-zero: reply with this HTTP status and an OpenAI error envelope
+	Garbage         bool   // 200 with a non-JSON body
+	DisconnectAfter int    // stream: send this many tokens then close the connection abruptly (no [DONE]); < 0, or any value on a non-streamed request: close before answering
+	Hang            bool   // never answer until the client goes away
+	ErrorEvent      bool   // stream: send one token then a data: {"error":...} event
 	Tool            string // call this function (when the request offers it) instead of answering
 
 	// Overrides of Options for this request; zero keeps the option.
