@@ -295,12 +295,12 @@ func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, er
 	return inference.RewriteModel(out, rt.ServedName, rt.PublicID), nil
 }
 
-// relay forwards the engine's SSE events to the client (model rewritten),
-// folding them into acc when it is non-nil and telling progress (when
-// non-nil) the answer so far after each. It returns whether the engine
+// relay forwards the engine's SSE events to the client (model rewritten)
+// when sse is not nil, folding them into acc when it is non-nil and telling
+// each (when non-nil) after every one. It returns whether the engine
 // finished its answer, and why not otherwise: an engine error, or the
 // context's cause (client gone, run cancelled, server stopping).
-func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, progress func(string)) (bool, error) {
+func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, each func(*inference.Accumulator)) (bool, error) {
 	events := inference.NewEventReader(resp.Body)
 	for {
 		data, err := events.Next()
@@ -321,8 +321,8 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 			if err := acc.AddChunk(data); err != nil {
 				return false, err
 			}
-			if progress != nil {
-				progress(acc.Content)
+			if each != nil {
+				each(acc)
 			}
 		}
 		if sse != nil {
@@ -392,8 +392,8 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	if req.Stream {
 		fields["stream"] = json.RawMessage("true")
 	}
-	t := &turn{s: s, rt: rt, body: encodeObject(fields), streamed: req.Stream,
-		open: func() *sseWriter { return startSSE(w, s.keepalive) }}
+	t := &turn{s: s, rt: rt, body: encodeObject(fields), streamed: req.Stream}
+	t.answered = func() { t.sse = startSSE(w, s.keepalive) }
 
 	ctx, cancel := s.withStop(r.Context())
 	defer cancel(nil)

@@ -40,24 +40,32 @@ func (d Durability) withDefaults() Durability {
 	return d
 }
 
-// RecoverRuns finishes runs left in progress by a process that is gone:
-// this instance's own (it is starting again) when mine is true, and any
-// whose heartbeat is stale. It returns how many it finished.
-func (s *Server) RecoverRuns(ctx context.Context, mine bool) (int, error) {
+// Recover finishes the runs and responses left in progress by a process
+// that is gone: this instance's own (it is starting again) when mine is
+// true, and any whose heartbeat is stale. It returns how many it finished.
+func (s *Server) Recover(ctx context.Context, mine bool) (int, error) {
 	owner := ""
 	if mine {
 		owner = s.durability.Instance
 	}
-	runs, err := s.store.RecoverRuns(ctx, owner, time.Now().Add(-s.durability.StaleAfter))
+	stale := time.Now().Add(-s.durability.StaleAfter)
+	runs, err := s.store.RecoverRuns(ctx, owner, stale)
 	for _, r := range runs {
 		s.log.Warn("run interrupted: its server stopped before it finished; kept its answer so far",
 			"run", r.ID, "conversation", r.ConversationID, "kept_message", r.MessageID != "")
 	}
-	return len(runs), err
+	if err != nil {
+		return len(runs), err
+	}
+	resps, err := s.store.RecoverResponses(ctx, owner, stale)
+	for _, r := range resps {
+		s.log.Warn("response interrupted: its server stopped before it finished; kept its output so far", "response", r.ID)
+	}
+	return len(runs) + len(resps), err
 }
 
-// SweepRuns recovers stale runs of other processes every StaleAfter/2
-// until ctx ends.
+// SweepRuns recovers stale runs and responses of other processes every
+// StaleAfter/2 until ctx ends.
 func (s *Server) SweepRuns(ctx context.Context) {
 	t := time.NewTicker(s.durability.StaleAfter / 2)
 	defer t.Stop()
@@ -67,7 +75,7 @@ func (s *Server) SweepRuns(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := s.RecoverRuns(ctx, false); err != nil && ctx.Err() == nil {
+		if _, err := s.Recover(ctx, false); err != nil && ctx.Err() == nil {
 			s.log.Warn("recover runs", "err", err)
 		}
 	}
@@ -96,12 +104,13 @@ func (s *Server) persist(ctx context.Context, write func(context.Context) error)
 	}
 }
 
-// checkpointer saves a streaming run's answer so far: when it changed, at
-// most every Checkpoint; when it did not, every StaleAfter/4 as a
-// heartbeat. Writes happen on a timer, off the stream's path, one at a time.
+// checkpointer saves a streaming answer so far (a run's text, a response's
+// output items) with write: when it changed, at most every Checkpoint; when
+// it did not, every StaleAfter/4 as a heartbeat. Writes happen on a timer,
+// off the stream's path, one at a time.
 type checkpointer struct {
 	s         *Server
-	id        string
+	write     func(ctx context.Context, partial string) error
 	mu        sync.Mutex
 	content   string // the answer so far, as the stream last reported it
 	saved     int    // len of the content last written (answers only grow)
@@ -111,15 +120,16 @@ type checkpointer struct {
 	writing   sync.Mutex // held during a write; stop waits for it
 }
 
-func (s *Server) checkpoints(runID string) *checkpointer {
-	c := &checkpointer{s: s, id: runID, lastWrite: time.Now()}
+func (s *Server) checkpoints(write func(ctx context.Context, partial string) error) *checkpointer {
+	c := &checkpointer{s: s, write: write, lastWrite: time.Now()}
 	c.mu.Lock()
 	c.timer = time.AfterFunc(s.durability.Checkpoint, c.tick)
 	c.mu.Unlock()
 	return c
 }
 
-// update records the answer so far; called for every chunk, it costs a lock.
+// update records the answer so far; called for every chunk, it costs a lock
+// (the content only grows: its length tells whether it changed).
 func (c *checkpointer) update(content string) {
 	c.mu.Lock()
 	c.content = content
@@ -139,7 +149,7 @@ func (c *checkpointer) tick() {
 	c.mu.Unlock()
 	if due {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := c.s.store.CheckpointRun(ctx, c.id, content)
+		err := c.write(ctx, content)
 		cancel()
 		c.mu.Lock()
 		if err == nil {
@@ -147,7 +157,7 @@ func (c *checkpointer) tick() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			c.s.log.Warn("checkpoint run", "run", c.id, "err", err)
+			c.s.log.Warn("checkpoint", "err", err)
 		}
 	}
 	c.mu.Lock()

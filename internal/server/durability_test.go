@@ -73,7 +73,7 @@ func TestAttackDatabaseOutageAtRunEnd(t *testing.T) {
 		// The database is back: the run, silent since, is recovered with
 		// its checkpointed answer.
 		time.Sleep(400 * time.Millisecond)
-		if _, err := e.srv.RecoverRuns(context.Background(), false); err != nil {
+		if _, err := e.srv.Recover(context.Background(), false); err != nil {
 			t.Fatal(err)
 		}
 		var got runJSON

@@ -11,6 +11,7 @@ import (
 
 	"github.com/janhq/jan/internal/auth"
 	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/responses"
 	"github.com/janhq/jan/internal/store"
 )
 
@@ -81,9 +82,12 @@ func toAPIError(ctx context.Context, err error) *apiError {
 	var authErr *auth.Error
 	var problem *auth.Problem
 	var maxErr *http.MaxBytesError
+	var fieldErr *responses.FieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &fieldErr):
+		return errInvalid(fieldErr.Param, fieldErr.Code, "%s", fieldErr.Message)
 	case errors.As(err, &ue):
 		typ := "upstream_error"
 		switch {

@@ -166,7 +166,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 func routeOf(r *http.Request) string {
 	parts := strings.Split(r.URL.Path, "/")
 	for i, p := range parts {
-		if strings.Contains(p, "_") && (strings.HasPrefix(p, "conv_") || strings.HasPrefix(p, "msg_") || strings.HasPrefix(p, "run_")) {
+		if strings.Contains(p, "_") && (strings.HasPrefix(p, "conv_") || strings.HasPrefix(p, "msg_") || strings.HasPrefix(p, "run_") || strings.HasPrefix(p, "resp_")) {
 			parts[i] = "{id}"
 		}
 	}

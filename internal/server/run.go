@@ -56,10 +56,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	defer cleanup()
 	// This process holds the listen address now, so runs an earlier
 	// process under the same name left in progress are orphans.
-	if n, err := srv.RecoverRuns(ctx, true); err != nil {
+	if n, err := srv.Recover(ctx, true); err != nil {
 		log.Warn("recover runs left by a stopped server", "err", err)
 	} else if n > 0 {
-		fmt.Fprintf(out, "Finished %d run(s) a stopped server left in progress, keeping their answers so far.\n", n)
+		fmt.Fprintf(out, "Finished %d run(s) and response(s) a stopped server left in progress, keeping their answers so far.\n", n)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: 120 * time.Second, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

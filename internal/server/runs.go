@@ -23,6 +23,7 @@ var errRunCancelled = errors.New("run cancelled")
 type activeRun struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	hub    *eventHub // a background response's events; nil for runs
 }
 
 type runJSON struct {
@@ -149,8 +150,9 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 
 	// The engine always streams, so a run that is cancelled or cut short
 	// keeps what was generated; the client sees it only when it streams.
-	cp := s.checkpoints(run.ID)
-	t := &turn{s: s, rt: rt, body: upstreamBody, streamed: true, sse: sse, progress: cp.update}
+	cp := s.checkpoints(func(ctx context.Context, partial string) error { return s.store.CheckpointRun(ctx, run.ID, partial) })
+	t := &turn{s: s, rt: rt, body: upstreamBody, streamed: true, sse: sse,
+		each: func(acc *inference.Accumulator) { cp.update(acc.Content) }}
 	ans := t.exchange(ctx)
 	cp.stop()
 	err = ans.Err
@@ -290,7 +292,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	if active == nil && run.Status == store.StatusInProgress {
 		// Not running here: if the process running it is gone (its
 		// heartbeat is stale), end it now, keeping its answer so far.
-		if _, err := s.RecoverRuns(r.Context(), false); err != nil {
+		if _, err := s.Recover(r.Context(), false); err != nil {
 			writeError(w, r, err)
 			return
 		}

@@ -88,6 +88,28 @@ func (s *sseWriter) send(payload []byte, flush bool) {
 	}
 }
 
+// named sends one event with a name — `event: <name>` then `data:
+// <payload>` — as the Responses API streams.
+func (s *sseWriter) named(name string, payload []byte, flush bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return
+	}
+	s.idle = false
+	s.buf = append(append(append(s.buf[:0], "event: "...), name...), '\n')
+	s.buf = append(append(append(s.buf, sseDataPrefix...), payload...), sseEventEnd...)
+	if _, err := s.w.Write(s.buf); err != nil {
+		s.failed = true
+		return
+	}
+	if flush {
+		if err := s.rc.Flush(); err != nil {
+			s.failed = true
+		}
+	}
+}
+
 // event marshals v and sends it.
 func (s *sseWriter) event(v any) {
 	b, err := json.Marshal(v)

@@ -11,7 +11,7 @@ import (
 
 // A turn is one exchange with an engine on top of a stored conversation:
 // the one implementation under a chat completion on a conversation and a
-// run (and the Responses API to come). It posts the engine request, relays
+// run and a response (the Responses API). It posts the engine request, relays
 // the answer to the client as it streams (model renamed) or reads it whole,
 // folds it into an answer, and stores it through the adapter's write —
 // retried while the database blinks — before the response ends. The
@@ -22,21 +22,26 @@ type turn struct {
 	rt       inference.Route
 	body     []byte // the engine request
 	streamed bool   // the engine request asks for a stream
-	// sse receives the engine's chunks; when nil, open (if set) makes it
-	// once the engine has answered, so an engine that cannot be reached is
-	// still a plain JSON error.
-	sse      *sseWriter
-	open     func() *sseWriter
-	progress func(content string) // told the answer so far (checkpoints)
+	// sse receives the engine's chunks as they are (chat, runs); nil
+	// relays none.
+	sse *sseWriter
+	// answered, if set, runs once the engine has answered and before any
+	// chunk, so an engine that cannot be reached is still a plain JSON
+	// error: adapters open their stream there.
+	answered func()
+	// each, if set, is told every chunk, once acc has folded it
+	// (checkpoints, the Responses events).
+	each func(acc *inference.Accumulator)
 }
 
 // answer is what the engine said, and how it ended.
 type answer struct {
-	Content  string
-	Usage    *store.Usage
-	Finished bool   // the engine completed its answer
-	Err      error  // why not: an engine error, or the context's cause (client gone, cancelled, stopping)
-	JSON     []byte // a non-streamed answer as the client gets it (model renamed)
+	Content      string
+	FinishReason string
+	Usage        *store.Usage
+	Finished     bool   // the engine completed its answer
+	Err          error  // why not: an engine error, or the context's cause (client gone, cancelled, stopping)
+	JSON         []byte // a non-streamed answer as the client gets it (model renamed)
 }
 
 // status is the stored message's status for this answer.
@@ -60,19 +65,19 @@ func (t *turn) exchange(ctx context.Context) *answer {
 		if err != nil {
 			return &answer{Err: err}
 		}
-		content, _, usage, err := inference.ParseCompletion(out)
+		content, finish, usage, err := inference.ParseCompletion(out)
 		if err != nil {
 			return &answer{Err: err}
 		}
-		return &answer{Content: content, Usage: storeUsage(usage), Finished: true, JSON: out}
+		return &answer{Content: content, FinishReason: finish, Usage: storeUsage(usage), Finished: true, JSON: out}
 	}
-	if t.sse == nil && t.open != nil {
-		t.sse = t.open()
+	if t.answered != nil {
+		t.answered()
 	}
 	var acc inference.Accumulator
-	finished, err := t.s.relay(ctx, resp, t.rt, t.sse, &acc, t.progress)
+	finished, err := t.s.relay(ctx, resp, t.rt, t.sse, &acc, t.each)
 	end(err)
-	return &answer{Content: acc.Content, Usage: storeUsage(acc.Usage), Finished: finished, Err: err}
+	return &answer{Content: acc.Content, FinishReason: acc.FinishReason, Usage: storeUsage(acc.Usage), Finished: finished, Err: err}
 }
 
 // save stores the answer with write, retrying while the database is
