@@ -42,15 +42,19 @@ func NewStream(newID func(prefix string) string) *Stream {
 }
 
 func (s *Stream) event(typ string, fields any) Event {
+	ev := newEvent(s.seq, typ, fields)
+	s.seq++
+	return ev
+}
+
+func newEvent(seq int, typ string, fields any) Event {
 	b, _ := json.Marshal(fields) // fixed shapes
 	// The type and sequence number lead every event: splice them in front.
-	head := `{"type":` + strconv.Quote(typ) + `,"sequence_number":` + strconv.Itoa(s.seq)
+	head := `{"type":` + strconv.Quote(typ) + `,"sequence_number":` + strconv.Itoa(seq)
 	if len(b) > 2 {
 		head += ","
 	}
-	ev := Event{Seq: s.seq, Type: typ, Data: append([]byte(head), b[1:]...)}
-	s.seq++
-	return ev
+	return Event{Seq: seq, Type: typ, Data: append([]byte(head), b[1:]...)}
 }
 
 // Begin is response.created and response.in_progress, carrying resp (the
@@ -157,4 +161,11 @@ func (s *Stream) Text() string {
 // EventFailed), carrying resp, the response in its final state.
 func (s *Stream) End(typ string, resp json.RawMessage) Event {
 	return s.event(typ, map[string]json.RawMessage{"response": resp})
+}
+
+// Terminal is a terminal event numbered seq: one that replaces an End
+// not sent, or ends a stream whose Stream is gone (a response recovered
+// after its process died).
+func Terminal(seq int, typ string, resp json.RawMessage) Event {
+	return newEvent(seq, typ, map[string]json.RawMessage{"response": resp})
 }

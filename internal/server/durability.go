@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/janhq/jan/internal/responses"
 	"github.com/janhq/jan/internal/store"
 )
 
@@ -60,8 +62,34 @@ func (s *Server) Recover(ctx context.Context, mine bool) (int, error) {
 	resps, err := s.store.RecoverResponses(ctx, owner, stale)
 	for _, r := range resps {
 		s.log.Warn("response interrupted: its server stopped before it finished; kept its output so far", "response", r.ID)
+		if eerr := s.endRecoveredStream(ctx, &r); eerr != nil {
+			s.log.Warn("end the stream of a recovered response", "response", r.ID, "err", eerr)
+		}
 	}
 	return len(runs) + len(resps), err
+}
+
+// endRecoveredStream stores the terminal event of a recovered background
+// response, so that its stream, read again, ends as the response did.
+func (s *Server) endRecoveredStream(ctx context.Context, r *store.Response) error {
+	var p responses.Params
+	if json.Unmarshal(r.Params, &p) != nil || !p.Background {
+		return nil
+	}
+	evs, err := s.store.ResponseEvents(ctx, r.UserID, r.ID, -1)
+	if err != nil {
+		return err
+	}
+	o, err := s.storedObject(ctx, r)
+	if err != nil {
+		return err
+	}
+	seq := 0
+	if len(evs) > 0 {
+		seq = evs[len(evs)-1].Seq + 1
+	}
+	end := responses.Terminal(seq, responses.EventIncomplete, marshal(o))
+	return s.store.AppendResponseEvents(ctx, r.ID, storeEvents([]responses.Event{end}))
 }
 
 // SweepRuns recovers stale runs and responses of other processes every

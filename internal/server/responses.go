@@ -292,24 +292,42 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 		itemStatus = responses.StatusIncomplete
 	}
 	emit(j.stream.Close(itemStatus)...)
+	final := j.object(status, ans.Usage, fail, reason)
+	var end *responses.Event
+	if status != responses.StatusCancelled { // a cancelled stream just ends
+		ev := j.stream.End(terminalEvent(status), marshal(final))
+		end = &ev
+	}
 	if j.row != nil {
+		// A background response's events not stored yet are stored with
+		// its outcome: a stream read from the store ends where it does.
+		var events []store.ResponseEvent
+		if j.hub != nil {
+			events = storeEvents(j.hub.since(j.eventsOut - 1))
+			if end != nil {
+				events = append(events, storeEvents([]responses.Event{*end})...)
+			}
+		}
 		j.row.Status, j.row.Usage, j.row.Error, j.row.IncompleteReason = status, ans.Usage, fail, reason
-		err := s.persist(ctx, func(ctx context.Context) error { return s.finishResponse(ctx, j) })
+		err := s.persist(ctx, func(ctx context.Context) error { return s.finishResponse(ctx, j, events) })
 		if err != nil {
 			logFrom(ctx).Error("finish response", "response", j.id, "err", err)
 			ae := toAPIError(ctx, err)
-			status, fail = responses.StatusFailed, &store.RunError{Code: ae.Code, Message: "the response could not be saved: " + ae.Message}
+			fail = &store.RunError{Code: ae.Code, Message: "the response could not be saved: " + ae.Message}
+			final = j.object(responses.StatusFailed, ans.Usage, fail, "")
+			if end != nil {
+				ev := responses.Terminal(end.Seq, responses.EventFailed, marshal(final))
+				end = &ev
+			}
 			if w != nil && errors.Is(err, store.ErrUnavailable) {
 				markRetryable(w)
 			}
 		}
 	}
-	final := j.object(status, ans.Usage, fail, reason)
-	if status != responses.StatusCancelled { // a cancelled stream just ends
-		emit(j.stream.End(terminalEvent(status), marshal(final)))
+	if end != nil {
+		emit(*end)
 	}
 	if j.hub != nil {
-		s.flushEvents(context.WithoutCancel(ctx), j)
 		j.hub.finish()
 	}
 	switch {
@@ -350,7 +368,7 @@ func terminalEvent(status string) string {
 // finishResponse stores j's outcome with its output items and, in a
 // conversation, the new input and the answer as its messages. A retry
 // after a commit whose reply was lost finds it done.
-func (s *Server) finishResponse(ctx context.Context, j *responseJob) error {
+func (s *Server) finishResponse(ctx context.Context, j *responseJob, events []store.ResponseEvent) error {
 	out := j.stream.Output()
 	items := make([]store.ResponseItem, len(out))
 	for i, it := range out {
@@ -368,7 +386,7 @@ func (s *Server) finishResponse(ctx context.Context, j *responseJob) error {
 			msgs = append(msgs, &store.Message{Role: store.RoleAssistant, Content: text, Status: st, Model: j.rt.PublicID, Usage: j.row.Usage})
 		}
 	}
-	err := s.store.FinishResponse(ctx, j.row, items, msgs)
+	err := s.store.FinishResponse(ctx, j.row, store.ResponseEnd{Output: items, Messages: msgs, Events: events})
 	if errors.Is(err, store.ErrConflict) {
 		if got, gerr := s.store.GetResponse(ctx, j.uid, j.id); gerr == nil && got.Status == j.row.Status {
 			return nil
@@ -395,16 +413,20 @@ func (s *Server) flushEvents(ctx context.Context, j *responseJob) {
 	if len(evs) == 0 {
 		return
 	}
-	batch := make([]store.ResponseEvent, len(evs))
-	for i, ev := range evs {
-		batch[i] = store.ResponseEvent{Seq: ev.Seq, Type: ev.Type, Data: ev.Data}
-	}
-	if err := s.store.AppendResponseEvents(context.WithoutCancel(ctx), j.id, batch); err != nil {
+	if err := s.store.AppendResponseEvents(context.WithoutCancel(ctx), j.id, storeEvents(evs)); err != nil {
 		logFrom(ctx).Warn("store response events", "response", j.id, "err", err)
 		return // they stay in the hub: the next flush tries again
 	}
 	j.eventsOut += len(evs)
 	j.flushedAt = time.Now()
+}
+
+func storeEvents(evs []responses.Event) []store.ResponseEvent {
+	out := make([]store.ResponseEvent, len(evs))
+	for i, ev := range evs {
+		out[i] = store.ResponseEvent{Seq: ev.Seq, Type: ev.Type, Data: ev.Data}
+	}
+	return out
 }
 
 // track registers a response running here, for cancel and for resumed
@@ -493,17 +515,52 @@ func (s *Server) resumeResponse(w http.ResponseWriter, r *http.Request, row *sto
 		s.followEvents(w, r, a.hub, after)
 		return
 	}
-	evs, err := s.store.ResponseEvents(r.Context(), principal(r).ID, row.ID, after)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	sse := startSSE(w, s.keepalive)
-	defer sse.close()
-	for i, ev := range evs {
-		sse.named(ev.Type, ev.Data, i == len(evs)-1)
+	s.storedEvents(w, r, row, after)
+}
+
+// storedEvents streams a response's events from the store: those of one
+// that ended, or of one running on another replica, followed until it
+// ends or the client leaves.
+func (s *Server) storedEvents(w http.ResponseWriter, r *http.Request, row *store.Response, after int) {
+	uid := principal(r).ID
+	var sse *sseWriter
+	for {
+		ended := row.Status != responses.StatusInProgress && row.Status != responses.StatusQueued
+		evs, err := s.store.ResponseEvents(r.Context(), uid, row.ID, after)
+		if err != nil && sse == nil {
+			writeError(w, r, err)
+			return
+		}
+		if err != nil {
+			logFrom(r.Context()).Warn("read response events", "response", row.ID, "err", err)
+		}
+		if sse == nil {
+			sse = startSSE(w, s.keepalive)
+			defer sse.close()
+		}
+		for i, ev := range evs {
+			sse.named(ev.Type, ev.Data, i == len(evs)-1)
+			after = ev.Seq
+		}
+		if ended {
+			return
+		}
+		select {
+		case <-time.After(storedEventsPoll):
+		case <-r.Context().Done():
+			return
+		}
+		if got, err := s.store.GetResponse(r.Context(), uid, row.ID); err == nil {
+			row = got
+		} else if errors.Is(err, store.ErrNotFound) {
+			return // deleted meanwhile
+		}
 	}
 }
+
+// storedEventsPoll is how often a stream of a response running on another
+// replica looks for its new events.
+const storedEventsPoll = 250 * time.Millisecond
 
 // followEvents streams hub's events after after until the response ends or
 // the client leaves (which does not stop the response).

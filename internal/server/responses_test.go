@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/janhq/jan/internal/fakeengine"
+	jresponses "github.com/janhq/jan/internal/responses"
+	"github.com/janhq/jan/internal/store"
 )
 
 func (e *env) sdk(token string) openai.Client {
@@ -347,5 +350,62 @@ func TestResponsesCancelAndDisconnect(t *testing.T) {
 			t.Fatalf("the left response is still %s", got.Status)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A background response running on another replica (here: rows another
+// process writes) streams from the store: the events stored so far, then
+// those that follow, to its end.
+func TestResponsesStreamFromAnotherReplica(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok := e.guest()
+	var me struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(e.do("GET", "/auth/me", tok, nil, nil).body), &me); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	params, _ := json.Marshal(jresponses.Params{Background: true})
+	row := &store.Response{UserID: me.ID, Model: testModel, Status: jresponses.StatusInProgress, Params: params, Owner: "elsewhere"}
+	if err := e.store.CreateResponse(ctx, row, nil); err != nil {
+		t.Fatal(err)
+	}
+	delta := func(seq int, text string) store.ResponseEvent {
+		return store.ResponseEvent{Seq: seq, Type: "response.output_text.delta", Data: []byte(fmt.Sprintf(
+			`{"type":"response.output_text.delta","sequence_number":%d,"item_id":"msg_1","output_index":0,"content_index":0,"delta":%q}`, seq, text))}
+	}
+	if err := e.store.AppendResponseEvents(ctx, row.ID, []store.ResponseEvent{delta(0, "a"), delta(1, "b"), delta(2, "c")}); err != nil {
+		t.Fatal(err)
+	}
+	client := e.sdk(tok)
+	type result struct {
+		text  string
+		final *responses.Response
+		seqs  []int64
+		err   error
+	}
+	got := make(chan result, 1)
+	go func() {
+		s := client.Responses.GetStreaming(ctx, row.ID, responses.ResponseGetParams{StartingAfter: openai.Int(0)})
+		_, text, final, seqs := collect(t, s.Next, s.Current)
+		got <- result{text, final, seqs, s.Err()}
+	}()
+	time.Sleep(300 * time.Millisecond) // the stream waits for more
+	if err := e.store.AppendResponseEvents(ctx, row.ID, []store.ResponseEvent{delta(3, "d")}); err != nil {
+		t.Fatal(err)
+	}
+	row.Status = jresponses.StatusCompleted
+	end := jresponses.Terminal(4, jresponses.EventCompleted, []byte(`{"id":"`+row.ID+`","object":"response","status":"completed","output":[]}`))
+	if err := e.store.FinishResponse(ctx, row, store.ResponseEnd{Events: []store.ResponseEvent{{Seq: end.Seq, Type: end.Type, Data: end.Data}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		if r.err != nil || r.text != "bcd" || r.final == nil || r.final.Status != "completed" || fmt.Sprint(r.seqs) != "[1 2 3 4]" {
+			t.Fatalf("streamed: %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end with the response")
 	}
 }

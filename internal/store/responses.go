@@ -34,6 +34,16 @@ type ResponseItem struct {
 	Data  []byte
 }
 
+// ResponseEnd is what is stored with a response's outcome.
+type ResponseEnd struct {
+	Output []ResponseItem
+	// Messages are appended to the response's conversation, if any.
+	Messages []*Message
+	// Events are the last of its stream's events (a background
+	// response's), stored with the status they announce.
+	Events []ResponseEvent
+}
+
 // ResponseEvent is one event of a response's stream, numbered from 0.
 type ResponseEvent struct {
 	Seq  int
@@ -128,10 +138,10 @@ func (s *sqlStore) insertResponseItems(ctx context.Context, q queryer, responseI
 
 // FinishResponse stores the outcome of a response in progress — r's
 // Status, Usage, Error, IncompleteReason, CompletedAt (default now) — with
-// its output items and, when it belongs to a conversation, msgs appended to
-// the conversation, in one transaction. A response that is no longer in
-// progress is ErrConflict and nothing changes.
-func (s *sqlStore) FinishResponse(ctx context.Context, r *Response, output []ResponseItem, msgs []*Message) error {
+// its output items, its last events and, when it belongs to a conversation,
+// messages appended to the conversation, in one transaction. A response
+// that is no longer in progress is ErrConflict and nothing changes.
+func (s *sqlStore) FinishResponse(ctx context.Context, r *Response, end ResponseEnd) error {
 	const op = "finish response"
 	if r.CompletedAt == nil {
 		now := s.timestamp()
@@ -158,9 +168,13 @@ func (s *sqlStore) FinishResponse(ctx context.Context, r *Response, output []Res
 		if err != nil {
 			return err
 		}
-		if err := s.insertResponseItems(ctx, tx, r.ID, false, output); err != nil {
+		if err := s.insertResponseItems(ctx, tx, r.ID, false, end.Output); err != nil {
 			return err
 		}
+		if err := s.insertResponseEvents(ctx, tx, r.ID, end.Events); err != nil {
+			return err
+		}
+		msgs := end.Messages
 		if r.ConversationID == "" || len(msgs) == 0 {
 			return nil
 		}
@@ -170,8 +184,8 @@ func (s *sqlStore) FinishResponse(ctx context.Context, r *Response, output []Res
 		}
 		return s.insertMessages(ctx, tx, r.ConversationID, msgs, now)
 	})
-	if err == nil && len(msgs) > 0 && r.ConversationID != "" {
-		s.cache.appended(r.ConversationID, before, now, msgs)
+	if err == nil && len(end.Messages) > 0 && r.ConversationID != "" {
+		s.cache.appended(r.ConversationID, before, now, end.Messages)
 	}
 	return err
 }
@@ -297,7 +311,7 @@ func (s *sqlStore) RecoverResponses(ctx context.Context, owner string, staleBefo
 		}
 		r := o.r
 		r.Status, r.IncompleteReason, r.CompletedAt = "incomplete", "interrupted", nil
-		switch err := s.FinishResponse(ctx, &r, output, nil); {
+		switch err := s.FinishResponse(ctx, &r, ResponseEnd{Output: output}); {
 		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
 			continue
 		case err != nil:
@@ -315,15 +329,19 @@ func (s *sqlStore) AppendResponseEvents(ctx context.Context, responseID string, 
 		return nil
 	}
 	return s.inTx(ctx, "append response events", func(ctx context.Context, tx queryer) error {
-		for _, e := range events {
-			if _, err := s.exec(ctx, tx,
-				"INSERT INTO response_events (response_id, seq, type, data) VALUES (?, ?, ?, ?) ON CONFLICT (response_id, seq) DO NOTHING",
-				responseID, e.Seq, e.Type, string(e.Data)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.insertResponseEvents(ctx, tx, responseID, events)
 	})
+}
+
+func (s *sqlStore) insertResponseEvents(ctx context.Context, q queryer, responseID string, events []ResponseEvent) error {
+	for _, e := range events {
+		if _, err := s.exec(ctx, q,
+			"INSERT INTO response_events (response_id, seq, type, data) VALUES (?, ?, ?, ?) ON CONFLICT (response_id, seq) DO NOTHING",
+			responseID, e.Seq, e.Type, string(e.Data)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ResponseEvents returns the stored events of userID's response after

@@ -264,10 +264,9 @@ type Store interface {
 	// in_progress by default) with its input items, in one transaction.
 	CreateResponse(ctx context.Context, r *Response, input []ResponseItem) error
 	// FinishResponse stores a response's outcome (Status, Usage, Error,
-	// IncompleteReason, CompletedAt) with its output items and, when it
-	// belongs to a conversation, msgs appended to it, in one transaction.
-	// A response no longer in progress is ErrConflict.
-	FinishResponse(ctx context.Context, r *Response, output []ResponseItem, msgs []*Message) error
+	// IncompleteReason, CompletedAt) with what end holds, in one
+	// transaction. A response no longer in progress is ErrConflict.
+	FinishResponse(ctx context.Context, r *Response, end ResponseEnd) error
 	GetResponse(ctx context.Context, userID, id string) (*Response, error)
 	// DeleteResponse deletes a response with its items and events.
 	DeleteResponse(ctx context.Context, userID, id string) error

@@ -38,13 +38,17 @@ func testResponses(t *testing.T, st store.Store) {
 	wantErr(t, "another user's response", err, store.ErrNotFound)
 
 	first.Status, first.Usage = "completed", &store.Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7}
-	must(t, st.FinishResponse(c, first, []store.ResponseItem{item("msg_out1"), item("fc_out1")}, nil))
+	must(t, st.FinishResponse(c, first, store.ResponseEnd{Output: []store.ResponseItem{item("msg_out1"), item("fc_out1")},
+		Events: []store.ResponseEvent{{Seq: 0, Type: "response.completed", Data: []byte(`{}`)}}}))
 	got, err = st.GetResponse(c, user, first.ID)
 	must(t, err)
 	if got.Status != "completed" || got.Usage == nil || got.Usage.TotalTokens != 7 || got.CompletedAt == nil {
 		t.Fatalf("finished response read back as %+v", got)
 	}
-	wantErr(t, "finishing twice", st.FinishResponse(c, first, nil, nil), store.ErrConflict)
+	wantErr(t, "finishing twice", st.FinishResponse(c, first, store.ResponseEnd{}), store.ErrConflict)
+	if evs, err := st.ResponseEvents(c, user, first.ID, -1); err != nil || len(evs) != 1 || evs[0].Type != "response.completed" {
+		t.Fatalf("events stored with the outcome: %+v, %v", evs, err)
+	}
 
 	// A chain: the context of the second is the first's items, then its own input.
 	conv, _ := newConversation(t, st, user, "hello")
@@ -61,8 +65,8 @@ func testResponses(t *testing.T, st store.Store) {
 
 	// Finishing a response of a conversation appends its messages there.
 	second.Status = "completed"
-	must(t, st.FinishResponse(c, second, []store.ResponseItem{item("msg_out2")}, []*store.Message{
-		{Role: store.RoleUser, Content: "question"}, {Role: store.RoleAssistant, Content: "answer", Model: "m"}}))
+	must(t, st.FinishResponse(c, second, store.ResponseEnd{Output: []store.ResponseItem{item("msg_out2")}, Messages: []*store.Message{
+		{Role: store.RoleUser, Content: "question"}, {Role: store.RoleAssistant, Content: "answer", Model: "m"}}}))
 	hist, err := st.History(c, user, conv.ID)
 	must(t, err)
 	if len(hist) != 3 || hist[2].Content != "answer" {
