@@ -409,3 +409,26 @@ func TestResponsesStreamFromAnotherReplica(t *testing.T) {
 		t.Fatal("the stream did not end with the response")
 	}
 }
+
+// Idempotency-Key replays a response, and a stream as its events: one
+// engine call, one stored response.
+func TestResponsesIdempotent(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok := e.guest()
+	for _, stream := range []bool{false, true} {
+		hdr := map[string]string{"Idempotency-Key": fmt.Sprint("resp-", stream)}
+		body := map[string]any{"model": testModel, "input": "Hi", "stream": stream}
+		before := e.engine.Requests()
+		first := e.do("POST", "/v1/responses", tok, body, hdr)
+		second := e.do("POST", "/v1/responses", tok, body, hdr)
+		if first.status != 200 || second.status != 200 || second.header.Get("Idempotent-Replayed") != "true" || string(first.body) != string(second.body) {
+			t.Fatalf("stream %v: %d %d, replayed %q\n%s\n%s", stream, first.status, second.status, second.header.Get("Idempotent-Replayed"), first.body, second.body)
+		}
+		if n := e.engine.Requests() - before; n != 1 {
+			t.Errorf("stream %v: %d engine calls", stream, n)
+		}
+		if stream && !strings.Contains(string(second.body), "event: response.completed") {
+			t.Errorf("replayed stream: %s", second.body)
+		}
+	}
+}
