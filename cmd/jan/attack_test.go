@@ -284,9 +284,10 @@ func TestAttackPasswordGrantFlood(t *testing.T) {
 	}
 }
 
-// kill -9 during 20 streaming runs, then start again: every run ends
-// incomplete, keeping the answer checkpointed while it streamed. On SQLite
-// and on Postgres.
+// kill -9 during 20 streaming runs and 5 background responses, then start
+// again: every run and response ends incomplete, keeping the answer
+// checkpointed while it streamed, and a response's stream read again ends
+// with response.incomplete. On SQLite and on Postgres.
 func TestAttackKillDuringRuns(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
@@ -344,6 +345,15 @@ func killDuringRuns(t *testing.T, dbArgs []string) {
 		}()
 	}
 	started.Wait()
+	var respIDs []string
+	for range 5 {
+		status, b, err := post(base+"/v1/responses", tok, map[string]any{"model": "fake-model", "input": "tell me a long story", "background": true})
+		var r struct{ ID string }
+		if json.Unmarshal(b, &r); err != nil || status != 200 || r.ID == "" {
+			t.Fatalf("background response: %d %s %v", status, b, err)
+		}
+		respIDs = append(respIDs, r.ID)
+	}
 	time.Sleep(2500 * time.Millisecond) // past the 1 s checkpoints
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -375,6 +385,47 @@ func killDuringRuns(t *testing.T, dbArgs []string) {
 			t.Errorf("run %d after kill -9 and restart: %s", i, b)
 		}
 	}
+	for _, id := range respIDs {
+		b := getBody(t, base+"/v1/responses/"+id, tok)
+		var resp struct {
+			Status            string `json:"status"`
+			IncompleteDetails *struct {
+				Reason string `json:"reason"`
+			} `json:"incomplete_details"`
+			Output []struct {
+				Content []struct {
+					Text string `json:"text"`
+				} `json:"content"`
+			} `json:"output"`
+		}
+		json.Unmarshal(b, &resp)
+		if resp.Status != "incomplete" || resp.IncompleteDetails == nil || resp.IncompleteDetails.Reason != "interrupted" ||
+			len(resp.Output) != 1 || len(resp.Output[0].Content) != 1 || resp.Output[0].Content[0].Text == "" {
+			t.Errorf("response %s after kill -9 and restart: %.300s", id, b)
+		}
+		events := string(getBody(t, base+"/v1/responses/"+id+"?stream=true", tok))
+		if !strings.HasPrefix(events, "event: response.created") || !strings.HasSuffix(strings.TrimSpace(events), "}") ||
+			strings.Count(events, "event: response.incomplete") != 1 {
+			t.Errorf("response %s's stream read again after the restart: %.200s … %.300s", id, events, events[max(0, len(events)-300):])
+		}
+	}
+}
+
+// getBody is the body of a GET with token; a status other than 200 fails t.
+func getBody(t *testing.T, url, token string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
+	}
+	return b
 }
 
 // Slowloris: 200 connections that send their headers a byte at a time are
