@@ -36,6 +36,7 @@ type Accumulator struct {
 	Provider string
 
 	content strings.Builder // Content is a view of it: appends stay linear
+	args    []*strings.Builder // each ToolCalls[i].Arguments is a view of args[i]
 }
 
 // ToolCall is a function call an engine made.
@@ -235,6 +236,7 @@ func (a *Accumulator) addToolCall(tc []byte) {
 	}
 	for len(a.ToolCalls) <= index {
 		a.ToolCalls = append(a.ToolCalls, ToolCall{})
+		a.args = append(a.args, &strings.Builder{})
 	}
 	c := &a.ToolCalls[index]
 	if id != "" {
@@ -243,7 +245,8 @@ func (a *Accumulator) addToolCall(tc []byte) {
 	if name != "" {
 		c.Name += name
 	}
-	c.Arguments += args
+	a.args[index].WriteString(args)
+	c.Arguments = a.args[index].String()
 	a.Delta.ToolCalls = append(a.Delta.ToolCalls, ToolCallDelta{Index: index, Arguments: args})
 }
 

@@ -3,6 +3,7 @@ package responses
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/janhq/jan/internal/inference"
 )
@@ -34,11 +35,14 @@ type Stream struct {
 	out   []Item
 	msg   int         // index in out of the message item; -1 before text
 	calls map[int]int // the engine's tool call index → index in out
+	// grown is the text or arguments of each item of out, by index:
+	// the item's field is a view of it, so appends stay linear.
+	grown map[int]*strings.Builder
 }
 
 // NewStream starts a stream; newID makes item ids ("msg", "fc", "call").
 func NewStream(newID func(prefix string) string) *Stream {
-	return &Stream{newID: newID, msg: -1, calls: map[int]int{}}
+	return &Stream{newID: newID, msg: -1, calls: map[int]int{}, grown: map[int]*strings.Builder{}}
 }
 
 func (s *Stream) event(typ string, fields any) Event {
@@ -80,7 +84,7 @@ func (s *Stream) Add(acc *inference.Accumulator) []Event {
 					"part": textPart{Type: "output_text", Text: "", Annotations: []any{}}}))
 		}
 		it := &s.out[s.msg]
-		it.Text += d.Content
+		it.Text = s.grow(s.msg, d.Content)
 		evs = append(evs, s.textDelta(it.ID, d.Content))
 	}
 	for _, tc := range d.ToolCalls {
@@ -98,11 +102,22 @@ func (s *Stream) Add(acc *inference.Accumulator) []Event {
 		}
 		if tc.Arguments != "" {
 			it := &s.out[i]
-			it.Arguments += tc.Arguments
+			it.Arguments = s.grow(i, tc.Arguments)
 			evs = append(evs, s.event("response.function_call_arguments.delta", map[string]any{"item_id": it.ID, "output_index": i, "delta": tc.Arguments}))
 		}
 	}
 	return evs
+}
+
+// grow appends piece to the text of out[i] and returns it all.
+func (s *Stream) grow(i int, piece string) string {
+	b := s.grown[i]
+	if b == nil {
+		b = &strings.Builder{}
+		s.grown[i] = b
+	}
+	b.WriteString(piece)
+	return b.String()
 }
 
 // textDelta writes the most frequent event by hand: it goes out once per
