@@ -300,7 +300,7 @@ func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, er
 // each (when non-nil) after every one. It returns whether the engine
 // finished its answer, and why not otherwise: an engine error, or the
 // context's cause (client gone, run cancelled, server stopping).
-func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, each func(*inference.Accumulator)) (bool, error) {
+func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, each func(acc *inference.Accumulator, more bool)) (bool, error) {
 	events := inference.NewEventReader(resp.Body)
 	for {
 		data, err := events.Next()
@@ -322,7 +322,7 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 				return false, err
 			}
 			if each != nil {
-				each(acc)
+				each(acc, events.Ready())
 			}
 		}
 		if sse != nil {
@@ -393,7 +393,10 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		fields["stream"] = json.RawMessage("true")
 	}
 	t := &turn{s: s, rt: rt, body: encodeObject(fields), streamed: req.Stream}
-	t.answered = func() { t.sse = startSSE(w, s.keepalive) }
+	t.answered = func() error {
+		t.sse = startSSE(w, s.keepalive)
+		return nil
+	}
 
 	ctx, cancel := s.withStop(r.Context())
 	defer cancel(nil)

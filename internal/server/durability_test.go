@@ -129,7 +129,7 @@ func TestAttackDatabaseOutageInFlight(t *testing.T) {
 			defer wg.Done()
 			for i := 0; time.Now().Before(stop); i++ {
 				var r response
-				switch i % 4 {
+				switch i % 5 {
 				case 0:
 					r = e.do("POST", "/v1/conversations", tok, map[string]any{"title": "x"}, nil)
 				case 1:
@@ -138,6 +138,8 @@ func TestAttackDatabaseOutageInFlight(t *testing.T) {
 					r = e.do("POST", "/v1/conversations/"+conv+"/messages", tok, map[string]any{"role": "user", "content": "hi"}, nil)
 				case 3:
 					r = e.do("POST", "/v1/conversations/"+conv+"/runs", tok, map[string]any{}, nil)
+				case 4:
+					r = e.do("POST", "/v1/responses", tok, map[string]any{"model": testModel, "input": "hi", "stream": i%2 == 0}, nil)
 				}
 				mu.Lock()
 				statuses[r.status]++

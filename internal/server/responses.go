@@ -24,14 +24,18 @@ import (
 
 // responseJob is one response being made.
 type responseJob struct {
-	id        string
-	uid       string
-	req       *responses.Request
-	rt        inference.Route
-	engine    []byte // the engine request
-	created   time.Time
-	newMsgs   []*store.Message // the input, as the conversation's messages
-	row       *store.Response  // nil when store: false
+	id      string
+	uid     string
+	req     *responses.Request
+	rt      inference.Route
+	engine  []byte // the engine request
+	created time.Time
+	newMsgs []*store.Message // the input, as the conversation's messages
+	row     *store.Response  // nil when store: false
+	// writing, while the row is being written, is where the write's
+	// outcome arrives; stored takes it.
+	writing   chan error
+	createErr error
 	stream    *responses.Stream
 	hub       *eventHub // the events, for background responses
 	eventsOut int       // events stored so far (background)
@@ -39,6 +43,19 @@ type responseJob struct {
 }
 
 func newItemID(prefix string) string { return store.NewID(prefix) }
+
+// stored waits for the row's write (when one is under way) and says how
+// it went; after a failure j.row is nil: nothing is stored.
+func (j *responseJob) stored() error {
+	if j.writing != nil {
+		j.createErr = <-j.writing
+		j.writing = nil
+		if j.createErr != nil {
+			j.row = nil
+		}
+	}
+	return j.createErr
+}
 
 // object is the response as the API shows it, in status with output.
 func (j *responseJob) object(status string, usage *store.Usage, fail *store.RunError, reason string) responses.Object {
@@ -159,9 +176,18 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 		j.row = &store.Response{ID: j.id, UserID: uid, Model: rt.PublicID, Status: responses.StatusInProgress,
 			PreviousResponseID: req.PreviousResponseID, ConversationID: req.Conversation, Params: params,
 			Owner: s.durability.Instance, CreatedAt: j.created.UTC().Truncate(time.Microsecond)}
-		if err := s.store.CreateResponse(r.Context(), j.row, input); err != nil {
-			writeError(w, r, err)
-			return
+		if req.Background {
+			if err := s.store.CreateResponse(r.Context(), j.row, input); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		} else {
+			// Written while the engine starts answering: the client sees
+			// nothing of the response before it is stored (makeResponse
+			// waits), and its first token does not wait for the write.
+			j.writing = make(chan error, 1)
+			row := j.row
+			go func() { j.writing <- s.store.CreateResponse(context.WithoutCancel(r.Context()), row, input) }()
 		}
 	}
 	if req.Background {
@@ -245,10 +271,12 @@ func (s *Server) responseContext(ctx context.Context, uid string, req *responses
 // response is stored before its last event is sent.
 func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *http.Request, j *responseJob) {
 	var sse *sseWriter
-	emit := func(evs ...responses.Event) {
+	// emit sends events; with more (the engine's next chunk is here) the
+	// last one waits in the buffer to leave with what follows.
+	emit := func(more bool, evs ...responses.Event) {
 		for i, ev := range evs {
 			if sse != nil {
-				sse.named(ev.Type, ev.Data, i == len(evs)-1)
+				sse.named(ev.Type, ev.Data, !more && i == len(evs)-1)
 			}
 			if j.hub != nil {
 				j.hub.add(ev)
@@ -263,14 +291,18 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	lastSnap := time.Now()
 	t := &turn{s: s, rt: j.rt, body: j.engine, streamed: true}
-	t.answered = func() {
+	t.answered = func() error {
+		if err := j.stored(); err != nil {
+			return err
+		}
 		if w != nil && j.req.Stream {
 			sse = startSSE(w, s.keepalive)
 		}
-		emit(j.stream.Begin(marshal(j.object(responses.StatusInProgress, nil, nil, "")))...)
+		emit(false, j.stream.Begin(marshal(j.object(responses.StatusInProgress, nil, nil, "")))...)
+		return nil
 	}
-	t.each = func(acc *inference.Accumulator) {
-		emit(j.stream.Add(acc)...)
+	t.each = func(acc *inference.Accumulator, more bool) {
+		emit(more, j.stream.Add(acc)...)
 		if cp != nil && time.Since(lastSnap) >= s.durability.Checkpoint {
 			lastSnap = time.Now()
 			cp.update(partialOutput(j.stream.Output()))
@@ -283,6 +315,12 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 	if cp != nil {
 		cp.stop()
 	}
+	if err := j.stored(); err != nil { // nothing was sent: the row's write failed
+		if w != nil {
+			writeError(w, r, err)
+		}
+		return
+	}
 	if sse != nil {
 		defer sse.close()
 	}
@@ -291,9 +329,10 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 	if status != responses.StatusCompleted {
 		itemStatus = responses.StatusIncomplete
 	}
-	emit(j.stream.Close(itemStatus)...)
+	emit(true, j.stream.Close(itemStatus)...)
 	final := j.object(status, ans.Usage, fail, reason)
 	var end *responses.Event
+	var saveErr error
 	if status != responses.StatusCancelled { // a cancelled stream just ends
 		ev := j.stream.End(terminalEvent(status), marshal(final))
 		end = &ev
@@ -310,6 +349,7 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		j.row.Status, j.row.Usage, j.row.Error, j.row.IncompleteReason = status, ans.Usage, fail, reason
 		err := s.persist(ctx, func(ctx context.Context) error { return s.finishResponse(ctx, j, events) })
+		saveErr = err
 		if err != nil {
 			logFrom(ctx).Error("finish response", "response", j.id, "err", err)
 			ae := toAPIError(ctx, err)
@@ -325,13 +365,15 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 	}
 	if end != nil {
-		emit(*end)
+		emit(false, *end)
 	}
 	if j.hub != nil {
 		j.hub.finish()
 	}
 	switch {
 	case w == nil || sse != nil:
+	case saveErr != nil:
+		writeError(w, r, saveErr) // as chat completions: 503, retry with the same key
 	case ans.Err != nil && status == responses.StatusFailed && len(j.stream.Output()) == 0 && !ans.Finished:
 		writeError(w, r, ans.Err) // the engine failed before saying anything: an error, as chat completions
 	default:

@@ -152,7 +152,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 	// keeps what was generated; the client sees it only when it streams.
 	cp := s.checkpoints(func(ctx context.Context, partial string) error { return s.store.CheckpointRun(ctx, run.ID, partial) })
 	t := &turn{s: s, rt: rt, body: upstreamBody, streamed: true, sse: sse,
-		each: func(acc *inference.Accumulator) { cp.update(acc.Content) }}
+		each: func(acc *inference.Accumulator, _ bool) { cp.update(acc.Content) }}
 	ans := t.exchange(ctx)
 	cp.stop()
 	err = ans.Err

@@ -27,11 +27,13 @@ type turn struct {
 	sse *sseWriter
 	// answered, if set, runs once the engine has answered and before any
 	// chunk, so an engine that cannot be reached is still a plain JSON
-	// error: adapters open their stream there.
-	answered func()
+	// error: adapters open their stream there. An error from it ends the
+	// turn with that error, the engine's answer unread.
+	answered func() error
 	// each, if set, is told every chunk, once acc has folded it
-	// (checkpoints, the Responses events).
-	each func(acc *inference.Accumulator)
+	// (checkpoints, the Responses events); more says the engine's next
+	// chunk is already here, so a write to the client can wait for it.
+	each func(acc *inference.Accumulator, more bool)
 }
 
 // answer is what the engine said, and how it ended.
@@ -72,7 +74,10 @@ func (t *turn) exchange(ctx context.Context) *answer {
 		return &answer{Content: content, FinishReason: finish, Usage: storeUsage(usage), Finished: true, JSON: out}
 	}
 	if t.answered != nil {
-		t.answered()
+		if err := t.answered(); err != nil {
+			end(nil) // the engine did nothing wrong
+			return &answer{Err: err}
+		}
 	}
 	var acc inference.Accumulator
 	finished, err := t.s.relay(ctx, resp, t.rt, t.sse, &acc, t.each)
