@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Usage is an answer's token counts, as OpenAI-compatible engines report them.
@@ -97,16 +98,16 @@ func upstreamErrorEvent(provider string, body []byte) *Error {
 // 502 upstream_bad_response *Error.
 //
 // It runs once per streamed token, so instead of decoding the chunk into
-// structs it validates it (json.Valid) and then walks only the fields it
-// needs; the content of a token is appended without an intermediate string
-// unless it has escapes.
+// structs it checks that it is one object (isObject) and then walks only
+// the fields it needs; the content of a token is appended without an
+// intermediate string unless it has escapes.
 func (a *Accumulator) AddChunk(data []byte) error {
 	a.Delta = Delta{}
 	if IsDone(data) {
 		return nil
 	}
 	start := skipSpace(data, 0)
-	if !json.Valid(data) || data[start] != '{' {
+	if !isObject(data, start) {
 		return badResponse(a.Provider, "sent a stream event that is not a JSON object",
 			fmt.Errorf("invalid chunk %q", oneLine(string(data), 100)))
 	}
@@ -255,8 +256,8 @@ func (a *Accumulator) appendContent(raw []byte) {
 	if len(raw) < 3 || raw[0] != '"' { // missing, null, non-string or ""
 		return
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		a.content.Write(raw[1 : len(raw)-1])
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		a.content.Write(inner)
 	} else {
 		a.content.WriteString(jsonString(raw))
 	}
@@ -268,16 +269,49 @@ func jsonString(raw []byte) string {
 	if len(raw) < 2 || raw[0] != '"' {
 		return ""
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1])
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner)
 	}
 	var s string
-	_ = json.Unmarshal(raw, &s) // valid: the whole chunk passed json.Valid
+	_ = json.Unmarshal(raw, &s) // invalid UTF-8 becomes U+FFFD; a malformed string reads as ""
 	return s
 }
 
+// isObject says whether b[i:] is one JSON object and nothing after it but
+// space: its strings end and its braces and brackets balance. That is not
+// a full validation (json.Valid is, at a cost on every token): it is what
+// the scanners below need, and they never yield an empty value nor read
+// past the data, whatever it holds; strings with escapes are decoded by
+// encoding/json.
+func isObject(b []byte, i int) bool {
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return false // unterminated
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return skipSpace(b, i+1) == len(b)
+			}
+		}
+	}
+	return false
+}
+
 // objectFields yields the raw key (quoted) and value of each field of the
-// JSON object starting at b[i], which json.Valid has accepted.
+// JSON object starting at b[i]; it stops at anything malformed.
 func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
 		i := skipSpace(b, i+1)
@@ -285,7 +319,7 @@ func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
 			keyEnd := skipString(b, i)
 			v := skipSpace(b, skipSpace(b, keyEnd)+1)
 			vEnd := skipValue(b, v)
-			if !yield(b[i:keyEnd], b[v:vEnd]) {
+			if v >= vEnd || vEnd > len(b) || !yield(b[i:keyEnd], b[v:vEnd]) {
 				return
 			}
 			i = skipSpace(b, vEnd)
@@ -296,13 +330,14 @@ func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
 	}
 }
 
-// arrayValues yields each raw element of the valid JSON array b.
+// arrayValues yields each raw element of the JSON array b; it stops at
+// anything malformed.
 func arrayValues(b []byte) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		i := skipSpace(b, 1)
 		for i < len(b) && b[i] != ']' {
 			end := skipValue(b, i)
-			if !yield(b[i:end]) {
+			if i >= end || end > len(b) || !yield(b[i:end]) {
 				return
 			}
 			i = skipSpace(b, end)

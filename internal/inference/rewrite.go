@@ -23,7 +23,7 @@ func SetModel(body []byte, model string) ([]byte, error) {
 	if start >= len(body) || body[start] != '{' {
 		return nil, errNotObject
 	}
-	value := appendQuoted(nil, model)
+	value := AppendJSONString(nil, model)
 
 	var spans [][2]int // value spans of top-level "model" keys
 	i := skipSpace(body, start+1)
@@ -141,7 +141,7 @@ func RewriteModel(body []byte, from, to string) []byte {
 	if from == to {
 		return body
 	}
-	fromQ := appendQuoted(make([]byte, 0, 64), from)
+	fromQ := AppendJSONString(make([]byte, 0, 64), from)
 	const key = `"model"`
 	for off := 0; ; {
 		k := bytes.Index(body[off:], []byte(key))
@@ -155,7 +155,7 @@ func RewriteModel(body []byte, from, to string) []byte {
 			if bytes.HasPrefix(body[i:], fromQ) {
 				out := make([]byte, 0, len(body)-len(fromQ)+len(to)+8)
 				out = append(out, body[:i]...)
-				out = appendQuoted(out, to)
+				out = AppendJSONString(out, to)
 				return append(out, body[i+len(fromQ):]...)
 			}
 		}
@@ -163,22 +163,55 @@ func RewriteModel(body []byte, from, to string) []byte {
 	}
 }
 
-// appendQuoted appends s as a JSON string the way engines write it: no
-// HTML escaping, unlike json.Marshal.
-func appendQuoted(dst []byte, s string) []byte {
-	plain := utf8.ValidString(s)
-	for i := 0; plain && i < len(s); i++ {
+// AppendJSONString appends s as a JSON string, as encoding/json writes it
+// with HTML escaping off (as engines write it): quotes, backslashes and
+// control characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029
+// escaped. It runs once per streamed token, so it does not go through
+// encoding/json.
+func AppendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
 		c := s[i]
-		plain = c >= 0x20 && c != '"' && c != '\\' && c != 0xE2 // 0xE2: maybe U+2028/9
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(append(dst, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
 	}
-	if plain {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+	return append(append(dst, s[start:]...), '"')
 }

@@ -118,3 +118,23 @@ func FuzzSetModel(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendJSONString checks AppendJSONString against encoding/json with
+// HTML escaping off, byte for byte.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, seed := range []string{"", "hello", "a\"b\\c", "line\nbreak\ttab\r\b\f\x00\x1f\x7f", "é ü 日本 🙂", "\u2028\u2029", "bad \xff\xfe utf8 \xe2\x80", "<&>"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if got := inference.AppendJSONString([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Fatalf("AppendJSONString(%q) = %s, encoding/json says %s", s, got[1:], want)
+		}
+	})
+}
