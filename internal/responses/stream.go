@@ -131,8 +131,7 @@ func (s *Stream) textDelta(itemID, delta string) Event {
 	b = append(b, `,"output_index":`...)
 	b = strconv.AppendInt(b, int64(s.msg), 10)
 	b = append(b, `,"content_index":0,"delta":`...)
-	q, _ := json.Marshal(delta) // JSON escaping, not Go's
-	b = append(b, q...)
+	b = inference.AppendJSONString(b, delta)
 	b = append(b, `,"logprobs":[]}`...)
 	ev := Event{Seq: s.seq, Type: "response.output_text.delta", Data: b}
 	s.seq++

@@ -454,9 +454,9 @@ func messagesJSON(system *string, history []store.Message, extra []json.RawMessa
 			b = append(b, ',')
 		}
 		b = append(b, `{"role":`...)
-		b = appendJSONString(b, role)
+		b = inference.AppendJSONString(b, role)
 		b = append(b, `,"content":`...)
-		b = appendJSONString(b, content)
+		b = inference.AppendJSONString(b, content)
 		b = append(b, '}')
 	}
 	if system != nil && *system != "" {
@@ -474,11 +474,6 @@ func messagesJSON(system *string, history []store.Message, extra []json.RawMessa
 	return append(b, ']')
 }
 
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // strings always marshal
-	return append(b, q...)
-}
-
 // encodeObject writes a JSON object from already-valid raw field values.
 func encodeObject(fields map[string]json.RawMessage) []byte {
 	size := 2
@@ -491,7 +486,7 @@ func encodeObject(fields map[string]json.RawMessage) []byte {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = inference.AppendJSONString(b, k)
 		b = append(b, ':')
 		b = append(b, v...)
 	}
