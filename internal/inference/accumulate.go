@@ -36,7 +36,7 @@ type Accumulator struct {
 	// returns.
 	Provider string
 
-	content strings.Builder // Content is a view of it: appends stay linear
+	content strings.Builder    // Content is a view of it: appends stay linear
 	args    []*strings.Builder // each ToolCalls[i].Arguments is a view of args[i]
 }
 
@@ -98,46 +98,49 @@ func upstreamErrorEvent(provider string, body []byte) *Error {
 // 502 upstream_bad_response *Error.
 //
 // It runs once per streamed token, so instead of decoding the chunk into
-// structs it checks that it is one object (isObject) and then walks only
-// the fields it needs; the content of a token is appended without an
+// structs it walks the fields it needs, checking that the chunk is one
+// object as it goes (walkObject); the content of a token is appended without an
 // intermediate string unless it has escapes.
 func (a *Accumulator) AddChunk(data []byte) error {
 	a.Delta = Delta{}
 	if IsDone(data) {
 		return nil
 	}
-	start := skipSpace(data, 0)
-	if !isObject(data, start) {
+	var choices, id, model, usage []byte
+	isError := false
+	end, ok := walkObject(data, skipSpace(data, 0), func(name, val []byte) bool {
+		switch string(name) {
+		case "choices":
+			choices = val
+		case "id":
+			id = val
+		case "model":
+			model = val
+		case "usage":
+			usage = val
+		case "error":
+			isError = isError || val[0] != 'n' // not null
+		case "object":
+			isError = isError || jsonString(val) == "error" // vLLM's error object
+		}
+		return true
+	})
+	if !ok || skipSpace(data, end) != len(data) {
 		return badResponse(a.Provider, "sent a stream event that is not a JSON object",
 			fmt.Errorf("invalid chunk %q", oneLine(string(data), 100)))
 	}
-	var choices []byte
-	isError := false
-	for key, val := range objectFields(data, start) {
-		switch {
-		case keyIs(key, "choices"):
-			choices = val
-		case keyIs(key, "id"):
-			if a.ID == "" {
-				a.ID = jsonString(val)
-			}
-		case keyIs(key, "model"):
-			if a.Model == "" {
-				a.Model = jsonString(val)
-			}
-		case keyIs(key, "usage"):
-			if val[0] == '{' {
-				var u Usage
-				if err := json.Unmarshal(val, &u); err != nil {
-					return badResponse(a.Provider, "sent usage that jan could not read", err)
-				}
-				a.Usage = &u
-			}
-		case keyIs(key, "error"):
-			isError = isError || val[0] != 'n' // not null
-		case keyIs(key, "object"):
-			isError = isError || jsonString(val) == "error" // vLLM's error object
+	if a.ID == "" && id != nil {
+		a.ID = jsonString(id)
+	}
+	if a.Model == "" && model != nil {
+		a.Model = jsonString(model)
+	}
+	if usage != nil && usage[0] == '{' {
+		var u Usage
+		if err := json.Unmarshal(usage, &u); err != nil {
+			return badResponse(a.Provider, "sent usage that jan could not read", err)
 		}
+		a.Usage = &u
 	}
 	if isError {
 		return upstreamErrorEvent(a.Provider, data)
@@ -161,30 +164,30 @@ func (a *Accumulator) AddChunk(data []byte) error {
 func (a *Accumulator) addChoice(choice []byte) {
 	var delta, text, finish []byte
 	for key, val := range objectFields(choice, 0) {
-		switch {
-		case keyIs(key, "index"):
+		switch string(key) {
+		case "index":
 			if string(val) != "0" {
 				return
 			}
-		case keyIs(key, "delta"):
+		case "delta":
 			delta = val
-		case keyIs(key, "text"):
+		case "text":
 			text = val
-		case keyIs(key, "finish_reason"):
+		case "finish_reason":
 			finish = val
 		}
 	}
 	before := len(a.Content)
 	if delta != nil && delta[0] == '{' {
 		for key, val := range objectFields(delta, 0) {
-			switch {
-			case keyIs(key, "content"):
+			switch string(key) {
+			case "content":
 				a.appendContent(val)
-			case keyIs(key, "role"):
+			case "role":
 				if r := jsonString(val); r != "" {
 					a.Role = r
 				}
-			case keyIs(key, "tool_calls"):
+			case "tool_calls":
 				if val[0] == '[' {
 					for tc := range arrayValues(val) {
 						a.addToolCall(tc)
@@ -209,20 +212,20 @@ func (a *Accumulator) addToolCall(tc []byte) {
 	index := -1
 	var id, name, args string
 	for key, val := range objectFields(tc, 0) {
-		switch {
-		case keyIs(key, "index"):
+		switch string(key) {
+		case "index":
 			if n, err := strconv.Atoi(string(val)); err == nil && n >= 0 && n < 128 {
 				index = n
 			}
-		case keyIs(key, "id"):
+		case "id":
 			id = jsonString(val)
-		case keyIs(key, "function"):
+		case "function":
 			if val[0] == '{' {
 				for k, v := range objectFields(val, 0) {
-					switch {
-					case keyIs(k, "name"):
+					switch string(k) {
+					case "name":
 						name = jsonString(v)
-					case keyIs(k, "arguments"):
+					case "arguments":
 						args = jsonString(v)
 					}
 				}
@@ -277,56 +280,58 @@ func jsonString(raw []byte) string {
 	return s
 }
 
-// isObject says whether b[i:] is one JSON object and nothing after it but
-// space: its strings end and its braces and brackets balance. That is not
-// a full validation (json.Valid is, at a cost on every token): it is what
-// the scanners below need, and they never yield an empty value nor read
-// past the data, whatever it holds; strings with escapes are decoded by
-// encoding/json.
-func isObject(b []byte, i int) bool {
+// walkObject calls field with the name (unquoted) and raw value of each
+// field of the JSON object at b[i], until field returns false. It returns
+// where the object ends and whether it is well formed as far as it went:
+// keys and strings end, values are there, braces and brackets balance.
+// That is not a full validation (json.Valid is, at a cost on every
+// token): it is what the readers here need, and it never yields an empty
+// value nor reads past b, whatever b holds; strings with escapes are
+// decoded by encoding/json.
+func walkObject(b []byte, i int, field func(name, val []byte) bool) (end int, ok bool) {
 	if i >= len(b) || b[i] != '{' {
-		return false
+		return i, false
 	}
-	depth := 0
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(b) {
-				return false // unterminated
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth--; depth == 0 {
-				return skipSpace(b, i+1) == len(b)
-			}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		keyEnd := skipString(b, i)
+		colon := skipSpace(b, keyEnd)
+		if colon >= len(b) || b[colon] != ':' {
+			return colon, false
+		}
+		v := skipSpace(b, colon+1)
+		vEnd := skipValue(b, v)
+		if v >= vEnd || vEnd >= len(b) { // an object's value is followed by at least its closing brace
+			return v, false
+		}
+		if !field(keyName(b[i:keyEnd]), b[v:vEnd]) {
+			return vEnd, true
+		}
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
 	}
-	return false
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	return i, false
 }
 
-// objectFields yields the raw key (quoted) and value of each field of the
-// JSON object starting at b[i]; it stops at anything malformed.
+// keyName is a quoted key without its quotes, unescaped.
+func keyName(key []byte) []byte {
+	name := key[1 : len(key)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		return []byte(jsonString(key))
+	}
+	return name
+}
+
+// objectFields yields the name and raw value of each field of the JSON
+// object at b[i] (see walkObject); it stops at anything malformed.
 func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		i := skipSpace(b, i+1)
-		for i < len(b) && b[i] == '"' {
-			keyEnd := skipString(b, i)
-			v := skipSpace(b, skipSpace(b, keyEnd)+1)
-			vEnd := skipValue(b, v)
-			if v >= vEnd || vEnd > len(b) || !yield(b[i:keyEnd], b[v:vEnd]) {
-				return
-			}
-			i = skipSpace(b, vEnd)
-			if i < len(b) && b[i] == ',' {
-				i = skipSpace(b, i+1)
-			}
-		}
+		walkObject(b, i, yield)
 	}
 }
 

@@ -161,8 +161,11 @@ func BenchmarkAccumulator(b *testing.B) {
 	chunk := []byte(`{"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1730000000,"model":"fake-model","choices":[{"index":0,"delta":{"content":" engine"},"logprobs":null,"finish_reason":null}]}`)
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
-	var a inference.Accumulator
-	for b.Loop() {
+	a := new(inference.Accumulator)
+	for i := 0; b.Loop(); i++ {
+		if i%512 == 0 { // an answer of 512 tokens, as a stream's
+			a = new(inference.Accumulator)
+		}
 		if err := a.AddChunk(chunk); err != nil {
 			b.Fatal(err)
 		}
