@@ -38,6 +38,7 @@ type Accumulator struct {
 
 	content strings.Builder    // Content is a view of it: appends stay linear
 	args    []*strings.Builder // each ToolCalls[i].Arguments is a view of args[i]
+	pending choiceFields       // the chunk being read
 }
 
 // ToolCall is a function call an engine made.
@@ -106,24 +107,49 @@ func (a *Accumulator) AddChunk(data []byte) error {
 	if IsDone(data) {
 		return nil
 	}
-	var choices, id, model, usage []byte
-	isError := false
-	end, ok := walkObject(data, skipSpace(data, 0), func(name, val []byte) bool {
+	// One walk reads the fields and checks the shape; what choice 0 says is
+	// kept aside (pending) and folded in only once the whole chunk is read.
+	var id, model, usage []byte
+	isError, badChoices := false, ""
+	p := &a.pending
+	*p = choiceFields{calls: p.calls[:0]}
+	end, ok := walkObject(data, skipSpace(data, 0), func(name []byte, v int) int {
 		switch string(name) {
 		case "choices":
-			choices = val
+			switch data[v] {
+			case 'n':
+				return skipIt
+			case '[':
+			default:
+				badChoices = "are not a list"
+				return skipIt
+			}
+			end, ok := walkArray(data, v, func(c int) int {
+				if data[c] != '{' {
+					badChoices = "hold a choice that is not an object"
+					return skipIt
+				}
+				return p.readChoice(data, c)
+			})
+			if !ok {
+				return malformed
+			}
+			return end
 		case "id":
-			id = val
+			return take(data, v, &id)
 		case "model":
-			model = val
+			return take(data, v, &model)
 		case "usage":
-			usage = val
+			return take(data, v, &usage)
 		case "error":
-			isError = isError || val[0] != 'n' // not null
+			isError = isError || data[v] != 'n' // not null
 		case "object":
-			isError = isError || jsonString(val) == "error" // vLLM's error object
+			var obj []byte
+			end := take(data, v, &obj)
+			isError = isError || string(obj) == `"error"` // vLLM's error object
+			return end
 		}
-		return true
+		return skipIt
 	})
 	if !ok || skipSpace(data, end) != len(data) {
 		return badResponse(a.Provider, "sent a stream event that is not a JSON object",
@@ -145,61 +171,95 @@ func (a *Accumulator) AddChunk(data []byte) error {
 	if isError {
 		return upstreamErrorEvent(a.Provider, data)
 	}
-	if choices == nil || choices[0] == 'n' {
-		return nil
+	if badChoices != "" {
+		return badResponse(a.Provider, "sent a stream event whose choices "+badChoices, errors.New("malformed choices"))
 	}
-	if choices[0] != '[' {
-		return badResponse(a.Provider, "sent a stream event whose choices are not a list", errors.New("choices is not an array"))
-	}
-	for choice := range arrayValues(choices) {
-		if choice[0] != '{' {
-			return badResponse(a.Provider, "sent a stream event with a malformed choice", errors.New("choice is not an object"))
-		}
-		a.addChoice(choice)
-	}
+	a.fold(p)
 	return nil
 }
 
-// addChoice folds one element of choices; only choice 0 is kept (n > 1).
-func (a *Accumulator) addChoice(choice []byte) {
-	var delta, text, finish []byte
-	for key, val := range objectFields(choice, 0) {
-		switch string(key) {
+// choiceFields is what choice 0 of a chunk says, raw.
+type choiceFields struct {
+	content, text, role, finish []byte
+	calls                       [][]byte // delta.tool_calls elements
+}
+
+// readChoice reads the choice object at b[i] (keeping choice 0's fields
+// in p) and returns where it ends, or malformed.
+func (p *choiceFields) readChoice(b []byte, i int) int {
+	var c choiceFields
+	c.calls = p.calls
+	zero := true
+	end, ok := walkObject(b, i, func(name []byte, v int) int {
+		switch string(name) {
 		case "index":
-			if string(val) != "0" {
-				return
-			}
-		case "delta":
-			delta = val
+			var index []byte
+			end := take(b, v, &index)
+			zero = string(index) == "0"
+			return end
 		case "text":
-			text = val
+			return take(b, v, &c.text)
 		case "finish_reason":
-			finish = val
-		}
-	}
-	before := len(a.Content)
-	if delta != nil && delta[0] == '{' {
-		for key, val := range objectFields(delta, 0) {
-			switch string(key) {
-			case "content":
-				a.appendContent(val)
-			case "role":
-				if r := jsonString(val); r != "" {
-					a.Role = r
-				}
-			case "tool_calls":
-				if val[0] == '[' {
-					for tc := range arrayValues(val) {
-						a.addToolCall(tc)
-					}
-				}
+			return take(b, v, &c.finish)
+		case "delta":
+			if b[v] != '{' {
+				return skipIt
 			}
+			end, ok := walkObject(b, v, func(name []byte, v int) int {
+				switch string(name) {
+				case "content":
+					return take(b, v, &c.content)
+				case "role":
+					return take(b, v, &c.role)
+				case "tool_calls":
+					if b[v] != '[' {
+						return skipIt
+					}
+					end, ok := walkArray(b, v, func(t int) int {
+						var call []byte
+						end := take(b, t, &call)
+						c.calls = append(c.calls, call)
+						return end
+					})
+					if !ok {
+						return malformed
+					}
+					return end
+				}
+				return skipIt
+			})
+			if !ok {
+				return malformed
+			}
+			return end
 		}
+		return skipIt
+	})
+	if !ok {
+		return malformed
 	}
-	a.appendContent(text)
+	if zero { // only choice 0 is kept (n > 1)
+		*p = c
+	} else {
+		p.calls = c.calls[:len(p.calls)]
+	}
+	return end
+}
+
+// fold adds what choice 0 said to the answer.
+func (a *Accumulator) fold(p *choiceFields) {
+	before := len(a.Content)
+	a.appendContent(p.content)
+	for _, tc := range p.calls {
+		a.addToolCall(tc)
+	}
+	a.appendContent(p.text)
 	a.Delta.Content = a.Content[before:]
-	if f := jsonString(finish); f != "" {
+	if f := jsonString(p.finish); f != "" {
 		a.FinishReason = f
+	}
+	if r := jsonString(p.role); r != "" {
+		a.Role = r
 	}
 }
 
@@ -280,15 +340,21 @@ func jsonString(raw []byte) string {
 	return s
 }
 
-// walkObject calls field with the name (unquoted) and raw value of each
-// field of the JSON object at b[i], until field returns false. It returns
-// where the object ends and whether it is well formed as far as it went:
-// keys and strings end, values are there, braces and brackets balance.
-// That is not a full validation (json.Valid is, at a cost on every
-// token): it is what the readers here need, and it never yields an empty
-// value nor reads past b, whatever b holds; strings with escapes are
-// decoded by encoding/json.
-func walkObject(b []byte, i int, field func(name, val []byte) bool) (end int, ok bool) {
+// What a walk's callback returns for a value: where it ends when the
+// callback read it, or one of these.
+const (
+	skipIt    = 0  // not read: the walk skips it
+	malformed = -1 // the value is not what JSON allows: the walk fails
+)
+
+// walkObject calls field with the name (unquoted) and the index in b of
+// the value of each member of the JSON object at b[i]. It returns where
+// the object ends and whether it is well formed: keys and strings end,
+// values are there, braces and brackets balance. That is not a full
+// validation (json.Valid is, at a cost on every token): it is what the
+// readers here need, in one pass, and it never reads past b whatever b
+// holds; strings with escapes are decoded by encoding/json.
+func walkObject(b []byte, i int, field func(name []byte, v int) int) (end int, ok bool) {
 	if i >= len(b) || b[i] != '{' {
 		return i, false
 	}
@@ -300,12 +366,15 @@ func walkObject(b []byte, i int, field func(name, val []byte) bool) (end int, ok
 			return colon, false
 		}
 		v := skipSpace(b, colon+1)
-		vEnd := skipValue(b, v)
-		if v >= vEnd || vEnd >= len(b) { // an object's value is followed by at least its closing brace
+		if v >= len(b) {
 			return v, false
 		}
-		if !field(keyName(b[i:keyEnd]), b[v:vEnd]) {
-			return vEnd, true
+		vEnd := field(keyName(b[i:keyEnd]), v)
+		if vEnd == skipIt {
+			vEnd = skipValue(b, v)
+		}
+		if vEnd <= v || vEnd >= len(b) { // an object's value is followed by at least its closing brace
+			return v, false
 		}
 		i = skipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {
@@ -318,6 +387,45 @@ func walkObject(b []byte, i int, field func(name, val []byte) bool) (end int, ok
 	return i, false
 }
 
+// walkArray is walkObject for the JSON array at b[i]: elem is called with
+// the index of each element.
+func walkArray(b []byte, i int, elem func(v int) int) (end int, ok bool) {
+	if i >= len(b) || b[i] != '[' {
+		return i, false
+	}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] != ']' {
+		vEnd := elem(i)
+		if vEnd == skipIt {
+			vEnd = skipValue(b, i)
+		}
+		if vEnd <= i || vEnd >= len(b) {
+			return i, false
+		}
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	return i, false
+}
+
+// take sets *dst to the raw value at b[v] and returns where it ends (v
+// itself, which a walk takes as malformed, when there is none).
+func take(b []byte, v int, dst *[]byte) int {
+	*dst = valueAt(b, v)
+	return v + len(*dst)
+}
+
+// valueAt is the raw value starting at b[v] (possibly cut short, if b is
+// malformed: a walk then fails).
+func valueAt(b []byte, v int) []byte {
+	return b[v:min(skipValue(b, v), len(b))]
+}
+
 // keyName is a quoted key without its quotes, unescaped.
 func keyName(key []byte) []byte {
 	name := key[1 : len(key)-1]
@@ -327,29 +435,17 @@ func keyName(key []byte) []byte {
 	return name
 }
 
-// objectFields yields the name and raw value of each field of the JSON
+// objectFields yields the name and raw value of each member of the JSON
 // object at b[i] (see walkObject); it stops at anything malformed.
 func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		walkObject(b, i, yield)
-	}
-}
-
-// arrayValues yields each raw element of the JSON array b; it stops at
-// anything malformed.
-func arrayValues(b []byte) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		i := skipSpace(b, 1)
-		for i < len(b) && b[i] != ']' {
-			end := skipValue(b, i)
-			if i >= end || end > len(b) || !yield(b[i:end]) {
-				return
+		stopped := false
+		walkObject(b, i, func(name []byte, v int) int {
+			if stopped || !yield(name, valueAt(b, v)) {
+				stopped = true
 			}
-			i = skipSpace(b, end)
-			if i < len(b) && b[i] == ',' {
-				i = skipSpace(b, i+1)
-			}
-		}
+			return skipIt
+		})
 	}
 }
 

@@ -3,6 +3,8 @@ package responses
 import (
 	"encoding/json"
 	"errors"
+
+	"github.com/janhq/jan/internal/inference"
 )
 
 // Item types jan reads and writes.
@@ -25,52 +27,59 @@ type Item struct {
 	Output                  string
 }
 
-type textPart struct {
-	Type        string `json:"type"`
-	Text        string `json:"text"`
-	Annotations []any  `json:"annotations,omitempty"`
-	Logprobs    []any  `json:"logprobs,omitempty"`
-}
-
 // MarshalJSON writes the item in OpenAI's shape: a message's text as one
 // part (output_text for the assistant, input_text otherwise).
 func (it Item) MarshalJSON() ([]byte, error) {
+	switch it.Type {
+	case TypeMessage, TypeFunctionCall, TypeFunctionCallOutput:
+		return it.appendJSON(nil), nil
+	}
+	return nil, errors.New("responses: item of unknown type " + it.Type)
+}
+
+// appendJSON appends the item's JSON (see MarshalJSON) by hand: items
+// carry the whole text, and the stream writes them at its end.
+func (it Item) appendJSON(b []byte) []byte {
 	status := it.Status
 	if status == "" {
 		status = "completed"
 	}
+	b = append(b, `{"type":`...)
+	b = inference.AppendJSONString(b, it.Type)
+	if it.ID != "" {
+		b = inference.AppendJSONString(append(b, `,"id":`...), it.ID)
+	}
+	b = inference.AppendJSONString(append(b, `,"status":`...), status)
 	switch it.Type {
 	case TypeMessage:
-		part := textPart{Type: "input_text", Text: it.Text}
+		part := "input_text"
 		if it.Role == "assistant" {
-			part = textPart{Type: "output_text", Text: it.Text, Annotations: []any{}}
+			part = "output_text"
 		}
-		return json.Marshal(struct {
-			Type    string     `json:"type"`
-			ID      string     `json:"id,omitempty"`
-			Status  string     `json:"status"`
-			Role    string     `json:"role"`
-			Content []textPart `json:"content"`
-		}{it.Type, it.ID, status, it.Role, []textPart{part}})
+		b = inference.AppendJSONString(append(b, `,"role":`...), it.Role)
+		b = appendPart(append(b, `,"content":[`...), part, inference.AppendJSONString(nil, it.Text))
+		b = append(b, ']')
 	case TypeFunctionCall:
-		return json.Marshal(struct {
-			Type      string `json:"type"`
-			ID        string `json:"id,omitempty"`
-			Status    string `json:"status"`
-			CallID    string `json:"call_id"`
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		}{it.Type, it.ID, status, it.CallID, it.Name, it.Arguments})
+		b = inference.AppendJSONString(append(b, `,"call_id":`...), it.CallID)
+		b = inference.AppendJSONString(append(b, `,"name":`...), it.Name)
+		b = inference.AppendJSONString(append(b, `,"arguments":`...), it.Arguments)
 	case TypeFunctionCallOutput:
-		return json.Marshal(struct {
-			Type   string `json:"type"`
-			ID     string `json:"id,omitempty"`
-			Status string `json:"status"`
-			CallID string `json:"call_id"`
-			Output string `json:"output"`
-		}{it.Type, it.ID, status, it.CallID, it.Output})
+		b = inference.AppendJSONString(append(b, `,"call_id":`...), it.CallID)
+		b = inference.AppendJSONString(append(b, `,"output":`...), it.Output)
 	}
-	return nil, errors.New("responses: item of unknown type " + it.Type)
+	return append(b, '}')
+}
+
+// appendPart appends a content part of type typ ("input_text",
+// "output_text") whose text is quoted, already JSON; an output_text part
+// has its (empty) annotations.
+func appendPart(b []byte, typ string, quoted []byte) []byte {
+	b = append(append(append(b, `{"type":"`...), typ...), `","text":`...)
+	b = append(b, quoted...)
+	if typ == "output_text" {
+		b = append(b, `,"annotations":[]`...)
+	}
+	return append(b, '}')
 }
 
 // UnmarshalJSON reads an item MarshalJSON wrote (as the store keeps them).

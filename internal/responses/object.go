@@ -3,6 +3,8 @@ package responses
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/janhq/jan/internal/inference"
 )
 
 // Statuses of a response.
@@ -82,8 +84,6 @@ func (o Object) MarshalJSON() ([]byte, error) {
 		Status             string            `json:"status"`
 		Background         bool              `json:"background"`
 		Model              string            `json:"model"`
-		Output             []Item            `json:"output"`
-		OutputText         string            `json:"output_text"`
 		Usage              *usage            `json:"usage"`
 		PreviousResponseID *string           `json:"previous_response_id"`
 		Conversation       *named            `json:"conversation"`
@@ -102,20 +102,10 @@ func (o Object) MarshalJSON() ([]byte, error) {
 		Truncation         string            `json:"truncation"`
 	}{
 		ID: o.ID, Object: "response", CreatedAt: o.CreatedAt, CompletedAt: o.CompletedAt, Status: o.Status, Background: o.Params.Background,
-		Model: o.Model, Output: o.Output, Instructions: o.Params.Instructions, Metadata: o.Params.Metadata,
+		Model: o.Model, Instructions: o.Params.Instructions, Metadata: o.Params.Metadata,
 		Temperature: 1, TopP: 1, MaxOutputTokens: o.Params.MaxOutputTokens, Tools: []any{}, ToolChoice: o.Params.ToolChoice,
 		ParallelToolCalls: true, Store: o.Params.Store, Truncation: "disabled",
 	}
-	if out.Output == nil {
-		out.Output = []Item{}
-	}
-	var text strings.Builder
-	for _, it := range o.Output {
-		if it.Type == TypeMessage {
-			text.WriteString(it.Text)
-		}
-	}
-	out.OutputText = text.String()
 	if o.Usage != nil {
 		out.Usage = &usage{InputTokens: o.Usage.InputTokens, OutputTokens: o.Usage.OutputTokens, TotalTokens: o.Usage.InputTokens + o.Usage.OutputTokens,
 			InputTokensDetails: map[string]int{"cached_tokens": 0}, OutputTokensDetails: map[string]int{"reasoning_tokens": 0}}
@@ -158,5 +148,23 @@ func (o Object) MarshalJSON() ([]byte, error) {
 		format = o.Params.Format
 	}
 	out.Text = map[string]*Format{"format": format}
-	return json.Marshal(out)
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	// The output and its text, the bulk of a response, are written by
+	// hand after the rest (see Item.appendJSON).
+	b = append(b[:len(b)-1], `,"output":[`...)
+	var text strings.Builder
+	for i, it := range o.Output {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = it.appendJSON(b)
+		if it.Type == TypeMessage {
+			text.WriteString(it.Text)
+		}
+	}
+	b = inference.AppendJSONString(append(b, `],"output_text":`...), text.String())
+	return append(b, '}'), nil
 }

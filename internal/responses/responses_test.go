@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -123,8 +124,17 @@ func TestEngineRequest(t *testing.T) {
 // deltas add up to the text, indexes as OpenAI's, and the SDK reads every
 // event and the final response.
 func TestStream(t *testing.T) {
+	for _, transient := range []bool{false, true} {
+		t.Run(fmt.Sprint("transient=", transient), func(t *testing.T) { testStream(t, transient) })
+	}
+}
+
+// testStream checks the events of one answer; a transient stream's are
+// copied as they come, as a client connection takes them.
+func testStream(t *testing.T, transient bool) {
 	n := 0
 	s := NewStream(func(p string) string { n++; return fmt.Sprintf("%s_%d", p, n) })
+	s.Transient = transient
 	var evs []Event
 	evs = append(evs, s.Begin(json.RawMessage(`{"id":"resp_1","object":"response","status":"in_progress","output":[]}`))...)
 	var acc inference.Accumulator
@@ -139,7 +149,10 @@ func TestStream(t *testing.T) {
 		if err := acc.AddChunk([]byte(chunk)); err != nil {
 			t.Fatal(err)
 		}
-		evs = append(evs, s.Add(&acc)...)
+		for _, ev := range s.Add(&acc) {
+			ev.Data = bytes.Clone(ev.Data)
+			evs = append(evs, ev)
+		}
 	}
 	evs = append(evs, s.Close(StatusCompleted)...)
 	final, _ := json.Marshal(Object{ID: "resp_1", Status: StatusCompleted, Model: "m", Output: s.Output(), Usage: &Usage{3, 4}})
@@ -170,6 +183,19 @@ func TestStream(t *testing.T) {
 	}
 	if deltas.String() != `Let me "check" the weather.` || s.Text() != deltas.String() {
 		t.Errorf("deltas %q, text %q", deltas.String(), s.Text())
+	}
+	// The shapes, exactly: annotations on output text, the calls' places.
+	for i, want := range map[int]string{
+		3:  `{"type":"response.content_part.added","sequence_number":3,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}`,
+		4:  `{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Let me \"check\"","logprobs":[]}`,
+		7:  `{"type":"response.function_call_arguments.delta","sequence_number":7,"item_id":"fc_2","output_index":1,"delta":"{\"city\":"}`,
+		9:  `{"type":"response.output_text.done","sequence_number":9,"item_id":"msg_1","output_index":0,"content_index":0,"text":"Let me \"check\" the weather.","logprobs":[]}`,
+		11: `{"type":"response.output_item.done","sequence_number":11,"output_index":0,"item":{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Let me \"check\" the weather.","annotations":[]}]}}`,
+		12: `{"type":"response.function_call_arguments.done","sequence_number":12,"item_id":"fc_2","output_index":1,"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}`,
+	} {
+		if string(evs[i].Data) != want {
+			t.Errorf("event %d:\n%s\nwant\n%s", i, evs[i].Data, want)
+		}
 	}
 	var resp responses.Response
 	if err := json.Unmarshal(final, &resp); err != nil {

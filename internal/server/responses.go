@@ -74,8 +74,10 @@ func (j *responseJob) object(status string, usage *store.Usage, fail *store.RunE
 	return o
 }
 
+// marshal is o's JSON, straight from its MarshalJSON (json.Marshal would
+// scan it all again).
 func marshal(o responses.Object) json.RawMessage {
-	b, _ := json.Marshal(o) // fixed shapes
+	b, _ := o.MarshalJSON() // fixed shapes
 	return b
 }
 
@@ -152,7 +154,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 	for i := range req.Input {
 		it := &req.Input[i]
 		it.ID = store.NewID(itemPrefix(it.Type))
-		data, _ := json.Marshal(it)
+		data, _ := it.MarshalJSON() // not json.Marshal: it would scan the text again
 		input[i] = store.ResponseItem{ID: it.ID, Input: true, Data: data}
 		if it.Type == responses.TypeMessage {
 			role := it.Role
@@ -203,9 +205,10 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 			s.followEvents(w, r, j.hub, -1)
 			return
 		}
-		writeJSON(w, http.StatusOK, j.object(responses.StatusInProgress, nil, nil, ""))
+		writeRawJSON(w, http.StatusOK, marshal(j.object(responses.StatusInProgress, nil, nil, "")))
 		return
 	}
+	j.stream.Transient = true // each event goes straight to the client
 	ctx, cancel := s.withStop(r.Context())
 	defer cancel(nil)
 	if j.row != nil {
@@ -377,7 +380,7 @@ func (s *Server) makeResponse(ctx context.Context, w http.ResponseWriter, r *htt
 	case ans.Err != nil && status == responses.StatusFailed && len(j.stream.Output()) == 0 && !ans.Finished:
 		writeError(w, r, ans.Err) // the engine failed before saying anything: an error, as chat completions
 	default:
-		writeJSON(w, http.StatusOK, final)
+		writeRawJSON(w, http.StatusOK, marshal(final))
 	}
 }
 
@@ -414,7 +417,7 @@ func (s *Server) finishResponse(ctx context.Context, j *responseJob, events []st
 	out := j.stream.Output()
 	items := make([]store.ResponseItem, len(out))
 	for i, it := range out {
-		data, _ := json.Marshal(it)
+		data, _ := it.MarshalJSON() // not json.Marshal: it would scan the text again
 		items[i] = store.ResponseItem{ID: it.ID, Data: data}
 	}
 	var msgs []*store.Message
@@ -531,7 +534,7 @@ func (s *Server) getResponse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, o)
+	writeRawJSON(w, http.StatusOK, marshal(o))
 }
 
 // resumeResponse streams a background response's events after
@@ -697,7 +700,7 @@ func (s *Server) cancelResponse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, o)
+	writeRawJSON(w, http.StatusOK, marshal(o))
 }
 
 // eventHub holds a background response's events while it runs, for the

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -227,6 +229,30 @@ func BenchmarkConversationHistory(b *testing.B) {
 			for b.Loop() {
 				if _, hist, err := st.ConversationHistory(ctx, user, conv); err != nil || len(hist) != 20 {
 					b.Fatalf("ConversationHistory = %d messages, %v", len(hist), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkResponse is a stored response's writes on SQLite: created with
+// its input item, finished with an output message of text bytes.
+func BenchmarkResponse(b *testing.B) {
+	for _, size := range []int{80, 1400} {
+		b.Run(fmt.Sprintf("text=%d", size), func(b *testing.B) {
+			st := benchSQLite(b)
+			user := store.NewID(store.PrefixUser)
+			ctx := context.Background()
+			out := []byte(`{"type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"` + strings.Repeat("x", size) + `","annotations":[]}]}`)
+			for b.Loop() {
+				r := &store.Response{UserID: user, Model: "m", Params: []byte(`{}`)}
+				in := []store.ResponseItem{{ID: store.NewID("msg"), Input: true, Data: []byte(`{"type":"message","role":"user","content":[{"type":"input_text","text":"hello"}]}`)}}
+				if err := st.CreateResponse(ctx, r, in); err != nil {
+					b.Fatal(err)
+				}
+				r.Status = "completed"
+				if err := st.FinishResponse(ctx, r, store.ResponseEnd{Output: []store.ResponseItem{{ID: store.NewID("msg"), Data: out}}}); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
