@@ -186,6 +186,7 @@ func testStream(t *testing.T, transient bool) {
 	}
 	// The shapes, exactly: annotations on output text, the calls' places.
 	for i, want := range map[int]string{
+		2:  `{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}}`,
 		3:  `{"type":"response.content_part.added","sequence_number":3,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}`,
 		4:  `{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Let me \"check\"","logprobs":[]}`,
 		7:  `{"type":"response.function_call_arguments.delta","sequence_number":7,"item_id":"fc_2","output_index":1,"delta":"{\"city\":"}`,

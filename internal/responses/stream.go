@@ -114,7 +114,12 @@ func (s *Stream) Add(acc *inference.Accumulator) []Event {
 		if s.msg < 0 {
 			s.msg = len(s.out)
 			s.out = append(s.out, Item{Type: TypeMessage, ID: s.newID("msg"), Role: "assistant", Status: "in_progress"})
-			evs = append(evs, s.event("response.output_item.added", members(nil).int("output_index", s.msg).raw("item", s.out[s.msg].appendJSON(nil))),
+			// The item as added has no part yet: content_part.added brings it
+			// (the SDKs' accumulators append the part at its index).
+			added := members(nil).str("type", TypeMessage).str("id", s.out[s.msg].ID).str("status", "in_progress").
+				str("role", "assistant").raw("content", []byte("[]"))
+			added[0] = '{'
+			evs = append(evs, s.event("response.output_item.added", members(nil).int("output_index", s.msg).raw("item", append(added, '}'))),
 				s.event("response.content_part.added", s.itemAt(s.msg).raw("part", appendPart(nil, "output_text", []byte(`""`)))))
 		}
 		it := &s.out[s.msg]
