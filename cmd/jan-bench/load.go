@@ -24,6 +24,9 @@ type endpoint struct {
 	name  string
 	base  string
 	token string
+	// responses: streams go to /v1/responses (jan only) instead of
+	// /v1/chat/completions.
+	responses bool
 }
 
 // newClient is the load generator's client: keep-alive pools large enough
@@ -102,6 +105,12 @@ func chatBody(content string, stream bool, conv string) []byte {
 	return b
 }
 
+// responsesBody is a Responses API request (jan's /v1/responses).
+func responsesBody(input string, stream bool) []byte {
+	b, _ := json.Marshal(map[string]any{"model": benchModel, "input": input, "stream": stream})
+	return b
+}
+
 // The request bodies. Directives ([fake:…], see internal/fakeengine) shape
 // the engine's answer per request, so one engine serves every figure.
 var (
@@ -111,7 +120,17 @@ var (
 	ttftBody = chatBody("Say hello. [fake:tokens=16] [fake:delay=250us]", true, "")
 	// One token a second for ten minutes: a stream that stays open.
 	holdBody = chatBody("Keep talking. [fake:tokens=600] [fake:delay=1s]", true, "")
+	// The same TTFT stream through the Responses API (stored, the default).
+	ttftResponsesBody = responsesBody("Say hello. [fake:tokens=16] [fake:delay=250us]", true)
+	// Streams as fast as the engine goes, shortStream and longStream
+	// tokens long: [chat, responses][short, long].
+	streamBodies = [2][2][]byte{
+		{chatBody(fmt.Sprintf("Stream it. [fake:tokens=%d]", shortStream), true, ""), chatBody(fmt.Sprintf("Stream it. [fake:tokens=%d]", longStream), true, "")},
+		{responsesBody(fmt.Sprintf("Stream it. [fake:tokens=%d]", shortStream), true), responsesBody(fmt.Sprintf("Stream it. [fake:tokens=%d]", longStream), true)},
+	}
 )
+
+const shortStream, longStream = 16, 272
 
 // guest returns an access token for a new jan guest.
 func guest(ctx context.Context, hc *http.Client, janURL string) (string, error) {
@@ -174,11 +193,16 @@ func completionTime(ctx context.Context, hc *http.Client, ep endpoint) (time.Dur
 	return time.Since(start), err
 }
 
-// firstTokenTime is the time to the first streamed chunk with content; the
-// rest of the stream is read to its [DONE].
+// firstTokenTime is the time to the first streamed chunk with content (a
+// response.output_text.delta through the Responses API); the rest of the
+// stream is read to its end.
 func firstTokenTime(ctx context.Context, hc *http.Client, ep endpoint) (time.Duration, error) {
 	start := time.Now()
-	res, err := hc.Do(call{url: ep.base + "/v1/chat/completions", token: ep.token, body: ttftBody}.request(ctx))
+	c := call{url: ep.base + "/v1/chat/completions", token: ep.token, body: ttftBody}
+	if ep.responses {
+		c = call{url: ep.base + "/v1/responses", token: ep.token, body: ttftResponsesBody}
+	}
+	res, err := hc.Do(c.request(ctx))
 	if err != nil {
 		return 0, err
 	}
@@ -188,29 +212,47 @@ func firstTokenTime(ctx context.Context, hc *http.Client, ep endpoint) (time.Dur
 		return 0, fmt.Errorf("HTTP %d: %s", res.StatusCode, b)
 	}
 	r := bufio.NewReader(res.Body)
-	first, err := readUntilContent(r)
+	content := isContent
+	if ep.responses {
+		content = isDelta
+	}
+	first, err := readUntil(r, content)
 	if err != nil {
 		return 0, err
 	}
 	ttft := first.Sub(start)
+	end := []byte("data: [DONE]")
+	if ep.responses {
+		end = []byte(`data: {"type":"response.completed"`)
+	}
 	for {
 		line, err := r.ReadSlice('\n')
-		if bytes.HasPrefix(line, []byte("data: [DONE]")) {
+		if bytes.HasPrefix(line, end) {
 			return ttft, nil
 		}
 		if err != nil {
-			return 0, fmt.Errorf("stream ended without [DONE]: %w", err)
+			return 0, fmt.Errorf("stream ended without %s: %w", end, err)
 		}
 	}
 }
 
-// readUntilContent reads SSE lines up to the first data event carrying
-// content and returns when it arrived.
-func readUntilContent(r *bufio.Reader) (time.Time, error) {
+// isContent says whether an SSE line is a chat chunk carrying content.
+func isContent(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("data: {")) && bytes.Contains(line, []byte(`"content":"`)) &&
+		!bytes.Contains(line, []byte(`"content":""`))
+}
+
+// isDelta says whether an SSE line is a Responses text delta.
+func isDelta(line []byte) bool {
+	return bytes.HasPrefix(line, []byte(`data: {"type":"response.output_text.delta"`))
+}
+
+// readUntil reads SSE lines up to the first for which match is true and
+// returns when it arrived.
+func readUntil(r *bufio.Reader, match func([]byte) bool) (time.Time, error) {
 	for {
 		line, err := r.ReadSlice('\n')
-		if bytes.HasPrefix(line, []byte("data: {")) && bytes.Contains(line, []byte(`"content":"`)) &&
-			!bytes.Contains(line, []byte(`"content":""`)) {
+		if match(line) {
 			return time.Now(), nil
 		}
 		if err != nil {
@@ -374,7 +416,7 @@ func holdStreams(ctx context.Context, ep endpoint, n int, measure func() error) 
 			}
 			defer res.Body.Close()
 			r := bufio.NewReader(res.Body)
-			_, err = readUntilContent(r)
+			_, err = readUntil(r, isContent)
 			<-opening
 			started <- err
 			if err == nil {

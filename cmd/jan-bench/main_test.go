@@ -49,6 +49,19 @@ func TestRunTiny(t *testing.T) {
 			}
 		}
 	}
+	if r := rows["responses_ttft_p50"]; r.Jan == nil || *r.Jan <= 0 {
+		t.Errorf("responses_ttft_p50 = %+v, want a figure for jan", r)
+	}
+	for _, key := range []string{"stream_cpu_per_token", "responses_cpu_per_token", "stream_cpu_per_request", "responses_cpu_per_request"} {
+		if r := rows[key]; r.Jan == nil { // a slope on tiny runs may be anything
+			t.Errorf("no %s figure", key)
+		}
+	}
+	for _, run := range []string{"jan_chat_stream_short", "jan_chat_stream_long", "jan_responses_stream_short", "jan_responses_stream_long"} {
+		if rep.Runs[run].Requests == 0 {
+			t.Errorf("no requests in the %s run", run)
+		}
+	}
 	if r := rows["throughput"]; r.JanFull == nil || *r.JanFull <= 0 {
 		t.Errorf("no full-path throughput: %+v", r)
 	}

@@ -15,6 +15,8 @@ const (
 	targetAddedP50    = 0.2  // ms over the floor's p50
 	targetAddedP99    = 1.0  // ms over the floor's p99
 	targetAddedTTFT   = 0.3  // ms over the floor's TTFT p50
+	targetRespTTFT    = 0.2  // ms of the Responses API's first delta over jan's chat TTFT p50
+	targetRespCPU     = 1.5  // the Responses API's CPU per streamed token ÷ chat's
 	targetPlainRatio  = 0.9  // jan's plain throughput ÷ the floor's
 	targetFullRatio   = 0.5  // jan's full-path throughput ÷ the floor's
 	targetIdleMB      = 30   // jan's RSS idle
@@ -95,7 +97,9 @@ func atLeastRatio(target string, value, base, ratio float64) Check {
 
 func newReport(r *results) *Report {
 	o := r.opts
-	runs := map[string]loadResult{"direct": r.load[direct], "floor": r.load[floor], "jan": r.load[janPlain], "jan_full": r.load[janFull]}
+	runs := map[string]loadResult{"direct": r.load[direct], "floor": r.load[floor], "jan": r.load[janPlain], "jan_full": r.load[janFull],
+		"jan_chat_stream_short": r.streams[0][0], "jan_chat_stream_long": r.streams[0][1],
+		"jan_responses_stream_short": r.streams[1][0], "jan_responses_stream_long": r.streams[1][1]}
 	rep := &Report{Machine: r.machine, Store: r.store, Runs: runs, Options: reportOpts{
 		Duration: o.Duration.String(), Seq: o.Seq, TTFTRequests: len(r.ttft[0]), Clients: o.Clients, Streams: o.Streams, ConvsPerUser: r.convsPerUser,
 	}}
@@ -123,9 +127,18 @@ func newReport(r *results) *Report {
 		atMost(fmt.Sprintf("jan ≤ floor + %.1f ms", targetAddedTTFT), *t50[2], *t50[1]+targetAddedTTFT, "ms"))
 	add("ttft_p99", "time to first token p99", "ms", t99)
 	add("added_ttft_p50", "  added TTFT p50 (− direct)", "ms", added(t50))
+	jan := func(v float64) [4]*float64 { return [4]*float64{nil, nil, f(v), nil} }
+	rt50 := ms(percentile(r.respTTFT, 0.50))
+	add("responses_ttft_p50", "  /v1/responses: first text delta p50", "ms", jan(rt50),
+		atMost(fmt.Sprintf("jan ≤ jan chat + %.1f ms", targetRespTTFT), rt50, *t50[2]+targetRespTTFT, "ms"))
+	add("responses_ttft_p99", "  /v1/responses: first text delta p99", "ms", jan(ms(percentile(r.respTTFT, 0.99))))
 
 	var rps, errs, cpu, busy [4]*float64
 	var totalErrs int64
+	streamRuns := []loadResult{r.streams[0][0], r.streams[0][1], r.streams[1][0], r.streams[1][1]}
+	for _, l := range streamRuns {
+		totalErrs += l.Errors
+	}
 	for i, l := range r.load {
 		rps[i], errs[i], cpu[i], busy[i] = f(l.rps()), f(float64(l.Errors)), f(float64(l.cpuPerRequest())/float64(time.Microsecond)), f(100*l.Busy)
 		totalErrs += l.Errors
@@ -135,7 +148,7 @@ func newReport(r *results) *Report {
 		atLeastRatio(fmt.Sprintf("full ≥ %.1f × floor", targetFullRatio), *rps[3], *rps[1], targetFullRatio))
 	errCheck := Check{"none", totalErrs == 0, "0 errors"}
 	if totalErrs > 0 {
-		for _, l := range r.load {
+		for _, l := range append(r.load[:], streamRuns...) {
 			if l.FirstError != "" {
 				errCheck.Margin = fmt.Sprintf("%d errors; first: %.200s", totalErrs, l.FirstError)
 				break
@@ -145,6 +158,20 @@ func newReport(r *results) *Report {
 	add("errors", "  errors", "count", errs, errCheck)
 	add("cpu_per_request", "  CPU per request", "µs", cpu)
 	add("machine_busy", "  machine CPU busy", "%", busy)
+	// CPU per streamed token: the slope between the two stream lengths;
+	// what is left of a short stream's CPU is the cost of a request.
+	slope := func(p int) (perToken, perRequest float64) {
+		short, long := r.streams[p][0].cpuPerRequest(), r.streams[p][1].cpuPerRequest()
+		perToken = float64(long-short) / float64(time.Microsecond) / float64(longStream-shortStream)
+		return perToken, float64(short)/float64(time.Microsecond) - perToken*shortStream
+	}
+	chatTok, chatReq := slope(0)
+	respTok, respReq := slope(1)
+	add("stream_cpu_per_token", fmt.Sprintf("CPU per streamed token (%d vs %d), chat", shortStream, longStream), "µs", jan(chatTok))
+	add("responses_cpu_per_token", "  /v1/responses (stored)", "µs", jan(respTok),
+		Check{fmt.Sprintf("≤ %.1f × chat", targetRespCPU), respTok <= targetRespCPU*chatTok, fmt.Sprintf("×%.2f", respTok/chatTok)})
+	add("stream_cpu_per_request", "CPU per stream besides tokens, chat", "µs", jan(chatReq))
+	add("responses_cpu_per_request", "  /v1/responses (stored)", "µs", jan(respReq))
 
 	kb := func(kib int64) float64 { return float64(kib) * 1024 / 1e3 }
 	var idle, open, per [4]*float64
@@ -184,6 +211,11 @@ func num(v float64, unit string) string {
 		return fmt.Sprintf("%.3f", v)
 	case "MB", "KB":
 		return fmt.Sprintf("%.1f", v)
+	case "µs":
+		if v < 10 {
+			return fmt.Sprintf("%.2f", v) // per token
+		}
+		return fmt.Sprintf("%.0f", v)
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}

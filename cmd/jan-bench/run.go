@@ -30,9 +30,16 @@ type results struct {
 	opts    Options
 	latency [3][]time.Duration
 	ttft    [3][]time.Duration
+	// respTTFT is jan's time to the first response.output_text.delta,
+	// measured interleaved with ttft.
+	respTTFT []time.Duration
 	// load is each throughput run, with the CPU time per request of the
 	// process under test: the engine (direct), the floor, jan, jan.
-	load         [4]loadResult
+	load [4]loadResult
+	// streams is jan streaming: [path][length], path 0 chat completions
+	// and 1 the Responses API, length 0 shortStream tokens and 1
+	// longStream.
+	streams      [2][2]loadResult
 	rssIdle      [3]int64 // KiB of the engine, the floor and jan
 	rssStreams   [3]int64 // the same with opts.Streams streams open through each
 	convsPerUser int
@@ -68,7 +75,7 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 	if err != nil {
 		return nil, err
 	}
-	eps := []endpoint{{"direct", s.engineURL, token}, {"floor", s.floorURL, token}, {"jan", s.janURL, token}}
+	eps := []endpoint{{"direct", s.engineURL, token, false}, {"floor", s.floorURL, token, false}, {"jan", s.janURL, token, false}}
 
 	fmt.Fprintln(logw, "memory: idle, then with", o.Streams, "open streams…")
 	if _, err := sequential(ctx, eps, 0, 20, func(ep endpoint) (time.Duration, error) { return completionTime(ctx, hc, ep) }); err != nil {
@@ -98,12 +105,14 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 		return nil, err
 	}
 	copy(r.latency[:], lat)
-	fmt.Fprintf(logw, "time to first token: %d sequential streams per target…\n", max(o.Seq/2, 1))
-	ttft, err := sequential(ctx, eps, warm/2, max(o.Seq/2, 1), func(ep endpoint) (time.Duration, error) { return firstTokenTime(ctx, hc, ep) })
+	fmt.Fprintf(logw, "time to first token: %d sequential streams per target, and through /v1/responses…\n", max(o.Seq/2, 1))
+	withResponses := append(eps, endpoint{"jan responses", s.janURL, token, true})
+	ttft, err := sequential(ctx, withResponses, warm/2, max(o.Seq/2, 1), func(ep endpoint) (time.Duration, error) { return firstTokenTime(ctx, hc, ep) })
 	if err != nil {
 		return nil, err
 	}
 	copy(r.ttft[:], ttft)
+	r.respTTFT = ttft[3]
 
 	plain := func(ep endpoint) func(int, int) call {
 		c := call{url: ep.base + "/v1/chat/completions", token: ep.token, body: plainBody}
@@ -118,6 +127,22 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 			return nil, err
 		}
 		r.load[i] = r.load[i].add(half)
+	}
+	// Streams of two lengths through each path: the difference is the CPU
+	// per streamed token, apart from what a request costs whatever its
+	// length. Eight runs, ordered so that drift favours none.
+	fmt.Fprintf(logw, "streamed tokens: jan chat and responses, %d and %d tokens; %d clients for %s each, twice…\n",
+		shortStream, longStream, o.Clients, o.Duration/8)
+	for _, pl := range [][2]int{{0, 0}, {1, 0}, {1, 1}, {0, 1}, {0, 1}, {1, 1}, {1, 0}, {0, 0}} {
+		c := call{url: s.janURL + "/v1/chat/completions", token: token, body: streamBodies[0][pl[1]]}
+		if pl[0] == 1 {
+			c = call{url: s.janURL + "/v1/responses", token: token, body: streamBodies[1][pl[1]]}
+		}
+		half, err := measureLoad(ctx, hc, o.Clients, o.Duration/8, s.jan, func(int, int) call { return c })
+		if err != nil {
+			return nil, err
+		}
+		r.streams[pl[0]][pl[1]] = r.streams[pl[0]][pl[1]].add(half)
 	}
 	// Enough conversations that none gets more than 20 turns in the run,
 	// judging by the plain run (the full path is not faster), within reason.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -44,4 +45,43 @@ func BenchmarkFullPath(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkStream is jan-bench's streamed-token comparison in process: a
+// 64-token stream through chat completions and through the Responses API
+// (stored), from parallel clients. For profiling:
+//
+//	go test -run '^$' -bench Stream/responses -cpuprofile cpu.out ./internal/server
+func BenchmarkStream(b *testing.B) {
+	e := newEnv(b, envOptions{})
+	tok := e.guest()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, c := range []struct{ name, path, body string }{
+		{"chat", "/v1/chat/completions", `{"model":"` + testModel + `","stream":true,"messages":[{"role":"user","content":"Stream it. [fake:tokens=512]"}]}`},
+		{"responses", "/v1/responses", `{"model":"` + testModel + `","stream":true,"input":"Stream it. [fake:tokens=512]"}`},
+		{"responses-unstored", "/v1/responses", `{"model":"` + testModel + `","stream":true,"store":false,"input":"Stream it. [fake:tokens=512]"}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("POST", e.URL+c.path, strings.NewReader(c.body))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					res, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != 200 {
+						b.Errorf("status %d", res.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
 }
