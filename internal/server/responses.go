@@ -164,12 +164,17 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 			j.newMsgs = append(j.newMsgs, &store.Message{Role: role, Content: it.Text})
 		}
 	}
-	if req.Stream && !req.Background {
-		release, err := s.openStream(r)
-		if err != nil {
+	// A stream, and a background response while it runs, holds one of the
+	// principal's stream slots: without it, background responses would be
+	// generations nobody bounds.
+	var release func()
+	if req.Stream || req.Background {
+		if release, err = s.openStream(r); err != nil {
 			writeError(w, r, err)
 			return
 		}
+	}
+	if !req.Background && release != nil {
 		defer release()
 	}
 	markExecuted(w)
@@ -180,6 +185,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 			Owner: s.durability.Instance, CreatedAt: j.created.UTC().Truncate(time.Microsecond)}
 		if req.Background {
 			if err := s.store.CreateResponse(r.Context(), j.row, input); err != nil {
+				release()
 				writeError(w, r, err)
 				return
 			}
@@ -197,7 +203,8 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := s.withStop(context.WithoutCancel(r.Context()))
 		done := s.track(j.id, cancel, j.hub)
 		go func() {
-			defer done()
+			defer done() // last: whoever waits on it finds the slot free
+			defer release()
 			defer cancel(nil)
 			s.makeResponse(ctx, nil, nil, j)
 		}()
@@ -556,6 +563,12 @@ func (s *Server) resumeResponse(w http.ResponseWriter, r *http.Request, row *sto
 		writeError(w, r, errInvalid("stream", "not_background", "only background responses (background: true) can be streamed again"))
 		return
 	}
+	release, err := s.openStream(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer release()
 	if a := s.active(row.ID); a != nil && a.hub != nil {
 		s.followEvents(w, r, a.hub, after)
 		return

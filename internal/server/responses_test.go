@@ -432,3 +432,30 @@ func TestResponsesIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// A background response holds one of its principal's stream slots while it
+// runs, as a stream does: a guest cannot start generations without bound.
+func TestResponsesBackgroundStreamSlots(t *testing.T) {
+	e := newEnv(t, envOptions{limits: &RateLimits{Guest: RateLimit{Streams: 1}},
+		engine: fakeengine.Options{Tokens: 500, TokenDelay: 10 * time.Millisecond}})
+	tok := e.guest()
+	client := e.sdk(tok)
+	ctx := context.Background()
+	first, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: testModel, Input: input("long"), Background: openai.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"model": testModel, "input": "another", "background": true}
+	if r := e.do("POST", "/v1/responses", tok, body, nil); r.status != http.StatusTooManyRequests || r.errorCode(t) != "too_many_streams" {
+		t.Fatalf("a second background response: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/responses/"+first.ID+"?stream=true", tok, nil, nil); r.status != http.StatusTooManyRequests {
+		t.Fatalf("a stream beyond the limit: %d %.200s", r.status, r.body)
+	}
+	if _, err := client.Responses.Cancel(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("POST", "/v1/responses", tok, body, nil); r.status != http.StatusOK {
+		t.Fatalf("after the first ended: %d %s", r.status, r.body)
+	}
+}
