@@ -518,7 +518,8 @@ func (s *Server) getResponse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	// The official SDKs ask for the stream in a JSON body of the GET.
+	// The official SDKs ask for the stream in a JSON body of the GET, which
+	// readBody leaves alone (GETs have none): a small one is read here.
 	if r.ContentLength > 0 && r.ContentLength <= 4096 {
 		var b struct {
 			Stream bool `json:"stream"`
