@@ -200,6 +200,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Background {
 		j.hub = newEventHub()
+		accepted := marshal(j.object(responses.StatusInProgress, nil, nil, "")) // before the job touches j
 		ctx, cancel := s.withStop(context.WithoutCancel(r.Context()))
 		done := s.track(j.id, cancel, j.hub)
 		go func() {
@@ -212,7 +213,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 			s.followEvents(w, r, j.hub, -1)
 			return
 		}
-		writeRawJSON(w, http.StatusOK, marshal(j.object(responses.StatusInProgress, nil, nil, "")))
+		writeRawJSON(w, http.StatusOK, accepted)
 		return
 	}
 	j.stream.Transient = true // each event goes straight to the client
