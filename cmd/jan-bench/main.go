@@ -7,7 +7,7 @@
 // its target. The floor is what any Go proxy costs; jan's targets are set
 // relative to it, measured in the same run, because these machines are noisy.
 //
-//	go run ./cmd/jan-bench            # full run (make bench), about two minutes
+//	go run ./cmd/jan-bench            # full run (make bench), about two and a half minutes
 //	go run ./cmd/jan-bench -quick     # smoke run, a few seconds
 //	go run ./cmd/jan-bench -json      # the report as JSON on stdout
 //
