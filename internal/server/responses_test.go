@@ -163,35 +163,36 @@ func TestResponsesSDK(t *testing.T) {
 // A tool round trip: the engine calls a function, the client sends its
 // output with previous_response_id, the engine answers with it.
 func TestResponsesTools(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	client := e.sdk(e.guest())
-	ctx := context.Background()
-	tools := []responses.ToolUnionParam{{OfFunction: &responses.FunctionToolParam{Name: "get_weather",
-		Parameters: map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}}}}
-	stream := client.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: testModel, Tools: tools,
-		Input: input("What is the weather? [fake:tool=get_weather]")})
-	types, _, final, _ := collect(t, stream.Next, stream.Current)
-	if err := stream.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if final == nil || len(final.Output) != 1 || final.Output[0].Type != "function_call" {
-		t.Fatalf("events %v, final %+v", types, final)
-	}
-	call := final.Output[0].AsFunctionCall()
-	if call.Name != "get_weather" || call.Arguments != `{"city":"Paris"}` || call.CallID == "" ||
-		!strings.Contains(strings.Join(types, " "), "response.function_call_arguments.delta") {
-		t.Fatalf("the call: %+v (events %v)", call, types)
-	}
-	next, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: testModel, Tools: tools, PreviousResponseID: openai.String(final.ID),
-		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
-			{OfFunctionCallOutput: &responses.ResponseInputItemFunctionCallOutputParam{CallID: openai.String(call.CallID),
-				Output: responses.ResponseInputItemFunctionCallOutputOutputUnionParam{OfString: openai.String("sunny, 21°C")}}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if next.OutputText() != "The tool said: sunny, 21°C" {
-		t.Fatalf("after the tool output: %q", next.OutputText())
-	}
+	onBothBackends(t, envOptions{}, func(t *testing.T, e *env) {
+		client := e.sdk(e.guest())
+		ctx := context.Background()
+		tools := []responses.ToolUnionParam{{OfFunction: &responses.FunctionToolParam{Name: "get_weather",
+			Parameters: map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}}}}
+		stream := client.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: testModel, Tools: tools,
+			Input: input("What is the weather? [fake:tool=get_weather]")})
+		types, _, final, _ := collect(t, stream.Next, stream.Current)
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if final == nil || len(final.Output) != 1 || final.Output[0].Type != "function_call" {
+			t.Fatalf("events %v, final %+v", types, final)
+		}
+		call := final.Output[0].AsFunctionCall()
+		if call.Name != "get_weather" || call.Arguments != `{"city":"Paris"}` || call.CallID == "" ||
+			!strings.Contains(strings.Join(types, " "), "response.function_call_arguments.delta") {
+			t.Fatalf("the call: %+v (events %v)", call, types)
+		}
+		next, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: testModel, Tools: tools, PreviousResponseID: openai.String(final.ID),
+			Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+				{OfFunctionCallOutput: &responses.ResponseInputItemFunctionCallOutputParam{CallID: openai.String(call.CallID),
+					Output: responses.ResponseInputItemFunctionCallOutputOutputUnionParam{OfString: openai.String("sunny, 21°C")}}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.OutputText() != "The tool said: sunny, 21°C" {
+			t.Fatalf("after the tool output: %q", next.OutputText())
+		}
+	})
 }
 
 // Bad input: each refused with a 400-class envelope naming the field.
@@ -287,70 +288,71 @@ func TestResponsesBackgroundResume(t *testing.T) {
 // kept and it ends cancelled. A client that leaves a plain stream cancels
 // the engine call promptly and the response is stored incomplete.
 func TestResponsesCancelAndDisconnect(t *testing.T) {
-	e := newEnv(t, envOptions{engine: fakeengine.Options{Tokens: 500, TokenDelay: 10 * time.Millisecond}})
-	client := e.sdk(e.guest())
-	ctx := context.Background()
-	bg, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: testModel, Input: input("long"), Background: openai.Bool(true)})
-	if err != nil || bg.Status != "in_progress" {
-		t.Fatalf("background: %+v, %v", bg, err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	start := time.Now()
-	cancelled, err := client.Responses.Cancel(ctx, bg.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); cancelled.Status != "cancelled" || cancelled.OutputText() == "" || took > time.Second {
-		t.Fatalf("cancel after %s: %+v", took, cancelled)
-	}
-	if again, err := client.Responses.Cancel(ctx, bg.ID); err != nil || again.Status != "cancelled" {
-		t.Fatalf("cancelling a cancelled response: %+v, %v", again, err)
-	}
-
-	sctx, stop := context.WithCancel(ctx)
-	stream := client.Responses.NewStreaming(sctx, responses.ResponseNewParams{Model: testModel, Input: input("long")})
-	var id string
-	for stream.Next() {
-		ev := stream.Current()
-		if ev.Type == "response.created" {
-			id = ev.Response.ID
+	onBothBackends(t, envOptions{engine: fakeengine.Options{Tokens: 500, TokenDelay: 10 * time.Millisecond}}, func(t *testing.T, e *env) {
+		client := e.sdk(e.guest())
+		ctx := context.Background()
+		bg, err := client.Responses.New(ctx, responses.ResponseNewParams{Model: testModel, Input: input("long"), Background: openai.Bool(true)})
+		if err != nil || bg.Status != "in_progress" {
+			t.Fatalf("background: %+v, %v", bg, err)
 		}
-		if ev.Type == "response.output_text.delta" {
-			break
-		}
-	}
-	left := time.Now()
-	stop()
-	stream.Close()
-	select {
-	case at := <-e.engine.Cancellations():
-		if d := at.Sub(left); d > 100*time.Millisecond {
-			t.Errorf("the engine call was cancelled %s after the client left", d)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("the engine call was not cancelled")
-	}
-	if id == "" {
-		t.Fatal("no response.created before leaving")
-	}
-	// The stored response: incomplete, with what was generated.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		got, err := client.Responses.Get(ctx, id, responses.ResponseGetParams{})
+		time.Sleep(300 * time.Millisecond)
+		start := time.Now()
+		cancelled, err := client.Responses.Cancel(ctx, bg.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status == "incomplete" {
-			if got.OutputText() == "" || got.IncompleteDetails.Reason != "interrupted" {
-				t.Fatalf("the left response: %+v", got)
+		if took := time.Since(start); cancelled.Status != "cancelled" || cancelled.OutputText() == "" || took > time.Second {
+			t.Fatalf("cancel after %s: %+v", took, cancelled)
+		}
+		if again, err := client.Responses.Cancel(ctx, bg.ID); err != nil || again.Status != "cancelled" {
+			t.Fatalf("cancelling a cancelled response: %+v, %v", again, err)
+		}
+
+		sctx, stop := context.WithCancel(ctx)
+		stream := client.Responses.NewStreaming(sctx, responses.ResponseNewParams{Model: testModel, Input: input("long")})
+		var id string
+		for stream.Next() {
+			ev := stream.Current()
+			if ev.Type == "response.created" {
+				id = ev.Response.ID
 			}
-			break
+			if ev.Type == "response.output_text.delta" {
+				break
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the left response is still %s", got.Status)
+		left := time.Now()
+		stop()
+		stream.Close()
+		select {
+		case at := <-e.engine.Cancellations():
+			if d := at.Sub(left); d > 100*time.Millisecond {
+				t.Errorf("the engine call was cancelled %s after the client left", d)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("the engine call was not cancelled")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		if id == "" {
+			t.Fatal("no response.created before leaving")
+		}
+		// The stored response: incomplete, with what was generated.
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			got, err := client.Responses.Get(ctx, id, responses.ResponseGetParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == "incomplete" {
+				if got.OutputText() == "" || got.IncompleteDetails.Reason != "interrupted" {
+					t.Fatalf("the left response: %+v", got)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the left response is still %s", got.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }
 
 // A background response running on another replica (here: rows another
@@ -455,7 +457,13 @@ func TestResponsesBackgroundStreamSlots(t *testing.T) {
 	if _, err := client.Responses.Cancel(ctx, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.do("POST", "/v1/responses", tok, body, nil); r.status != http.StatusOK {
+	r := e.do("POST", "/v1/responses", tok, body, nil)
+	if r.status != http.StatusOK {
 		t.Fatalf("after the first ended: %d %s", r.status, r.body)
+	}
+	var second struct{ ID string }
+	r.decode(t, &second)
+	if _, err := client.Responses.Cancel(ctx, second.ID); err != nil { // not left running for the server's shutdown to wait on
+		t.Fatal(err)
 	}
 }
