@@ -538,6 +538,11 @@ func (s *Server) getResponse(w http.ResponseWriter, r *http.Request) {
 		s.resumeResponse(w, r, row)
 		return
 	}
+	s.writeStored(w, r, row)
+}
+
+// writeStored answers with a stored response as the API shows it.
+func (s *Server) writeStored(w http.ResponseWriter, r *http.Request, row *store.Response) {
 	o, err := s.storedObject(r.Context(), row)
 	if err != nil {
 		writeError(w, r, err)
@@ -710,12 +715,7 @@ func (s *Server) cancelResponse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	o, err := s.storedObject(r.Context(), row)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeRawJSON(w, http.StatusOK, marshal(o))
+	s.writeStored(w, r, row)
 }
 
 // eventHub holds a background response's events while it runs, for the
