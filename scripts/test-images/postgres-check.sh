@@ -81,7 +81,9 @@ run "$name-1" "$pass"
 wait_healthy "$name-1"
 say "healthy on a fresh volume"
 # Health must come from the final server, not initdb's temporary one.
-docker logs "$name-1" 2>&1 | grep -q 'initialised; starting the server' ||
+# (Logs are read whole, then searched: `docker logs | grep -q` fails under
+# pipefail when grep stops reading before docker logs is done writing.)
+grep -q 'initialised; starting the server' <<<"$(docker logs "$name-1" 2>&1)" ||
 	fail "healthy before initialisation finished"
 port=$(port_of "$name-1")
 
@@ -110,7 +112,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 code=$(docker inspect -f '{{.State.ExitCode}}' "$name-1")
 [[ $code == 0 ]] || fail "exit code $code after docker stop"
 ((ms < 5000)) || fail "docker stop took ${ms}ms"
-docker logs --tail 5 "$name-1" 2>&1 | grep -q 'database system is shut down' || fail "no clean shutdown in the log"
+grep -q 'database system is shut down' <<<"$(docker logs --tail 5 "$name-1" 2>&1)" || fail "no clean shutdown in the log"
 say "docker stop with a client connected: ${ms}ms, exit 0, clean shutdown"
 
 # A new container on the same volume keeps the data and the first password:
@@ -118,7 +120,7 @@ say "docker stop with a client connected: ${ms}ms, exit 0, clean shutdown"
 docker rm -f "$name-1" >/dev/null
 run "$name-2" "another-password"
 wait_healthy "$name-2"
-docker logs "$name-2" 2>&1 | grep -q 'initialising' && fail "re-initialised a non-empty data dir"
+grep -q 'initialising' <<<"$(docker logs "$name-2" 2>&1)" && fail "re-initialised a non-empty data dir"
 port=$(port_of "$name-2")
 got=$(psql_at "$port" "$pass" "select v from check_rows") || fail "read back on a new container"
 [[ $got == survives ]] || fail "want the row 'survives', got '$got'"
