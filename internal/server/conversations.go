@@ -236,7 +236,7 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	list, more, err := s.store.ListConversations(r.Context(), principal(r).ID, p)
+	list, more, err := s.store.ListConversations(r.Context(), principal(r).ID, store.ConversationFilter{}, p)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-const conversationCols = "id, user_id, title, metadata, model, created_at, updated_at"
+const conversationCols = "id, user_id, title, metadata, model, project_id, created_at, updated_at"
 
 // conversationTargets are the Scan destinations of a conversationCols row.
 func conversationTargets(c *Conversation) []any {
-	return []any{&c.ID, &c.UserID, &c.Title, jsonCol{&c.Metadata}, &c.Model,
+	return []any{&c.ID, &c.UserID, &c.Title, jsonCol{&c.Metadata}, &c.Model, &c.ProjectID,
 		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}}
 }
 
@@ -75,8 +75,8 @@ func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs
 			return err
 		}
 		if _, err := s.exec(ctx, tx,
-			"INSERT INTO conversations ("+conversationCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			c.ID, c.UserID, c.Title, meta, c.Model, s.d.timeArg(c.CreatedAt), s.d.timeArg(c.UpdatedAt),
+			"INSERT INTO conversations ("+conversationCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			c.ID, c.UserID, c.Title, meta, c.Model, c.ProjectID, s.d.timeArg(c.CreatedAt), s.d.timeArg(c.UpdatedAt),
 		); err != nil {
 			return err
 		}
@@ -104,18 +104,18 @@ func (s *sqlStore) GetConversation(ctx context.Context, userID, id string) (*Con
 	return c, s.fail("get conversation", err)
 }
 
-// ListConversations lists the user's conversations, newest first unless
-// p.Order is "asc".
-func (s *sqlStore) ListConversations(ctx context.Context, userID string, p Page) ([]Conversation, bool, error) {
+// ListConversations lists the user's conversations that f keeps, newest
+// first unless p.Order is "asc".
+func (s *sqlStore) ListConversations(ctx context.Context, userID string, f ConversationFilter, p Page) ([]Conversation, bool, error) {
 	const op = "list conversations"
 	w, err := s.newWindow(ctx, p, PrefixConversation, OrderDesc,
 		"SELECT seq FROM conversations WHERE id = ? AND user_id = ?", userID)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
-	rows, err := s.query(ctx, s.read,
-		"SELECT "+conversationCols+" FROM conversations WHERE user_id = ?"+w.clause(),
-		append([]any{userID}, w.clauseArgs()...)...)
+	where, args := conversationFilter(userID, f)
+	rows, err := s.query(ctx, s.read, "SELECT "+conversationCols+" FROM conversations WHERE "+where+w.clause(),
+		append(args, w.clauseArgs()...)...)
 	if err != nil {
 		return nil, false, s.fail(op, err)
 	}
@@ -124,6 +124,23 @@ func (s *sqlStore) ListConversations(ctx context.Context, userID string, p Page)
 		return nil, false, s.fail(op, err)
 	}
 	return list, more, nil
+}
+
+// CountConversations counts the user's conversations that f keeps.
+func (s *sqlStore) CountConversations(ctx context.Context, userID string, f ConversationFilter) (int, error) {
+	where, args := conversationFilter(userID, f)
+	var n int
+	err := s.queryRow(ctx, s.read, "SELECT COUNT(*) FROM conversations WHERE "+where, args...).Scan(&n)
+	return n, s.fail("count conversations", err)
+}
+
+// conversationFilter is the WHERE condition (and its arguments) of the
+// user's conversations that f keeps.
+func conversationFilter(userID string, f ConversationFilter) (string, []any) {
+	if f.ProjectID != "" {
+		return "user_id = ? AND project_id = ?", []any{userID, f.ProjectID}
+	}
+	return "user_id = ?", []any{userID}
 }
 
 // UpdateConversation changes the fields u sets and bumps UpdatedAt.
@@ -143,6 +160,9 @@ func (s *sqlStore) UpdateConversation(ctx context.Context, userID, id string, u 
 	}
 	if u.Model != nil {
 		sets, args = append(sets, "model = ?"), append(args, *u.Model)
+	}
+	if u.ProjectID != nil {
+		sets, args = append(sets, "project_id = ?"), append(args, *u.ProjectID)
 	}
 	var c *Conversation
 	err := s.write1(ctx, op, func(ctx context.Context, q queryer) (err error) {

@@ -16,6 +16,7 @@ const (
 	PrefixAPIKey       = "key"
 	PrefixSession      = "sess"
 	PrefixResponse     = "resp"
+	PrefixProject      = "proj"
 )
 
 // NewID returns prefix + "_" + 24 URL-safe characters (144 random bits from

@@ -84,10 +84,13 @@ func (s *sqlStore) appliedVersions(ctx context.Context) (map[int]bool, error) {
 
 // prepareSchema brings the schema up to date (autoMigrate) or checks that it
 // is. It is safe when several processes start at once on one database.
-func (s *sqlStore) prepareSchema(ctx context.Context, autoMigrate bool) error {
+func (s *sqlStore) prepareSchema(ctx context.Context, autoMigrate bool, upTo int) error {
 	all, err := loadMigrations(s.d)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if upTo > 0 {
+		all = slices.DeleteFunc(all, func(m migration) bool { return m.version > upTo })
 	}
 	applied, err := s.appliedVersions(ctx)
 	if err != nil {

@@ -27,6 +27,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the store's clock (default time.Now), for tests that move time.
 	Now func() time.Time
+
+	// schemaVersion stops migrating after this version (0: all); tests use
+	// it to build a database as an older jan left it.
+	schemaVersion int
 }
 
 // Open connects to the database dsn names and prepares its schema:
@@ -58,7 +62,7 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.prepareSchema(ctx, opts.AutoMigrate); err != nil {
+	if err := s.prepareSchema(ctx, opts.AutoMigrate, opts.schemaVersion); err != nil {
 		_ = s.Close()
 		return nil, err
 	}

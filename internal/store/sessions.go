@@ -193,6 +193,7 @@ func (s *sqlStore) PurgeGuests(ctx context.Context, before time.Time) (int64, er
 				for _, q := range []string{
 					"DELETE FROM conversations WHERE user_id = ?",
 					"DELETE FROM responses WHERE user_id = ?",
+					"DELETE FROM projects WHERE user_id = ?",
 					"DELETE FROM idempotency WHERE principal_id = ?",
 					"DELETE FROM users WHERE id = ?",
 				} {

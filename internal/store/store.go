@@ -70,15 +70,44 @@ type Conversation struct {
 	Title     string
 	Metadata  map[string]string
 	Model     string // last model used by a run or chat completion; "" if none
+	ProjectID string // "" when in no project
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
 // ConversationUpdate changes only the fields that are non-nil.
 type ConversationUpdate struct {
-	Title    *string
-	Metadata map[string]string // nil: unchanged; empty non-nil: cleared
-	Model    *string
+	Title     *string
+	Metadata  map[string]string // nil: unchanged; empty non-nil: cleared
+	Model     *string
+	ProjectID *string // "" takes the conversation out of its project
+}
+
+// ConversationFilter narrows a list of conversations; the zero value
+// keeps them all.
+type ConversationFilter struct {
+	ProjectID string // only the project's
+}
+
+// Project is a named group of a user's conversations whose Instruction
+// reaches the model as a system message in each of them.
+type Project struct {
+	ID          string
+	UserID      string
+	Name        string
+	Instruction string
+	IsFavorite  bool
+	ArchivedAt  *time.Time // nil unless archived
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ProjectUpdate changes only the fields that are non-nil.
+type ProjectUpdate struct {
+	Name        *string
+	Instruction *string
+	IsFavorite  *bool
+	IsArchived  *bool
 }
 
 type Usage struct {
@@ -217,12 +246,27 @@ type Store interface {
 	// initial messages, in one transaction.
 	CreateConversation(ctx context.Context, c *Conversation, msgs []*Message) error
 	GetConversation(ctx context.Context, userID, id string) (*Conversation, error)
-	// ListConversations pages through the user's conversations, newest first
-	// unless p.Order is "asc". p.After must be one of this user's
-	// conversation ids, else ErrBadCursor.
-	ListConversations(ctx context.Context, userID string, p Page) (list []Conversation, hasMore bool, err error)
+	// ListConversations pages through the user's conversations that f
+	// keeps, newest first unless p.Order is "asc". p.After must be one of
+	// this user's conversation ids, else ErrBadCursor.
+	ListConversations(ctx context.Context, userID string, f ConversationFilter, p Page) (list []Conversation, hasMore bool, err error)
+	// CountConversations counts the user's conversations that f keeps.
+	CountConversations(ctx context.Context, userID string, f ConversationFilter) (int, error)
 	// UpdateConversation applies u, bumps UpdatedAt and returns the result.
 	UpdateConversation(ctx context.Context, userID, id string, u ConversationUpdate) (*Conversation, error)
+	// CreateProject stores p (ID, CreatedAt, UpdatedAt set); a name the
+	// user already has is ErrConflict.
+	CreateProject(ctx context.Context, p *Project) error
+	GetProject(ctx context.Context, userID, id string) (*Project, error)
+	// ListProjects pages through the user's projects, newest first unless
+	// p.Order is "asc".
+	ListProjects(ctx context.Context, userID string, p Page) (list []Project, hasMore bool, err error)
+	// UpdateProject applies u, bumps UpdatedAt and returns the result; a
+	// name the user already has is ErrConflict.
+	UpdateProject(ctx context.Context, userID, id string, u ProjectUpdate) (*Project, error)
+	// DeleteProject deletes the project; its conversations stay, in no
+	// project.
+	DeleteProject(ctx context.Context, userID, id string) error
 	// DeleteConversation deletes the conversation with its messages and runs.
 	DeleteConversation(ctx context.Context, userID, id string) error
 

@@ -226,7 +226,7 @@ func testOwnership(t *testing.T, st store.Store) {
 		wantErr(t, "user B: "+at.name, at.call(), store.ErrNotFound)
 	}
 
-	list, _, err := st.ListConversations(c, b, page)
+	list, _, err := st.ListConversations(c, b, store.ConversationFilter{}, page)
 	must(t, err)
 	if len(list) != 0 {
 		t.Errorf("user B lists %d of user A's conversations", len(list))

@@ -161,7 +161,7 @@ func testConversationPages(t *testing.T, st store.Store) {
 		must(t, st.CreateConversation(c, &store.Conversation{UserID: other, CreatedAt: same}, nil))
 	}
 	list := func(p store.Page) ([]store.Conversation, bool, error) {
-		return st.ListConversations(c, user, p)
+		return st.ListConversations(c, user, store.ConversationFilter{}, p)
 	}
 	for _, tc := range []struct {
 		limit int
@@ -190,7 +190,7 @@ func testConversationPages(t *testing.T, st store.Store) {
 	must(t, err)
 	equal(t, "desc after the 11th", ids(items, convID), []string{created[9], created[8], created[7]})
 
-	none, more, err := st.ListConversations(c, store.NewID(store.PrefixUser), store.Page{Limit: 10})
+	none, more, err := st.ListConversations(c, store.NewID(store.PrefixUser), store.ConversationFilter{}, store.Page{Limit: 10})
 	must(t, err)
 	if none == nil || len(none) != 0 || more {
 		t.Errorf("a user without conversations: %#v, hasMore %v; want an empty list", none, more)
@@ -244,7 +244,7 @@ func testBadCursors(t *testing.T, st store.Store) {
 		store.NewID(store.PrefixConversation), // well-formed, never existed
 		convB.ID,                              // another user's
 	} {
-		_, _, err := st.ListConversations(c, a, store.Page{Limit: 10, After: after})
+		_, _, err := st.ListConversations(c, a, store.ConversationFilter{}, store.Page{Limit: 10, After: after})
 		wantErr(t, "ListConversations after "+after, err, store.ErrBadCursor)
 	}
 	for _, after := range []string{

@@ -136,7 +136,7 @@ func RunOpen(t *testing.T, newDSN func(t *testing.T) string) {
 		if t.Failed() {
 			return
 		}
-		list, _, err := stores[0].ListConversations(c, user, store.Page{Limit: 10})
+		list, _, err := stores[0].ListConversations(c, user, store.ConversationFilter{}, store.Page{Limit: 10})
 		must(t, err)
 		if len(list) != n {
 			t.Errorf("%d stores on one database see %d conversations, want %d", n, len(list), n)

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyPurge", testIdempotencyPurge},
 		{"Conversations", testConversations},
 		{"UpdateConversation", testUpdateConversation},
+		{"Projects", testProjects},
 		{"Metadata", testMetadata},
 		{"Messages", testMessages},
 		{"ConcurrentAppends", testConcurrentAppends},

@@ -185,10 +185,13 @@ func testPurgeGuests(t *testing.T, st store.Store) {
 	must(t, st.SignIn(c, nil, &store.RefreshToken{Hash: "purge-active", UserID: active.ID, ExpiresAt: now.Add(time.Hour)}))
 	user := &store.User{Username: "purge-user", CreatedAt: now.Add(-48 * time.Hour)}
 	must(t, st.CreateUser(c, user))
-	var convs []string
+	var convs, projects []string
 	for _, u := range []*store.User{stale, active, user} {
 		conv, _ := newConversation(t, st, u.ID, "hello")
 		convs = append(convs, conv.ID)
+		p := &store.Project{UserID: u.ID, Name: "p"}
+		must(t, st.CreateProject(c, p))
+		projects = append(projects, p.ID)
 		must(t, st.CreateRun(c, &store.Run{ConversationID: conv.ID, UserID: u.ID}))
 		_, err := st.BeginIdempotent(c, &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{PrincipalID: u.ID, Method: "POST", Path: "/x", Key: "k"}})
 		must(t, err)
@@ -202,6 +205,8 @@ func testPurgeGuests(t *testing.T, st store.Store) {
 	wantErr(t, "the purged guest", err, store.ErrNotFound)
 	_, err = st.GetConversation(c, stale.ID, convs[0])
 	wantErr(t, "the purged guest's conversation", err, store.ErrNotFound)
+	_, err = st.GetProject(c, stale.ID, projects[0])
+	wantErr(t, "the purged guest's project", err, store.ErrNotFound)
 	rec, err := st.BeginIdempotent(c, &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{PrincipalID: stale.ID, Method: "POST", Path: "/x", Key: "k"}})
 	must(t, err)
 	if rec != nil {
@@ -213,6 +218,9 @@ func testPurgeGuests(t *testing.T, st store.Store) {
 		}
 		if _, err := st.GetConversation(c, u.ID, convs[i+1]); err != nil {
 			t.Errorf("%s's conversation was purged: %v", u.ID, err)
+		}
+		if _, err := st.GetProject(c, u.ID, projects[i+1]); err != nil {
+			t.Errorf("%s's project was purged: %v", u.ID, err)
 		}
 	}
 }
