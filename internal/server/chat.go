@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -30,9 +31,49 @@ type chatRequest struct {
 	fields       map[string]json.RawMessage
 	Model        string
 	Stream       bool
-	Conversation string
-	Store        bool
-	Messages     []json.RawMessage
+	Conversation string // the id of a stored conversation to chat in
+	// NewConversation: "conversation" was an object without an id, so the
+	// chat starts a conversation, titled NewTitle when that is set.
+	NewConversation bool
+	NewTitle        string
+	Store           bool
+	Messages        []json.RawMessage
+}
+
+// parseConversation reads "conversation": a conversation id, or (as
+// jan-server's clients send it) an object, {"id":…} to use one and
+// without an id to start one.
+func (req *chatRequest) parseConversation() error {
+	raw, ok := req.fields["conversation"]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] == '{' {
+		var obj struct {
+			ID    *string `json:"id"`
+			Title *string `json:"title"`
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return errInvalid("conversation", "invalid_type", "conversation: expected an id or an object with an optional id and title")
+		}
+		switch {
+		case obj.ID != nil && *obj.ID != "":
+			req.Conversation = *obj.ID
+		case !req.Store:
+			return errInvalid("store", "invalid_value", "a chat with store: false cannot start a conversation")
+		default:
+			req.NewConversation = true
+			if obj.Title != nil {
+				if err := checkTitle(*obj.Title); err != nil {
+					return errInvalid("conversation.title", "invalid_title", "conversation.%s", err.Error())
+				}
+				req.NewTitle = *obj.Title
+			}
+		}
+	} else if err := stringField(req.fields, "conversation", false, &req.Conversation); err != nil {
+		return errInvalid("conversation", "invalid_type", "conversation: expected an id or an object with an optional id and title")
+	}
+	return checkText("conversation", req.Conversation)
 }
 
 // parseChatRequest validates a chat completion body. The checks name the
@@ -93,10 +134,7 @@ func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
 	if err := boolField(req.fields, "store", &req.Store); err != nil {
 		return nil, err
 	}
-	if err := stringField(req.fields, "conversation", false, &req.Conversation); err != nil {
-		return nil, err
-	}
-	if err := checkText("conversation", req.Conversation); err != nil {
+	if err := req.parseConversation(); err != nil {
 		return nil, err
 	}
 	if raw, ok := req.fields["stream_options"]; ok && string(raw) != "null" && (len(raw) == 0 || raw[0] != '{') {
@@ -188,7 +226,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if req.Conversation != "" {
+	if req.Conversation != "" || req.NewConversation {
 		s.chatInConversation(w, r, req, rt)
 		return
 	}
@@ -350,15 +388,26 @@ func (s *Server) endStream(ctx context.Context, sse *sseWriter, err error) {
 // messages and the answer are appended before the response ends.
 func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req *chatRequest, rt inference.Route) {
 	uid := principal(r).ID
-	conv, history, err := s.store.ConversationHistory(r.Context(), uid, req.Conversation)
-	if err != nil {
-		err = notFoundAs(err, "conversation_not_found", "conversation %q not found", req.Conversation)
-		var ae *apiError
-		if errors.As(err, &ae) {
-			ae.Param = "conversation"
+	conv, history := &store.Conversation{UserID: uid, Title: req.NewTitle}, []store.Message(nil)
+	if req.NewConversation {
+		// Created with the answer, so a failed chat leaves nothing behind;
+		// the id is known now, for the response's first chunk.
+		conv.ID = store.NewID(store.PrefixConversation)
+	} else {
+		var err error
+		if conv, history, err = s.store.ConversationHistory(r.Context(), uid, req.Conversation); err != nil {
+			err = notFoundAs(err, "conversation_not_found", "conversation %q not found", req.Conversation)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				ae.Param = "conversation"
+			}
+			writeError(w, r, err)
+			return
 		}
-		writeError(w, r, err)
-		return
+		if history, err = s.withInstruction(r.Context(), conv, history); err != nil {
+			writeError(w, r, err)
+			return
+		}
 	}
 	var newMsgs []*store.Message
 	for i, raw := range req.Messages {
@@ -377,6 +426,16 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		}
 		newMsgs = append(newMsgs, &store.Message{Role: m.Role, Content: text, Status: store.StatusCompleted})
 	}
+	if req.NewConversation && conv.Title == "" {
+		conv.Title = titleFrom(newMsgs)
+	}
+	// The response names the conversation, as jan-server's did: in the
+	// JSON answer and in the stream's first chunk.
+	tag, _ := json.Marshal(struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}{conv.ID, conv.Title})
+	tag = append([]byte(`"conversation":`), tag...)
 	if req.Stream {
 		release, err := s.openStream(r)
 		if err != nil {
@@ -395,6 +454,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	t := &turn{s: s, rt: rt, body: encodeObject(fields), streamed: req.Stream}
 	t.answered = func() error {
 		t.sse = startSSE(w, s.keepalive)
+		t.sse.first = tag
 		return nil
 	}
 
@@ -405,10 +465,15 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	if t.sse != nil {
 		defer t.sse.close()
 	}
-	err = ans.Err
+	err := ans.Err
 	if req.Store && (t.sse != nil || err == nil) { // the engine answered: keep what it said
 		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: ans.Content, Status: ans.status(), Model: rt.PublicID, Usage: ans.Usage})
-		if serr := t.save(ctx, w, func(ctx context.Context) error { return s.appendOnce(ctx, uid, conv.ID, all) }); serr != nil && err == nil {
+		write := func(ctx context.Context) error { return s.appendOnce(ctx, uid, conv.ID, all) }
+		if req.NewConversation {
+			conv.Model = rt.PublicID
+			write = func(ctx context.Context) error { return s.createOnce(ctx, conv, all) }
+		}
+		if serr := t.save(ctx, w, write); serr != nil && err == nil {
 			err = serr
 		}
 	}
@@ -418,8 +483,51 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	case err != nil:
 		writeError(w, r, err)
 	default:
-		writeRawJSON(w, http.StatusOK, ans.JSON)
+		writeRawJSON(w, http.StatusOK, withMember(ans.JSON, tag))
 	}
+}
+
+// createOnce creates the conversation with msgs; a retry after a commit
+// whose reply was lost finds it there and is done.
+func (s *Server) createOnce(ctx context.Context, conv *store.Conversation, msgs []*store.Message) error {
+	err := s.store.CreateConversation(ctx, conv, msgs)
+	if errors.Is(err, store.ErrConflict) {
+		if _, gerr := s.store.GetConversation(ctx, conv.UserID, conv.ID); gerr == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// titleFrom names a conversation a chat starts after its first user
+// message: its first line, cut to 60 characters.
+func titleFrom(msgs []*store.Message) string {
+	for _, m := range msgs {
+		if m.Role != store.RoleUser {
+			continue
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(m.Content), "\n")
+		line = strings.Join(strings.Fields(line), " ")
+		if r := []rune(line); len(r) > 60 {
+			line = strings.TrimSpace(string(r[:59])) + "…"
+		}
+		return line
+	}
+	return ""
+}
+
+// withMember adds a member (`"name":value`) to the JSON object obj.
+func withMember(obj, member []byte) []byte {
+	i := bytes.IndexByte(obj, '{')
+	if i < 0 || len(member) == 0 {
+		return obj
+	}
+	out := make([]byte, 0, len(obj)+len(member)+1)
+	out = append(append(out, obj[:i+1]...), member...)
+	if rest := bytes.TrimLeft(obj[i+1:], " \t\r\n"); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, obj[i+1:]...)
 }
 
 // appendOnce appends msgs to the conversation (AppendMessages also records

@@ -19,6 +19,7 @@ type conversationJSON struct {
 	Title     string            `json:"title"`
 	Metadata  map[string]string `json:"metadata"`
 	Model     *string           `json:"model"`
+	ProjectID *string           `json:"project_id"`
 	CreatedAt int64             `json:"created_at"`
 	UpdatedAt int64             `json:"updated_at"`
 }
@@ -31,6 +32,9 @@ func toConversationJSON(c *store.Conversation) conversationJSON {
 	}
 	if c.Model != "" {
 		j.Model = &c.Model
+	}
+	if c.ProjectID != "" {
+		j.ProjectID = &c.ProjectID
 	}
 	return j
 }
@@ -179,9 +183,10 @@ func parseMessage(raw json.RawMessage, param string) (*store.Message, error) {
 
 func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Title    *string           `json:"title"`
-		Metadata map[string]string `json:"metadata"`
-		Items    []json.RawMessage `json:"items"`
+		Title     *string           `json:"title"`
+		Metadata  map[string]string `json:"metadata"`
+		Items     []json.RawMessage `json:"items"`
+		ProjectID json.RawMessage   `json:"project_id"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, r, err)
@@ -197,6 +202,10 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &store.Conversation{UserID: principal(r).ID, Metadata: req.Metadata}
+	if c.ProjectID, _, err = s.projectParam(r.Context(), c.UserID, req.ProjectID); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if req.Title != nil {
 		if err := checkTitle(*req.Title); err != nil {
 			writeError(w, r, err)
@@ -236,7 +245,13 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	list, more, err := s.store.ListConversations(r.Context(), principal(r).ID, store.ConversationFilter{}, p)
+	uid, f := principal(r).ID, store.ConversationFilter{ProjectID: r.URL.Query().Get("project_id")}
+	list, more, err := s.store.ListConversations(r.Context(), uid, f, p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	total, err := s.store.CountConversations(r.Context(), uid, f)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -246,7 +261,14 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		out[i] = toConversationJSON(&list[i])
 	}
 	first, last := firstLast(list, func(c store.Conversation) string { return c.ID })
-	writeJSON(w, http.StatusOK, newList(out, more, first, last))
+	writeJSON(w, http.StatusOK, conversationList{listBody: newList(out, more, first, last), Total: total})
+}
+
+// conversationList is a page of conversations with the caller's count of
+// all that match (jan-server's clients show it).
+type conversationList struct {
+	listBody[conversationJSON]
+	Total int `json:"total"`
 }
 
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
@@ -260,14 +282,22 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateConversation(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Title    *string            `json:"title"`
-		Metadata *map[string]string `json:"metadata"`
+		Title     *string            `json:"title"`
+		Metadata  *map[string]string `json:"metadata"`
+		ProjectID json.RawMessage    `json:"project_id"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
+	uid := principal(r).ID
 	u := store.ConversationUpdate{Title: req.Title}
+	if project, set, err := s.projectParam(r.Context(), uid, req.ProjectID); err != nil {
+		writeError(w, r, err)
+		return
+	} else if set {
+		u.ProjectID = &project
+	}
 	if req.Title != nil {
 		if err := checkTitle(*req.Title); err != nil {
 			writeError(w, r, err)
@@ -285,7 +315,7 @@ func (s *Server) updateConversation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := r.PathValue("id")
-	c, err := s.store.UpdateConversation(r.Context(), principal(r).ID, id, u)
+	c, err := s.store.UpdateConversation(r.Context(), uid, id, u)
 	if err != nil {
 		writeError(w, r, notFoundAs(err, "conversation_not_found", "conversation %q not found", id))
 		return

@@ -259,12 +259,15 @@ func (s *Server) responseContext(ctx context.Context, uid string, req *responses
 		}
 		return items, nil
 	case req.Conversation != "":
-		_, history, err := s.store.ConversationHistory(ctx, uid, req.Conversation)
+		conv, history, err := s.store.ConversationHistory(ctx, uid, req.Conversation)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "conversation_not_found",
 				Param: "conversation", Message: fmt.Sprintf("conversation %q not found", req.Conversation)}
 		}
 		if err != nil {
+			return nil, err
+		}
+		if history, err = s.withInstruction(ctx, conv, history); err != nil {
 			return nil, err
 		}
 		items := make([]responses.Item, len(history))

@@ -107,6 +107,14 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if len(history) == 0 {
+		writeError(w, r, errInvalid("", "empty_conversation", "the conversation has no messages; add one with POST /v1/conversations/{id}/messages first"))
+		return
+	}
+	if history, err = s.withInstruction(r.Context(), conv, history); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	upstreamBody, err := runBody(rt, history, req)
 	if err != nil {
 		writeError(w, r, err)
@@ -241,9 +249,6 @@ func (s *Server) finishRun(ctx context.Context, run *store.Run, ans *answer) *st
 // message, then the conversation. Runs always stream from the engine so that
 // a cancelled run keeps what was generated.
 func runBody(rt inference.Route, history []store.Message, req runRequest) ([]byte, error) {
-	if len(history) == 0 {
-		return nil, errInvalid("", "empty_conversation", "the conversation has no messages; add one with POST /v1/conversations/{id}/messages first")
-	}
 	return json.Marshal(struct {
 		Model         string          `json:"model"`
 		Messages      json.RawMessage `json:"messages"`

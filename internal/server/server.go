@@ -187,6 +187,12 @@ func (s *Server) routes() http.Handler {
 	idempotent("POST /v1/chat/completions", s.chatCompletions)
 	idempotent("POST /v1/completions", s.completions)
 
+	idempotent("POST /v1/projects", s.createProject)
+	private("GET /v1/projects", s.listProjects)
+	private("GET /v1/projects/{id}", s.getProject)
+	private("PATCH /v1/projects/{id}", s.updateProject)
+	private("DELETE /v1/projects/{id}", s.deleteProject)
+
 	idempotent("POST /v1/conversations", s.createConversation)
 	private("GET /v1/conversations", s.listConversations)
 	private("GET /v1/conversations/{id}", s.getConversation)

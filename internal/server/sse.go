@@ -19,6 +19,9 @@ type sseWriter struct {
 	interval time.Duration
 	timer    *time.Timer // a timer, not a goroutine: streams stay cheap
 	buf      []byte      // one event being written
+	// first, when set, is a member (`"name":value`) the next data event's
+	// JSON object gains: the conversation of a chat goes in its first chunk.
+	first []byte
 }
 
 var (
@@ -75,6 +78,9 @@ func (s *sseWriter) send(payload []byte, flush bool) {
 		return
 	}
 	s.idle = false
+	if s.first != nil {
+		payload, s.first = withMember(payload, s.first), nil
+	}
 	// One Write per event, from a buffer reused across events.
 	s.buf = append(append(append(s.buf[:0], sseDataPrefix...), payload...), sseEventEnd...)
 	if _, err := s.w.Write(s.buf); err != nil { // buffered by net/http: no syscall yet
