@@ -59,7 +59,8 @@ type APIKeys struct {
 type cachedKey struct {
 	p       *Principal
 	id      string
-	expires time.Time
+	expires time.Time  // of this cache entry
+	until   *time.Time // the key's own expiry; nil: never
 	touched time.Time
 }
 
@@ -68,7 +69,10 @@ func NewAPIKeys(st APIKeyStore) *APIKeys {
 	return &APIKeys{store: st, ttl: 30 * time.Second, now: time.Now, cache: map[string]cachedKey{}}
 }
 
-var errBadKey = &Error{Code: "invalid_api_key", Message: "invalid API key"}
+var (
+	errBadKey     = &Error{Code: "invalid_api_key", Message: "invalid API key"}
+	errExpiredKey = &Error{Code: "key_expired", Message: "this API key has expired; create a new one"}
+)
 
 // Verify returns the key owner's principal (AuthMethod api_key).
 func (k *APIKeys) Verify(ctx context.Context, secret string) (*Principal, error) {
@@ -81,6 +85,9 @@ func (k *APIKeys) Verify(ctx context.Context, secret string) (*Principal, error)
 	c, ok := k.cache[hash]
 	k.mu.Unlock()
 	if ok && now.Before(c.expires) {
+		if c.until != nil && !now.Before(*c.until) {
+			return nil, errExpiredKey
+		}
 		k.touch(c, now)
 		return c.p, nil
 	}
@@ -96,8 +103,11 @@ func (k *APIKeys) Verify(ctx context.Context, secret string) (*Principal, error)
 	if subtle.ConstantTimeCompare([]byte(key.Hash), []byte(hash)) != 1 {
 		return nil, errBadKey
 	}
+	if key.ExpiresAt != nil && !now.Before(*key.ExpiresAt) {
+		return nil, errExpiredKey
+	}
 	p := &Principal{ID: key.UserID, Username: key.Username, Scopes: key.Scopes, AuthMethod: MethodAPIKey}
-	c = cachedKey{p: p, id: key.ID, expires: now.Add(k.ttl)}
+	c = cachedKey{p: p, id: key.ID, expires: now.Add(k.ttl), until: key.ExpiresAt}
 	if key.LastUsedAt != nil {
 		c.touched = *key.LastUsedAt
 	}

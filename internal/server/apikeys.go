@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 	"unicode/utf8"
 
 	"github.com/janhq/jan/internal/auth"
@@ -16,6 +17,7 @@ type apiKeyJSON struct {
 	Key        string   `json:"key,omitempty"` // only in the response that creates it
 	CreatedAt  int64    `json:"created_at"`
 	LastUsedAt *int64   `json:"last_used_at"`
+	ExpiresAt  *int64   `json:"expires_at"`
 	Scopes     []string `json:"scopes"`
 }
 
@@ -28,8 +30,15 @@ func toAPIKeyJSON(k *store.APIKey) apiKeyJSON {
 		t := k.LastUsedAt.Unix()
 		j.LastUsedAt = &t
 	}
+	if k.ExpiresAt != nil {
+		t := k.ExpiresAt.Unix()
+		j.ExpiresAt = &t
+	}
 	return j
 }
+
+// maxKeyLifetime bounds expires_in: ten years.
+const maxKeyLifetime = 10 * 365 * 24 * 3600
 
 // keyManager refuses key management to guests and to API keys themselves: a
 // leaked key must not be able to mint more keys.
@@ -47,7 +56,8 @@ func keyManager(p *auth.Principal) error {
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name string `json:"name"`
+		Name      string `json:"name"`
+		ExpiresIn *int64 `json:"expires_in"` // seconds; absent or null: never
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, r, err)
@@ -61,6 +71,10 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if req.ExpiresIn != nil && (*req.ExpiresIn < 1 || *req.ExpiresIn > maxKeyLifetime) {
+		writeError(w, r, errInvalid("expires_in", "invalid_value", "expires_in is in seconds, from 1 to %d (ten years)", maxKeyLifetime))
+		return
+	}
 	p := principal(r)
 	if err := keyManager(p); err != nil {
 		writeError(w, r, err)
@@ -72,6 +86,10 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := &store.APIKey{UserID: p.ID, Username: p.Username, Scopes: p.Scopes, Name: req.Name, Prefix: prefix, Hash: hash}
+	if req.ExpiresIn != nil {
+		at := time.Now().Add(time.Duration(*req.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
+		k.ExpiresAt = &at
+	}
 	markExecuted(w)
 	if err := s.store.CreateAPIKey(r.Context(), k); err != nil {
 		writeError(w, r, err)
@@ -83,36 +101,68 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	if err := keyManager(p); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	keys, err := s.store.ListAPIKeys(r.Context(), p.ID)
+	out, err := s.apiKeyList(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	first, last := firstLast(out, func(k apiKeyJSON) string { return k.ID })
+	writeJSON(w, http.StatusOK, newList(out, false, first, last))
+}
+
+// listAuthAPIKeys is jan-server's GET /auth/api-keys: {"items":[…]}.
+func (s *Server) listAuthAPIKeys(w http.ResponseWriter, r *http.Request) {
+	out, err := s.apiKeyList(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+func (s *Server) apiKeyList(r *http.Request) ([]apiKeyJSON, error) {
+	p := principal(r)
+	if err := keyManager(p); err != nil {
+		return nil, err
+	}
+	keys, err := s.store.ListAPIKeys(r.Context(), p.ID)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]apiKeyJSON, len(keys))
 	for i := range keys {
 		out[i] = toAPIKeyJSON(&keys[i])
 	}
-	first, last := firstLast(keys, func(k store.APIKey) string { return k.ID })
-	writeJSON(w, http.StatusOK, newList(out, false, first, last))
+	return out, nil
 }
 
 // deleteAPIKey revokes a key; it stops working at once on this server.
 func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	if err := keyManager(p); err != nil {
+	id := r.PathValue("id")
+	if err := s.revokeAPIKey(r, id); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	if err := s.store.DeleteAPIKey(r.Context(), p.ID, id); err != nil {
-		writeError(w, r, notFoundAs(err, "api_key_not_found", "API key %q not found", id))
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "api_key.deleted", "deleted": true})
+}
+
+// deleteAuthAPIKey is jan-server's DELETE /auth/api-keys/{id}: 204.
+func (s *Server) deleteAuthAPIKey(w http.ResponseWriter, r *http.Request) {
+	if err := s.revokeAPIKey(r, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
 		return
 	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) revokeAPIKey(r *http.Request, id string) error {
+	p := principal(r)
+	if err := keyManager(p); err != nil {
+		return err
+	}
+	if err := s.store.DeleteAPIKey(r.Context(), p.ID, id); err != nil {
+		return notFoundAs(err, "api_key_not_found", "API key %q not found", id)
+	}
 	s.apiKeys.Forget(id)
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "api_key.deleted", "deleted": true})
+	return nil
 }

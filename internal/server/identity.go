@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/janhq/jan/internal/auth"
 )
@@ -16,6 +17,17 @@ import (
 type tokenResponse struct {
 	*auth.Tokens
 	User *auth.Account `json:"user"`
+	// jan-server's clients read these at the top level.
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+}
+
+func newTokenResponse(t *auth.Tokens, acct *auth.Account) tokenResponse {
+	out := tokenResponse{Tokens: t, User: acct}
+	if acct != nil {
+		out.UserID, out.Username = acct.ID, acct.Username
+	}
+	return out
 }
 
 func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
@@ -24,13 +36,23 @@ func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, tokenResponse{Tokens: tokens, User: acct})
+	writeJSON(w, http.StatusCreated, newTokenResponse(tokens, acct))
 }
 
-// refreshToken reads {"refresh_token": "…"}.
+// refreshToken reads the refresh token: {"refresh_token": "…"} in the
+// body, or (jan-server's GET /auth/refresh-token and GET /auth/logout)
+// as the bearer token.
 func refreshToken(r *http.Request) (string, error) {
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && len(body(r)) == 0 {
+		if bearer = strings.TrimSpace(bearer); bearer != "" {
+			return bearer, nil
+		}
+	}
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
+	}
+	if r.Method == http.MethodGet {
+		return "", errInvalid("refresh_token", "missing_field", "send the refresh token as Authorization: Bearer")
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		return "", err
@@ -52,7 +74,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tokenResponse{Tokens: tokens, User: acct})
+	writeJSON(w, http.StatusOK, newTokenResponse(tokens, acct))
 }
 
 // upgrade turns the calling guest into a user; its conversations stay its own.
@@ -72,7 +94,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tokenResponse{Tokens: tokens, User: acct})
+	writeJSON(w, http.StatusOK, newTokenResponse(tokens, acct))
 }
 
 // logout revokes a refresh token; it answers 204 whether or not the token

@@ -171,13 +171,20 @@ func (s *Server) routes() http.Handler {
 	signIn("POST /auth/guest", s.guest)
 	signIn("POST /auth/guest-login", s.guest)
 	signIn("POST /auth/refresh", s.refresh)
+	signIn("POST /auth/refresh-token", s.refresh)
+	signIn("GET /auth/refresh-token", s.refresh)
 	signIn("POST /auth/logout", s.logout)
+	signIn("GET /auth/logout", s.logout)
 	mux.Handle("POST /auth/upgrade", s.authenticate(s.rateLimit(s.perAddress(s.readBody(authBodyLimit, http.HandlerFunc(s.upgrade))))))
 	private("GET /auth/me", s.me)
 
 	idempotent("POST /v1/api-keys", s.createAPIKey)
 	private("GET /v1/api-keys", s.listAPIKeys)
 	private("DELETE /v1/api-keys/{id}", s.deleteAPIKey)
+	// jan-server's spellings of the same (see API.md "jan-server compatibility").
+	idempotent("POST /auth/api-keys", s.createAPIKey)
+	private("GET /auth/api-keys", s.listAuthAPIKeys)
+	private("DELETE /auth/api-keys/{id}", s.deleteAuthAPIKey)
 
 	private("GET /v1/admin/users", s.requireAdmin(s.listUsers))
 	private("POST /v1/admin/models/sync", s.requireAdmin(s.syncModels))

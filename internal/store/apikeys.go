@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-const apiKeyCols = "id, user_id, username, scopes, name, prefix, hash, created_at, last_used_at"
+const apiKeyCols = "id, user_id, username, scopes, name, prefix, hash, created_at, last_used_at, expires_at"
 
 func scanAPIKey(r rowScanner) (*APIKey, error) {
 	var k APIKey
 	var scopes string
 	if err := r.Scan(&k.ID, &k.UserID, &k.Username, &scopes, &k.Name, &k.Prefix, &k.Hash,
-		timeCol{&k.CreatedAt}, nullTimeCol{&k.LastUsedAt}); err != nil {
+		timeCol{&k.CreatedAt}, nullTimeCol{&k.LastUsedAt}, nullTimeCol{&k.ExpiresAt}); err != nil {
 		return nil, err
 	}
 	k.Scopes = strings.Fields(scopes)
@@ -28,9 +28,9 @@ func (s *sqlStore) CreateAPIKey(ctx context.Context, k *APIKey) error {
 		k.CreatedAt = s.timestamp()
 	}
 	return s.write1(ctx, "create api key", func(ctx context.Context, q queryer) error {
-		_, err := s.exec(ctx, q, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		_, err := s.exec(ctx, q, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			k.ID, k.UserID, k.Username, strings.Join(k.Scopes, " "), k.Name, k.Prefix, k.Hash,
-			s.d.timeArg(k.CreatedAt), s.d.nullTimeArg(k.LastUsedAt))
+			s.d.timeArg(k.CreatedAt), s.d.nullTimeArg(k.LastUsedAt), s.d.nullTimeArg(k.ExpiresAt))
 		return err
 	})
 }

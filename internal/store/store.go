@@ -385,4 +385,5 @@ type APIKey struct {
 	Hash       string
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
+	ExpiresAt  *time.Time // nil: never
 }

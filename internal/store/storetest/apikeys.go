@@ -33,6 +33,16 @@ func testAPIKeys(t *testing.T, st store.Store) {
 	if got.ID != a.ID || got.UserID != "user_a" || got.Username != "alice" || len(got.Scopes) != 1 || got.Scopes[0] != "user" || got.LastUsedAt != nil {
 		t.Errorf("APIKeyByHash = %+v", got)
 	}
+	if got.ExpiresAt != nil {
+		t.Errorf("a key made without an expiry expires at %v", got.ExpiresAt)
+	}
+	expiry := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	must(t, st.CreateAPIKey(c, &store.APIKey{UserID: "user_b", Name: "short", Prefix: "jan_mnop", Hash: "hash-b2", ExpiresAt: &expiry}))
+	got, err = st.APIKeyByHash(c, "hash-b2")
+	must(t, err)
+	if got.ExpiresAt == nil || !got.ExpiresAt.Equal(expiry) {
+		t.Errorf("ExpiresAt read back as %v, want %v", got.ExpiresAt, expiry)
+	}
 	_, err = st.APIKeyByHash(c, "nope")
 	wantErr(t, "APIKeyByHash of an unknown hash", err, store.ErrNotFound)
 
