@@ -55,6 +55,9 @@ type Options struct {
 	TTFT       time.Duration // delay before the first token (streaming) or the response (non-streaming)
 	TokenDelay time.Duration // delay between tokens
 	APIKey     string        // if set, require Authorization: Bearer <key>
+	// ContextLength, if set, is reported as each model's max_model_len in
+	// GET /v1/models, as vLLM does.
+	ContextLength int
 }
 
 // Step scripts the behaviour of one completion request. Zero fields mean
@@ -176,13 +179,14 @@ func (e *Engine) serveModels(w http.ResponseWriter) {
 		Object  string `json:"object"`
 		Created int64  `json:"created"`
 		OwnedBy string `json:"owned_by"`
+		MaxLen  int    `json:"max_model_len,omitempty"`
 	}
 	list := struct {
 		Object string  `json:"object"`
 		Data   []model `json:"data"`
 	}{Object: "list", Data: []model{}}
 	for _, m := range e.opts.Models {
-		list.Data = append(list.Data, model{ID: m, Object: "model", Created: 1700000000, OwnedBy: "fakeengine"})
+		list.Data = append(list.Data, model{ID: m, Object: "model", Created: 1700000000, OwnedBy: "fakeengine", MaxLen: e.opts.ContextLength})
 	}
 	writeJSON(w, http.StatusOK, list)
 }

@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,6 +181,11 @@ func decodeModelList(resp *http.Response) ([]ModelSpec, error) {
 		Object string `json:"object"`
 		Data   *[]struct {
 			ID string `json:"id"`
+			// The context window, as engines name it: vLLM, LM Studio
+			// and OpenRouter, and others.
+			MaxModelLen   int `json:"max_model_len"`
+			ContextLength int `json:"context_length"`
+			ContextWindow int `json:"context_window"`
 		} `json:"data"`
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxModelList))
@@ -199,7 +205,8 @@ func decodeModelList(resp *http.Response) ([]ModelSpec, error) {
 			continue
 		}
 		seen[m.ID] = true
-		models = append(models, ModelSpec{ID: m.ID, ServedName: m.ID, Capabilities: []string{CapChat, CapCompletions}})
+		models = append(models, ModelSpec{ID: m.ID, ServedName: m.ID, Capabilities: []string{CapChat, CapCompletions},
+			ContextLength: max(cmp.Or(m.MaxModelLen, m.ContextLength, m.ContextWindow), 0)})
 	}
 	return models, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -18,13 +19,15 @@ const (
 	CapChat        = "chat"
 	CapCompletions = "completions"
 	CapEmbeddings  = "embeddings"
+	CapVision      = "vision"    // takes images (catalog: supports_images)
+	CapReasoning   = "reasoning" // thinks before answering (catalog: supports_reasoning)
 )
 
 // KindOpenAI is the only provider kind: an OpenAI-compatible HTTP API.
 const KindOpenAI = "openai"
 
 var (
-	knownCapabilities   = []string{CapChat, CapCompletions, CapEmbeddings}
+	knownCapabilities   = []string{CapChat, CapCompletions, CapEmbeddings, CapVision, CapReasoning}
 	defaultCapabilities = []string{CapChat, CapCompletions}
 )
 
@@ -39,7 +42,12 @@ type ModelSpec struct {
 	ID           string   // public id clients send as "model"
 	ServedName   string   // the name the provider knows it by; defaults to ID
 	DisplayName  string   // optional
-	Capabilities []string // subset of chat, completions, embeddings; defaults to [chat, completions]
+	Capabilities []string // subset of chat, completions, embeddings, vision, reasoning; defaults to [chat, completions]
+	Family       string   // optional, e.g. "qwen2.5"; the catalog guesses it from the id otherwise
+	// ContextLength is the model's context window in tokens: from
+	// providers.yaml, or what the engine reports (vLLM's max_model_len);
+	// 0 when unknown.
+	ContextLength int
 }
 
 // Provider is an OpenAI-compatible endpoint and the models jan serves from it.
@@ -49,7 +57,49 @@ type Provider struct {
 	BaseURL  string            // as configured; see URL
 	Headers  map[string]string // sent on every upstream request (e.g. Authorization)
 	Models   []ModelSpec
-	Detected bool // found by auto-detection rather than configured
+	Detected bool   // found by auto-detection rather than configured
+	Vendor   string // optional: who makes the engine or API ("ollama", "vllm", "openai"); see VendorName
+}
+
+// VendorName is the provider's vendor: as configured, else guessed from
+// the engine jan detected or the API's host, else "openai-compatible".
+func (p *Provider) VendorName() string {
+	if p.Vendor != "" {
+		return p.Vendor
+	}
+	if p.Detected {
+		return p.Name
+	}
+	u, err := url.Parse(p.BaseURL)
+	if err != nil {
+		return "openai-compatible"
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for _, v := range []struct{ vendor, host, port string }{
+		{"openai", "api.openai.com", ""}, {"anthropic", "api.anthropic.com", ""}, {"groq", "api.groq.com", ""},
+		{"openrouter", "openrouter.ai", ""}, {"mistral", "api.mistral.ai", ""}, {"together", "api.together.xyz", ""},
+		{"google", "generativelanguage.googleapis.com", ""},
+		{"ollama", "", "11434"}, {"lmstudio", "", "1234"}, {"jan", "", "1337"},
+	} {
+		if (v.host != "" && host == v.host) || (v.port != "" && port == v.port) {
+			return v.vendor
+		}
+	}
+	if strings.Contains(strings.ToLower(p.Name), "vllm") || strings.Contains(host, "vllm") {
+		return "vllm"
+	}
+	return "openai-compatible"
+}
+
+// PublicBaseURL is BaseURL without what may be secret in it (user
+// information, query): safe to show to any signed-in user.
+func (p *Provider) PublicBaseURL() string {
+	u, err := url.Parse(p.BaseURL)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
+	return u.String()
 }
 
 // Config is a parsed providers.yaml.
@@ -202,13 +252,14 @@ func (p *configParser) parse(root *yaml.Node) *Config {
 }
 
 func (p *configParser) provider(path string, n *yaml.Node) (Provider, bool) {
-	f, ok := p.mapping(path, n, "name", "kind", "base_url", "headers", "models")
+	f, ok := p.mapping(path, n, "name", "kind", "vendor", "base_url", "headers", "models")
 	if !ok {
 		return Provider{}, false
 	}
 	prov := Provider{
 		Name:    p.str(path+".name", f["name"]),
 		Kind:    p.str(path+".kind", f["kind"]),
+		Vendor:  p.str(path+".vendor", f["vendor"]),
 		BaseURL: p.str(path+".base_url", f["base_url"]),
 	}
 	if hn := f["headers"]; hn != nil && !isNull(hn) {
@@ -241,7 +292,7 @@ func (p *configParser) provider(path string, n *yaml.Node) (Provider, bool) {
 }
 
 func (p *configParser) model(path string, n *yaml.Node) (ModelSpec, bool) {
-	f, ok := p.mapping(path, n, "id", "served_name", "display_name", "capabilities")
+	f, ok := p.mapping(path, n, "id", "served_name", "display_name", "capabilities", "family", "context_length")
 	if !ok {
 		return ModelSpec{}, false
 	}
@@ -249,6 +300,14 @@ func (p *configParser) model(path string, n *yaml.Node) (ModelSpec, bool) {
 		ID:          p.str(path+".id", f["id"]),
 		ServedName:  p.str(path+".served_name", f["served_name"]),
 		DisplayName: p.str(path+".display_name", f["display_name"]),
+		Family:      p.str(path+".family", f["family"]),
+	}
+	if cl := f["context_length"]; cl != nil && !isNull(cl) {
+		n, err := strconv.Atoi(p.str(path+".context_length", cl))
+		if err != nil || n < 1 {
+			p.fail(path+".context_length", "must be a positive number of tokens (line %d)", cl.Line)
+		}
+		m.ContextLength = n
 	}
 	if cn := f["capabilities"]; cn != nil && !isNull(cn) {
 		if cn.Kind != yaml.SequenceNode {

@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/janhq/jan/internal/auth"
+	"github.com/janhq/jan/internal/fakeengine"
 	"github.com/janhq/jan/internal/store"
 )
 
@@ -174,4 +177,80 @@ func newStoredKey(t *testing.T, e *env, userID string, until time.Time) string {
 		t.Fatal(err)
 	}
 	return secret
+}
+
+// The model catalog and the provider list: from providers.yaml, completed
+// by what the engine reports, never a secret.
+func TestModelCatalog(t *testing.T) {
+	extra := `  - name: remote
+    vendor: acme
+    base_url: https://user:pw-secret@models.example.com/v1
+    headers:
+      Authorization: Bearer h-secret
+    models:
+      - id: acme/Thinker-2-70B
+        display_name: Thinker 2
+        family: thinker
+        context_length: 131072
+        capabilities: [chat, vision, reasoning]
+`
+	onBothBackends(t, envOptions{engine: fakeengine.Options{ContextLength: 8192}, providers: extra}, func(t *testing.T, e *env) {
+		tok := e.guest()
+		var engineCalls atomic.Int32
+		e.engineHook = func(r *http.Request) {
+			if r.URL.Path == "/v1/models" {
+				engineCalls.Add(1)
+			}
+		}
+		// The engine-served model: its context length from the engine, once a minute at most.
+		for range 2 {
+			r := e.do("GET", "/v1/models/catalogs/"+testModel, tok, nil, nil)
+			if r.status != 200 || string(r.body) != `{"id":"fake-model","object":"model_catalog","display_name":"fake-model","family":"fake",`+
+				`"context_length":8192,"capabilities":["chat","completions"],"supports_images":false,"supports_reasoning":false,"active":true}` {
+				t.Errorf("catalog of %s: %d %s", testModel, r.status, r.body)
+			}
+		}
+		if n := engineCalls.Load(); n != 1 {
+			t.Errorf("two catalog reads asked the engine %d times, want 1", n)
+		}
+		// A configured model whose id has a slash; providers.yaml is enough.
+		r := e.do("GET", "/v1/models/catalogs/acme/Thinker-2-70B", tok, nil, nil)
+		var c catalogJSON
+		r.decode(t, &c)
+		if r.status != 200 || c.ID != "acme/Thinker-2-70B" || c.DisplayName != "Thinker 2" || c.Family != "thinker" || c.ContextLength == nil ||
+			*c.ContextLength != 131072 || !c.SupportsImages || !c.SupportsReasoning || !c.Active {
+			t.Errorf("catalog of a configured model: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", "/v1/models/catalogs/nope/nothing", tok, nil, nil); r.status != 404 || r.errorCode(t) != "model_not_found" {
+			t.Errorf("catalog of an unknown model: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", "/v1/models/catalogs/"+testModel, "", nil, nil); r.status != 401 {
+			t.Errorf("catalog without a token: %d", r.status)
+		}
+		// The model route itself still answers for ids with slashes.
+		if r := e.do("GET", "/v1/models/acme/Thinker-2-70B", tok, nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"object":"model"`) {
+			t.Errorf("GET /v1/models/acme/Thinker-2-70B: %d %s", r.status, r.body)
+		}
+
+		r = e.do("GET", "/v1/models/providers", tok, nil, nil)
+		if r.status != 200 || r.body[0] != '[' {
+			t.Fatalf("providers: %d %s", r.status, r.body)
+		}
+		for _, secret := range []string{"pw-secret", "h-secret", "user:"} {
+			if strings.Contains(string(r.body), secret) {
+				t.Errorf("the provider list shows %q: %s", secret, r.body)
+			}
+		}
+		var provs []providerJSON
+		r.decode(t, &provs)
+		if len(provs) != 2 || provs[1].Name != "remote" || provs[1].Vendor != "acme" || provs[1].BaseURL != "https://models.example.com/v1" ||
+			!provs[1].Active || !strings.HasPrefix(provs[0].ID, "prov_") || provs[0].ID == provs[1].ID || provs[0].Vendor != "openai-compatible" {
+			t.Errorf("providers: %s", r.body)
+		}
+		var again []providerJSON
+		e.do("GET", "/v1/models/providers", tok, nil, nil).decode(t, &again)
+		if len(again) != 2 || again[0].ID != provs[0].ID {
+			t.Errorf("provider ids are not stable: %v then %v", provs, again)
+		}
+	})
 }

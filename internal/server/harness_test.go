@@ -81,6 +81,7 @@ type envOptions struct {
 	gateway   string        // gateway secret
 	bodies    BodyLimits    // request body limits (zero: the defaults)
 	durable   Durability    // checkpoints and final-write retries (zero: the defaults)
+	providers string        // more providers.yaml entries (under providers:)
 }
 
 const testModel = "fake-model"
@@ -121,6 +122,7 @@ func newEnv(t testing.TB, o envOptions) *env {
       - id: `+testModel+`
         served_name: served/fake-model
         capabilities: [chat, completions]
+`+o.providers+`
 routing:
   default_provider: fake
 `), 0o600); err != nil {

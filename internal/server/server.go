@@ -63,6 +63,7 @@ type Server struct {
 	store         store.Store
 	models        *inference.Registry
 	upstream      Upstream
+	engineReports engineReports // what engines say of their models, for the catalog
 	identity      auth.IdentityProvider
 	verifier      auth.Verifier
 	apiKeys       *auth.APIKeys
@@ -191,6 +192,8 @@ func (s *Server) routes() http.Handler {
 
 	private("GET /v1/models", s.listModels)
 	private("GET /v1/models/{id...}", s.getModel)
+	private("GET /v1/models/catalogs/{id...}", s.getModelCatalog)
+	private("GET /v1/models/providers", s.listModelProviders)
 	idempotent("POST /v1/chat/completions", s.chatCompletions)
 	idempotent("POST /v1/completions", s.completions)
 
