@@ -102,6 +102,17 @@ type Project struct {
 	UpdatedAt   time.Time
 }
 
+// LoginState is a browser sign-in in progress: the PKCE verifier and
+// where to send the browser, under the SHA-256 of the state sent to the
+// identity provider.
+type LoginState struct {
+	StateHash   string
+	Verifier    string
+	RedirectURL string
+	QueryMode   bool // tokens in the redirect's query (loopback apps), not its fragment
+	ExpiresAt   time.Time
+}
+
 // ProjectUpdate changes only the fields that are non-nil.
 type ProjectUpdate struct {
 	Name        *string
@@ -267,6 +278,12 @@ type Store interface {
 	// DeleteProject deletes the project; its conversations stay, in no
 	// project.
 	DeleteProject(ctx context.Context, userID, id string) error
+	// CreateLoginState stores a browser sign-in in progress (and drops the
+	// expired ones).
+	CreateLoginState(ctx context.Context, ls *LoginState) error
+	// TakeLoginState deletes and returns a sign-in in progress: single
+	// use. Missing, taken or expired is ErrNotFound.
+	TakeLoginState(ctx context.Context, stateHash string) (*LoginState, error)
 	// DeleteConversation deletes the conversation with its messages and runs.
 	DeleteConversation(ctx context.Context, userID, id string) error
 

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Conversations", testConversations},
 		{"UpdateConversation", testUpdateConversation},
 		{"Projects", testProjects},
+		{"LoginStates", testLoginStates},
 		{"Metadata", testMetadata},
 		{"Messages", testMessages},
 		{"ConcurrentAppends", testConcurrentAppends},
