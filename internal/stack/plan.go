@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +50,12 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	}
 	if s.ServerAddr == "" {
 		s.ServerAddr = "127.0.0.1:8080"
+	}
+	if env["JAN_PUBLIC_URL"] == "" {
+		// Keycloak sends browsers back to the server's /auth/callback.
+		if _, port, err := net.SplitHostPort(s.ServerAddr); err == nil {
+			env["JAN_PUBLIC_URL"] = "http://localhost:" + port
+		}
 	}
 	files, err := Files(KongConfig{Upstream: UpstreamURL(s.ServerAddr), GatewaySecret: secrets.Get(SecretGatewaySecret)})
 	if err != nil {
@@ -164,6 +171,7 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 		"BACKEND_CLIENT_SECRET":       p.Secrets.Get(SecretBackendClientSecret),
 		"JAN_GATEWAY_SECRET":          p.Secrets.Get(SecretGatewaySecret),
 		"JAN_PROVIDERS":               providersPath,
+		"JAN_PUBLIC_URL":              p.Env["JAN_PUBLIC_URL"], // as Keycloak has it for the browser sign-in's redirect
 		"JAN_NO_DETECT":               "true",
 		SecretVLLMInternalKey:         p.Secrets.Get(SecretVLLMInternalKey),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318),

@@ -26,6 +26,7 @@ type Provider struct {
 	issuer        string
 	tokenURL      string
 	logoutURL     string
+	authURL       string // where a browser signs in (authorization code flow)
 	jwksURL       string
 	adminURL      string // {BaseURL}/admin/realms/{realm}
 	wantTokenType string // requested_token_type of the guest exchange
@@ -61,6 +62,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 
 	var disc struct {
 		Issuer             string `json:"issuer"`
+		AuthEndpoint       string `json:"authorization_endpoint"`
 		TokenEndpoint      string `json:"token_endpoint"`
 		EndSessionEndpoint string `json:"end_session_endpoint"`
 		JWKSURI            string `json:"jwks_uri"`
@@ -79,6 +81,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	p.tokenURL, p.jwksURL = disc.TokenEndpoint, disc.JWKSURI
 	p.logoutURL = orDefault(disc.EndSessionEndpoint, p.issuer+"/protocol/openid-connect/logout")
+	p.authURL = orDefault(disc.AuthEndpoint, p.issuer+"/protocol/openid-connect/auth")
 
 	// JWKS refetches are limited inside the verifier (auth.NewOIDCVerifier).
 	p.verifier, err = auth.NewOIDCVerifier(ctx, &http.Client{Transport: hc.Transport, Timeout: callTimeout}, p.issuer, cfg.TargetClientID)
@@ -332,6 +335,46 @@ func (p *Provider) Logout(ctx context.Context, refreshToken string) error {
 		return problem("could not log out", err)
 	}
 	return nil
+}
+
+// AuthCodeURL is where a browser signs in to the realm: the authorization
+// code flow on the llm-api client, scope openid, with the PKCE S256
+// challenge of the caller's verifier.
+func (p *Provider) AuthCodeURL(redirectURI, state, challenge string) string {
+	q := url.Values{
+		"client_id":             {p.cfg.TargetClientID},
+		"response_type":         {"code"},
+		"scope":                 {"openid"},
+		"redirect_uri":          {redirectURI},
+		"state":                 {state},
+		"code_challenge":        {challenge},
+		"code_challenge_method": {"S256"},
+	}
+	sep := "?"
+	if strings.Contains(p.authURL, "?") {
+		sep = "&"
+	}
+	return p.authURL + sep + q.Encode()
+}
+
+// ExchangeCode trades an authorization code for tokens, proving the PKCE
+// verifier. A code Keycloak refuses (unknown, used, expired, the wrong
+// verifier or redirect) is *auth.Error invalid_grant.
+func (p *Provider) ExchangeCode(ctx context.Context, code, redirectURI, verifier string) (*auth.Tokens, *auth.Account, error) {
+	form := url.Values{"client_id": {p.cfg.TargetClientID}, "grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirectURI}, "code_verifier": {verifier}}
+	var tr tokenResponse
+	if _, err := p.do(ctx, call{op: "token (authorization_code)", method: http.MethodPost, url: p.tokenURL, form: form, out: &tr}); err != nil {
+		if isInvalidGrant(err) {
+			return nil, nil, &auth.Error{Code: "invalid_grant", Message: "the identity provider refused the sign-in code; sign in again"}
+		}
+		return nil, nil, problem("could not finish the browser sign-in", err)
+	}
+	toks, pr, err := p.checkTokens(ctx, &tr)
+	if err != nil {
+		return nil, nil, problem("could not finish the browser sign-in", err)
+	}
+	return toks, &auth.Account{ID: pr.ID, Username: pr.Username, Guest: pr.IsGuest}, nil
 }
 
 // checkTokens verifies the access token Keycloak just issued with jan's own

@@ -2,12 +2,14 @@ package keycloak_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -586,4 +588,112 @@ func TestGuestCleanupWhenClientLeaves(t *testing.T) {
 	if users := s.Users(); len(users) != 0 {
 		t.Fatalf("guest left behind after the client left: %+v", users)
 	}
+}
+
+// The browser sign-in against the double: authorization code with PKCE
+// S256 on the llm-api client; the double checks client, redirect and
+// verifier, and a code works once.
+func TestBrowserSignIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const callback = "http://jan.example.com/auth/callback"
+	s := keycloaktest.New(t, keycloaktest.Options{PublicURL: "http://jan.example.com"})
+	p := newProvider(t, s, keycloak.GuestGrantPassword)
+	toks, _, err := p.Guest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := p.Verifier().Verify(ctx, toks.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Upgrade(ctx, pr, auth.Upgrade{Username: "alice", Email: "alice@example.com", Password: "correct horse 9"}); err != nil {
+		t.Fatal(err)
+	}
+	verifier := strings.Repeat("v", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	// authorize follows the authorization URL as a browser would, signing
+	// in with the login form, and returns where it was sent.
+	authorize := func(authURL string) *url.URL {
+		t.Helper()
+		res, err := noRedirect.Get(authURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK { // the login form
+			form := url.Values{"username": {"alice"}, "password": {"correct horse 9"}}
+			for k, v := range res.Request.URL.Query() {
+				form[k] = v
+			}
+			if res, err = noRedirect.PostForm(strings.Split(authURL, "?")[0], form); err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+		}
+		if res.StatusCode != http.StatusFound {
+			t.Fatalf("authorization endpoint: %d", res.StatusCode)
+		}
+		loc, err := url.Parse(res.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	authURL := p.AuthCodeURL(callback, "st4te", challenge)
+	u, _ := url.Parse(authURL)
+	if q := u.Query(); q.Get("client_id") != "llm-api" || q.Get("response_type") != "code" || q.Get("scope") != "openid" ||
+		q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") != challenge || q.Get("redirect_uri") != callback {
+		t.Fatalf("authorization URL %s", authURL)
+	}
+	loc := authorize(authURL)
+	code := loc.Query().Get("code")
+	if loc.Scheme+"://"+loc.Host+loc.Path != callback || loc.Query().Get("state") != "st4te" || code == "" {
+		t.Fatalf("redirected to %s", loc)
+	}
+	// The wrong verifier is refused, and the code is then spent.
+	if _, _, err := p.ExchangeCode(ctx, code, callback, strings.Repeat("w", 43)); !isGrantError(err) {
+		t.Fatalf("a wrong code_verifier: %v", err)
+	}
+	if _, _, err := p.ExchangeCode(ctx, code, callback, verifier); !isGrantError(err) {
+		t.Fatalf("a code used once already: %v", err)
+	}
+
+	// With the browser signed in: a code at once, traded once.
+	s.SignInBrowser("alice")
+	code = authorize(p.AuthCodeURL(callback, "again", challenge)).Query().Get("code")
+	if _, _, err := p.ExchangeCode(ctx, code, "http://jan.example.com/elsewhere", verifier); !isGrantError(err) {
+		t.Fatalf("another redirect_uri at the token endpoint: %v", err)
+	}
+	code = authorize(p.AuthCodeURL(callback, "again", challenge)).Query().Get("code")
+	got, acct, err := p.ExchangeCode(ctx, code, callback, verifier)
+	if err != nil || acct.Username != "alice" || acct.Guest || got.AccessToken == "" || got.RefreshToken == "" {
+		t.Fatalf("exchange: %+v %+v %v", got, acct, err)
+	}
+	if _, _, err := p.ExchangeCode(ctx, code, callback, verifier); !isGrantError(err) {
+		t.Fatalf("replaying a code: %v", err)
+	}
+
+	// The authorization endpoint refuses a redirect the client does not
+	// list, and a request without PKCE (the client requires S256).
+	res, err := noRedirect.Get(p.AuthCodeURL("https://evil.example.com/cb", "x", challenge))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("a redirect_uri not registered: %d", res.StatusCode)
+	}
+	plain := strings.Replace(p.AuthCodeURL(callback, "x", challenge), "code_challenge_method=S256", "", 1)
+	if loc := authorize(plain); loc.Query().Get("error") != "invalid_request" || loc.Query().Get("code") != "" {
+		t.Errorf("no code_challenge_method: sent to %s", loc)
+	}
+}
+
+func isGrantError(err error) bool {
+	var ae *auth.Error
+	return errors.As(err, &ae) && ae.Code == "invalid_grant"
 }

@@ -54,6 +54,9 @@ type Options struct {
 	Now func() time.Time
 	// AccessTTL overrides the realm's accessTokenLifespan.
 	AccessTTL time.Duration
+	// PublicURL renders the realm's ${JAN_PUBLIC_URL} (the llm-api client's
+	// redirect URI is its /auth/callback); default the realm's default.
+	PublicURL string
 	// StandardTokenExchangeOnly behaves like Keycloak 26 without the legacy
 	// token-exchange feature: an exchange naming requested_subject is refused.
 	StandardTokenExchangeOnly bool
@@ -101,6 +104,8 @@ type Double struct {
 	failNext    []failRule
 	jwksFetches int
 	tokenCalls  map[string]int
+	codes       map[string]*authCode // authorization codes not yet used
+	browserUser string               // the user signed in in "the browser" (SignInBrowser)
 }
 
 type settings struct {
@@ -129,6 +134,9 @@ type client struct {
 	id, clientID, secret string
 	public, enabled      bool
 	directAccess         bool
+	standardFlow         bool     // the authorization code flow
+	redirectURIs         []string // allowed redirect_uri values; a trailing * matches a prefix
+	pkceMethod           string   // "S256": the client requires PKCE with S256
 	serviceAccounts      bool
 	mappers              []keycloak.ProtocolMapperRepresentation
 	saUser               string // id of the service-account user
@@ -175,6 +183,7 @@ func NewHandler(opts Options) (*Double, error) {
 		users:      map[string]*user{},
 		sessions:   map[string]*session{},
 		tokenCalls: map[string]int{},
+		codes:      map[string]*authCode{},
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -199,8 +208,11 @@ func NewHandler(opts Options) (*Double, error) {
 		raw = assets.RealmJSON
 	}
 	rendered, err := keycloak.RenderRealm(raw, func(name string) (string, bool) {
-		if name == "BACKEND_CLIENT_SECRET" {
+		switch name {
+		case "BACKEND_CLIENT_SECRET":
 			return secret, true
+		case "JAN_PUBLIC_URL":
+			return opts.PublicURL, opts.PublicURL != ""
 		}
 		return "", false
 	})
@@ -290,6 +302,9 @@ func (d *Double) load(rep *keycloak.RealmRepresentation) error {
 			public:          boolOr(c.PublicClient, false),
 			enabled:         boolOr(c.Enabled, true),
 			directAccess:    boolOr(c.DirectAccessGrantsEnabled, false),
+			standardFlow:    boolOr(c.StandardFlowEnabled, true),
+			redirectURIs:    c.RedirectURIs,
+			pkceMethod:      c.Attributes["pkce.code.challenge.method"],
 			serviceAccounts: boolOr(c.ServiceAccountsEnabled, false),
 			mappers:         c.ProtocolMappers,
 		}
@@ -566,6 +581,8 @@ func (d *Double) routes() http.Handler {
 	mux.HandleFunc("GET "+oidc+"/certs", d.realm(d.certs))
 	mux.HandleFunc("POST "+oidc+"/token", d.realm(d.token))
 	mux.HandleFunc("POST "+oidc+"/logout", d.realm(d.logout))
+	mux.HandleFunc("GET "+oidc+"/auth", d.realm(d.authorize))
+	mux.HandleFunc("POST "+oidc+"/auth", d.realm(d.authorize))
 	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "UP", "checks": []any{}})
 	})

@@ -19,6 +19,7 @@ const (
 	grantPassword          = "password"
 	grantRefresh           = "refresh_token"
 	grantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	grantAuthorizationCode = "authorization_code"
 
 	tokenTypeAccess  = "urn:ietf:params:oauth:token-type:access_token"
 	tokenTypeRefresh = "urn:ietf:params:oauth:token-type:refresh_token"
@@ -107,6 +108,8 @@ func (d *Double) token(w http.ResponseWriter, r *http.Request) {
 		d.refresh(w, r, c, form)
 	case grantTokenExchange:
 		d.exchange(w, r, c, form)
+	case grantAuthorizationCode:
+		d.authorizationCode(w, r, c, form)
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant_type")
 	}
