@@ -192,13 +192,19 @@ func TestRealmFile(t *testing.T) {
 	})
 }
 
-func TestRealmFileHasOnlyTheSecretPlaceholder(t *testing.T) {
+func TestRealmFileHasOnlyItsTwoPlaceholders(t *testing.T) {
 	t.Parallel()
-	// Keycloak's import resolves every ${...}: any other would be replaced
-	// (or refused) at import time.
+	// Keycloak's import resolves every ${...} from its environment, which
+	// compose.yaml sets: any other would be replaced (or refused) at import
+	// time. The public URL has a default; the secret has none.
 	got := regexp.MustCompile(`\$\{[^}]*\}`).FindAllString(string(assets.RealmJSON), -1)
-	if !slices.Equal(got, []string{"${BACKEND_CLIENT_SECRET}"}) {
-		t.Fatalf("placeholders = %q, want only ${BACKEND_CLIENT_SECRET}", got)
+	if !slices.Equal(got, []string{"${BACKEND_CLIENT_SECRET}", "${JAN_PUBLIC_URL:http://localhost:8080}"}) {
+		t.Fatalf("placeholders = %q, want ${BACKEND_CLIENT_SECRET} and ${JAN_PUBLIC_URL:http://localhost:8080}", got)
+	}
+	for _, name := range []string{"BACKEND_CLIENT_SECRET", "JAN_PUBLIC_URL"} {
+		if !strings.Contains(string(assets.ComposeYAML), "      "+name+": ${"+name) {
+			t.Errorf("compose.yaml does not give Keycloak %s", name)
+		}
 	}
 	if _, err := keycloak.RenderRealm(assets.RealmJSON, func(string) (string, bool) { return "", false }); err == nil ||
 		!strings.Contains(err.Error(), "BACKEND_CLIENT_SECRET") {
