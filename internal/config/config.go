@@ -50,6 +50,10 @@ type Config struct {
 	Telemetry       Telemetry     // OpenTelemetry export
 	IdentityWait    time.Duration // how long to wait for the identity provider at start
 	Admins          []string      // JAN_ADMINS: usernames with the admin role (embedded mode)
+	// LoginRedirects are where the browser sign-in may send a browser back
+	// to (JAN_LOGIN_REDIRECT_URLS: exact URLs, or prefixes ending in *);
+	// loopback http URLs (native apps, jan login --web) always may.
+	LoginRedirects []string
 	GatewaySecret   string        // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
 	// Rate limits per role as PER_MINUTE:BURST:STREAMS or "off"; "" = the default.
 	RateLimitGuest, RateLimitUser, RateLimitAdmin string
@@ -191,6 +195,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	c.Lookup = env
 	c.Admins = splitList(env("JAN_ADMINS"))
 	c.ExtraAddrs = splitList(env("JAN_EXTRA_ADDRS"))
+	c.LoginRedirects = splitList(env("JAN_LOGIN_REDIRECT_URLS"))
 	str(&c.RateLimitGuest, "", "JAN_RATE_LIMIT_GUEST")
 	str(&c.RateLimitUser, "", "JAN_RATE_LIMIT_USER")
 	str(&c.RateLimitAdmin, "", "JAN_RATE_LIMIT_ADMIN")

@@ -82,6 +82,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 		RateLimits:    &limits,
 		GatewaySecret: cfg.GatewaySecret,
 		ListBytes:     cfg.ListBytes,
+		PublicURL:     cfg.PublicURL, LoginRedirects: cfg.LoginRedirects,
 		// The host and listen address name this process: only one process
 		// at a time can listen there, so one that starts under the same
 		// name knows the runs left under it are orphans.

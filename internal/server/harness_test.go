@@ -86,6 +86,9 @@ type envOptions struct {
 
 const testModel = "fake-model"
 
+// testAppRedirect is on the browser sign-in's allow-list in Keycloak mode.
+const testAppRedirect = "https://app.example.com/after-login"
+
 // newEnv starts jan (SQLite, or Postgres when asked) wired to a fake engine,
 // built by Build from settings given as environment variables, as
 // production is.
@@ -160,7 +163,8 @@ routing:
 	}
 	var kc *keycloaktest.Server
 	if o.keycloak {
-		kc = keycloaktest.New(t, keycloaktest.Options{})
+		kc = keycloaktest.New(t, keycloaktest.Options{PublicURL: "http://" + hs.Listener.Addr().String()})
+		settings["JAN_LOGIN_REDIRECT_URLS"] = testAppRedirect + ",https://app.example.com/pages/*"
 		c := kc.Config()
 		for k, v := range map[string]string{"KEYCLOAK_BASE_URL": c.BaseURL, "KEYCLOAK_REALM": c.Realm, "BACKEND_CLIENT_ID": c.BackendClientID,
 			"BACKEND_CLIENT_SECRET": c.BackendClientSecret, "TARGET_CLIENT_ID": c.TargetClientID, "GUEST_ROLE": c.GuestRole} {

@@ -56,6 +56,13 @@ type Options struct {
 	// GatewaySecret, when set, makes requests carrying it in
 	// X-Jan-Gateway-Secret trusted for Kong's X-Consumer-* headers.
 	GatewaySecret string
+	// PublicURL is the server's address as browsers reach it: the browser
+	// sign-in's callback is PublicURL + "/auth/callback".
+	PublicURL string
+	// LoginRedirects allow-lists where the browser sign-in may send a
+	// browser back (exact, or a prefix ending in *); loopback http URLs
+	// always may.
+	LoginRedirects []string
 }
 
 // Server serves the API. Create it with New; it is an http.Handler.
@@ -78,6 +85,7 @@ type Server struct {
 	ready         func(ctx context.Context) error
 	limits        *limiter // nil: no limits
 	gatewaySecret string
+	login         loginSettings // the browser sign-in
 	handler       http.Handler
 
 	// shutdown is cancelled when the server stops: streams still running end
@@ -107,6 +115,7 @@ func New(o Options) *Server {
 		store: o.Store, models: o.Registry, upstream: o.Upstream, identity: o.Identity, verifier: o.Identity.Verifier(), issuer: o.Issuer,
 		log: o.Logger, tracer: o.Tracer, bodyLimits: o.Bodies.withDefaults(), keepalive: o.Keepalive, ready: o.ProviderCheck,
 		runs: map[string]*activeRun{}, started: time.Now(), gatewaySecret: o.GatewaySecret,
+		login: loginSettings{callback: strings.TrimRight(o.PublicURL, "/") + "/auth/callback", allowed: o.LoginRedirects},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -176,6 +185,8 @@ func (s *Server) routes() http.Handler {
 	signIn("GET /auth/refresh-token", s.refresh)
 	signIn("POST /auth/logout", s.logout)
 	signIn("GET /auth/logout", s.logout)
+	signIn("GET /auth/login", s.browserLogin)
+	signIn("GET /auth/callback", s.browserCallback)
 	mux.Handle("POST /auth/upgrade", s.authenticate(s.rateLimit(s.perAddress(s.readBody(authBodyLimit, http.HandlerFunc(s.upgrade))))))
 	private("GET /auth/me", s.me)
 
