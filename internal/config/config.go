@@ -54,7 +54,7 @@ type Config struct {
 	// to (JAN_LOGIN_REDIRECT_URLS: exact URLs, or prefixes ending in *);
 	// loopback http URLs (native apps, jan login --web) always may.
 	LoginRedirects []string
-	GatewaySecret   string        // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
+	GatewaySecret  string // trusted gateway's shared secret (JAN_GATEWAY_SECRET); "" = trust no gateway
 	// Rate limits per role as PER_MINUTE:BURST:STREAMS or "off"; "" = the default.
 	RateLimitGuest, RateLimitUser, RateLimitAdmin string
 	// RateLimitAuth limits /auth writes per client address, PER_MINUTE:BURST or "off"; "" = the default.

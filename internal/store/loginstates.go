@@ -34,4 +34,3 @@ func (s *sqlStore) TakeLoginState(ctx context.Context, stateHash string) (*Login
 	}
 	return &ls, nil
 }
-
