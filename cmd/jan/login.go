@@ -18,20 +18,24 @@ type loginOptions struct {
 	clientOptions
 	Username string
 	Email    string
+	Web      bool
 }
 
 func newLoginCmd() *cobra.Command {
 	o := &loginOptions{clientOptions: clientOptions{IO: systemIO()}}
 	cmd := &cobra.Command{
 		Use:   "login [username]",
-		Short: "Sign in to a jan server with a username and password",
+		Short: "Sign in to a jan server with a username and password, or in a browser",
 		Long: `Sign in with a username and password; the tokens are saved in your user
 config for the server (mode 0600), as jan guest does.
 
 The password is asked for on a terminal; otherwise it is read from the
-first line of stdin.`,
+first line of stdin. With --web (a server in Keycloak mode) the sign-in
+page opens in your browser ($BROWSER, else the system's) and jan waits
+for it on a loopback port; the URL is printed for a browser elsewhere.`,
 		Example: `  jan login alice
-  printf '%s\n' "$PASSWORD" | jan login alice --server https://jan.example.com`,
+  printf '%s\n' "$PASSWORD" | jan login alice --server https://jan.example.com
+  jan login --web --server https://jan.example.com`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -42,6 +46,7 @@ first line of stdin.`,
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.Username, "username", "", "account `name`")
+	cmd.Flags().BoolVar(&o.Web, "web", false, "sign in in a browser (Keycloak mode)")
 	return cmd
 }
 
@@ -70,6 +75,9 @@ func runLogin(cmd *cobra.Command, o *loginOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.Web {
+		return runWebLogin(cmd, o, s)
+	}
 	in := bufio.NewReader(o.IO.In)
 	if o.Username == "" {
 		if o.Username, err = askLine(o.IO, in, "Username: "); err != nil {
@@ -83,6 +91,21 @@ func runLogin(cmd *cobra.Command, o *loginOptions) error {
 	tok, err := s.Login(cmd.Context(), o.Username, password)
 	if err != nil {
 		return identityError(err, s.Server, "password sign-in")
+	}
+	return saveSignedIn(o, s, tok, "Signed in as")
+}
+
+func runWebLogin(cmd *cobra.Command, o *loginOptions, s *client.Session) error {
+	tok, err := s.WebLogin(cmd.Context(), client.WebLoginOptions{
+		Open: func(u string) error { return client.OpenBrowser(o.IO.Getenv, u) },
+		Waiting: func(u string, openErr error) {
+			if openErr != nil {
+				fmt.Fprintf(o.IO.ErrOut, "Could not open a browser: %v\n", openErr)
+			}
+			fmt.Fprintf(o.IO.ErrOut, "Sign in in your browser. If it did not open, visit:\n  %s\nWaiting for the browser…\n", u)
+		}})
+	if err != nil {
+		return identityError(err, s.Server, "browser sign-in")
 	}
 	return saveSignedIn(o, s, tok, "Signed in as")
 }

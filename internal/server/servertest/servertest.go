@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/janhq/jan/internal/auth/keycloaktest"
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/fakeengine"
 	"github.com/janhq/jan/internal/server"
@@ -29,13 +30,17 @@ type Options struct {
 	Engine fakeengine.Options
 	// Models are extra public model ids served by the same engine.
 	Models []string
+	// Keycloak runs the server in Keycloak mode against a Keycloak double
+	// (Server.Keycloak) instead of the embedded issuer.
+	Keycloak bool
 }
 
 // Server is a running jan in front of a fake engine.
 type Server struct {
-	URL    string
-	Engine *fakeengine.Engine
-	http   *httptest.Server
+	URL      string
+	Engine   *fakeengine.Engine
+	Keycloak *keycloaktest.Server // in Keycloak mode
+	http     *httptest.Server
 }
 
 // Start runs jan until the test ends.
@@ -71,6 +76,15 @@ func Start(t testing.TB, o Options) *Server {
 		"JAN_ADDR": ln.Addr().String(), "JAN_DATA_DIR": dir, "JAN_PROVIDERS": providers, "JAN_NO_DETECT": "true",
 		"JAN_UPSTREAM_TIMEOUT": "10s", "JAN_RATE_LIMIT_GUEST": "off", "JAN_RATE_LIMIT_USER": "off", "JAN_RATE_LIMIT_AUTH": "off",
 	}
+	var kc *keycloaktest.Server
+	if o.Keycloak {
+		kc = keycloaktest.New(t, keycloaktest.Options{PublicURL: "http://" + ln.Addr().String()})
+		c := kc.Config()
+		for k, v := range map[string]string{"KEYCLOAK_BASE_URL": c.BaseURL, "KEYCLOAK_REALM": c.Realm, "BACKEND_CLIENT_ID": c.BackendClientID,
+			"BACKEND_CLIENT_SECRET": c.BackendClientSecret, "TARGET_CLIENT_ID": c.TargetClientID, "GUEST_ROLE": c.GuestRole} {
+			settings[k] = v
+		}
+	}
 	cfg, err := config.Load(nil, func(k string) string { return settings[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +103,7 @@ func Start(t testing.TB, o Options) *Server {
 		hs.CloseClientConnections()
 		hs.Close()
 	})
-	return &Server{URL: strings.TrimRight(hs.URL, "/"), Engine: engine, http: hs}
+	return &Server{URL: strings.TrimRight(hs.URL, "/"), Engine: engine, Keycloak: kc, http: hs}
 }
 
 // Handler is the server's handler, for tests that wrap it.
