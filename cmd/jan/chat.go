@@ -20,6 +20,7 @@ type chatOptions struct {
 	Model        string
 	Prompt       string
 	JSON         bool
+	Project      string
 }
 
 func newChatCmd() *cobra.Command {
@@ -42,6 +43,7 @@ was cut short.
 With no saved token, jan chat gets a guest token (and says so).`,
 		Example: `  jan chat
   jan chat --conversation conv_0123
+  jan chat --project Research
   jan chat -p "What is a monad?"
   git diff | jan chat -p "Write a commit message for this diff" --model qwen3
   jan chat -p "hi" --json | jq -r 'select(.object=="chat.completion.chunk") | .choices[0].delta.content // empty'`,
@@ -54,6 +56,7 @@ With no saved token, jan chat gets a guest token (and says so).`,
 	f.StringVar(&o.Model, "model", "", "model `id` to answer with (see jan models; default the conversation's last, else the server's)")
 	f.StringVarP(&o.Prompt, "prompt", "p", "", "send this prompt, print the answer and exit")
 	f.BoolVar(&o.JSON, "json", false, "with -p or piped input: print the run's events as JSON lines")
+	f.StringVar(&o.Project, "project", "", "start new conversations in this `project` (its name or id; made when missing)")
 	return cmd
 }
 
@@ -111,7 +114,11 @@ func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt
 	out := o.IO.Out
 	var san safetext.Sanitizer
 	var last byte
-	convID, err := s.Ask(ctx, client.AskParams{Conversation: o.Conversation, Model: o.Model, Prompt: prompt}, func(ev client.Event) error {
+	project, err := chatProject(ctx, o, s)
+	if err != nil {
+		return err
+	}
+	convID, err := s.Ask(ctx, client.AskParams{Conversation: o.Conversation, Model: o.Model, Prompt: prompt, Project: project.ID}, func(ev client.Event) error {
 		if o.JSON {
 			_, err := out.Write(append(ev.Data, '\n'))
 			return err
@@ -156,8 +163,27 @@ func runChatTUI(ctx context.Context, o *chatOptions) error {
 	if err != nil {
 		return err
 	}
+	project, err := chatProject(ctx, o, s)
+	if err != nil {
+		return err
+	}
 	return tui.Run(ctx, tui.Options{
 		Client: s.Client, Server: s.Server, ConfigPath: s.ConfigPath, TokenFromEnv: s.FromEnv,
-		Conversation: o.Conversation, Model: o.Model, Notices: notices, Getenv: o.IO.Getenv,
+		Conversation: o.Conversation, Model: o.Model, Notices: notices, Getenv: o.IO.Getenv, Project: project,
 	})
+}
+
+// chatProject finds (or makes) the --project new conversations go into;
+// an empty one (no project) without --project.
+func chatProject(ctx context.Context, o *chatOptions, s *client.Session) (*client.Project, error) {
+	if o.Project == "" {
+		return &client.Project{}, nil
+	}
+	p, created, err := s.FindProject(ctx, o.Project)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("project %q: %w", o.Project, err), s.Server)
+	} else if created {
+		fmt.Fprintf(o.IO.ErrOut, "Created project %q.\n", p.Name)
+	}
+	return p, nil
 }

@@ -295,3 +295,33 @@ func TestModelsCommand(t *testing.T) {
 		t.Fatalf("json %q: %v", out.String(), err)
 	}
 }
+
+// jan chat --project starts the conversation in that project, making the
+// project the first time.
+func TestChatProject(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{})
+	io, _, errOut, _ := testIO(t, srv.URL, "")
+	for i, wantNotice := range []bool{true, false} {
+		errOut.Reset()
+		o := &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "hello", Project: "Research"}
+		if err := runChat(testCtx(t), o); err != nil {
+			t.Fatalf("run %d: %v\nstderr: %s", i, err, errOut)
+		}
+		if got := strings.Contains(errOut.String(), `Created project "Research"`); got != wantNotice {
+			t.Errorf("run %d: stderr %q", i, errOut)
+		}
+	}
+	s, err := (&clientOptions{IO: io}).session(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	projects, err := s.ListProjects(testCtx(t))
+	if err != nil || len(projects) != 1 || projects[0].Name != "Research" {
+		t.Fatalf("projects: %+v %v", projects, err)
+	}
+	page, err := s.ListConversations(testCtx(t), client.ListParams{Limit: 10})
+	if err != nil || len(page.Data) != 2 || page.Data[0].ProjectID != projects[0].ID || page.Data[1].ProjectID != projects[0].ID {
+		t.Fatalf("conversations: %+v %v", page, err)
+	}
+}

@@ -119,6 +119,47 @@ func (c *Client) DeleteConversation(ctx context.Context, id string) error {
 	return c.call(ctx, r, nil)
 }
 
+// Projects.
+
+// ListProjects returns the caller's projects, newest first (at most 1,000).
+func (c *Client) ListProjects(ctx context.Context) ([]Project, error) {
+	var all []Project
+	p := ListParams{Limit: 100}
+	for range 10 {
+		var page Page[Project]
+		if err := c.get(ctx, "/v1/projects"+listQuery(p), &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Data...)
+		next, more := page.Next(p)
+		if !more {
+			break
+		}
+		p = next
+	}
+	return all, nil
+}
+
+// FindProject returns the caller's project named nameOrID (or with that
+// id), creating one with that name when there is none; created says so.
+func (c *Client) FindProject(ctx context.Context, nameOrID string) (p *Project, created bool, err error) {
+	if strings.HasPrefix(nameOrID, "proj_") {
+		p = &Project{}
+		return p, false, c.get(ctx, "/v1/projects/"+esc(nameOrID), p)
+	}
+	all, err := c.ListProjects(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range all {
+		if all[i].Name == nameOrID {
+			return &all[i], false, nil
+		}
+	}
+	p = &Project{}
+	return p, true, c.post(ctx, "/v1/projects", map[string]string{"name": nameOrID}, true, "", p)
+}
+
 // Messages.
 
 // ListMessages returns one page of a conversation's messages, oldest first

@@ -17,6 +17,7 @@ type AskParams struct {
 	Conversation string
 	Model        string
 	Prompt       string
+	Project      string // a new conversation goes into this project (id)
 }
 
 // Ask sends a prompt as a user message and runs the conversation, handing
@@ -38,7 +39,7 @@ func (c *Client) Ask(ctx context.Context, p AskParams, each func(Event) error) (
 	}
 	convID := p.Conversation
 	if convID == "" {
-		conv, err := c.CreateConversation(ctx, ConversationParams{Title: safetext.Title(p.Prompt)}, "")
+		conv, err := c.CreateConversation(ctx, ConversationParams{Title: safetext.Title(p.Prompt), ProjectID: p.Project}, "")
 		if err != nil {
 			return "", err
 		}

@@ -49,14 +49,26 @@ type Conversation struct {
 	Title     string            `json:"title"`
 	Metadata  map[string]string `json:"metadata"`
 	Model     string            `json:"model,omitempty"`
+	ProjectID string            `json:"project_id,omitempty"`
 	CreatedAt int64             `json:"created_at"`
 	UpdatedAt int64             `json:"updated_at"`
 }
 
 // ConversationParams creates a conversation. Zero fields are left out.
 type ConversationParams struct {
-	Title    string            `json:"title,omitempty"`
-	Metadata map[string]string `json:"metadata,omitempty"`
+	Title     string            `json:"title,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	ProjectID string            `json:"project_id,omitempty"`
+}
+
+// Project is a named group of conversations whose instruction the model
+// gets first in each of them.
+type Project struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Instruction string `json:"instruction"`
+	IsArchived  bool   `json:"is_archived"`
+	CreatedAt   int64  `json:"created_at"`
 }
 
 // ConversationUpdate changes a conversation; nil fields are left as they are.

@@ -23,6 +23,11 @@ type (
 		models []client.Model
 		err    error
 	}
+	// projectsMsg: the caller's projects, for the sidebar's names (an
+	// error leaves them unnamed: the server may predate projects).
+	projectsMsg struct {
+		projects []client.Project
+	}
 	openedMsg struct {
 		conv     *client.Conversation
 		messages []client.Message
@@ -101,6 +106,16 @@ func (m *Model) loadModels() tea.Cmd {
 	}
 }
 
+func (m *Model) loadProjects() tea.Cmd {
+	api := m.opts.Client
+	return func() tea.Msg {
+		ctx, cancel := m.ctx()
+		defer cancel()
+		projects, _ := api.ListProjects(ctx)
+		return projectsMsg{projects: projects}
+	}
+}
+
 func (m *Model) openConversation(id string) tea.Cmd {
 	api := m.opts.Client
 	return func() tea.Msg {
@@ -143,13 +158,17 @@ func (m *Model) send(p *pending) tea.Cmd {
 	base := m.base
 	id := p.streamID
 	now := m.opts.Now
+	project := ""
+	if m.opts.Project != nil {
+		project = m.opts.Project.ID
+	}
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(base, 30*time.Second)
 		defer cancel()
 		var created *client.Conversation
 		convID := p.convID
 		if convID == "" {
-			c, err := api.CreateConversation(ctx, client.ConversationParams{Title: safetext.Title(p.text)}, p.convKey)
+			c, err := api.CreateConversation(ctx, client.ConversationParams{Title: safetext.Title(p.text), ProjectID: project}, p.convKey)
 			if err != nil {
 				return sentMsg{err: err}
 			}

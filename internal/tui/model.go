@@ -145,7 +145,7 @@ func (m *Model) shutdown() {
 
 // Init starts loading the conversations and models.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.loadConversations(true), m.loadModels(), waitNotice(m.opts.Notices), tea.RequestBackgroundColor}
+	cmds := []tea.Cmd{m.loadConversations(true), m.loadModels(), m.loadProjects(), waitNotice(m.opts.Notices), tea.RequestBackgroundColor}
 	if m.opts.Conversation != "" {
 		m.opening = m.opts.Conversation
 		cmds = append(cmds, m.openConversation(m.opts.Conversation))
@@ -175,6 +175,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.paste(msg)
 	case conversationsMsg:
 		return m, m.onConversations(msg)
+	case projectsMsg:
+		m.side.nameProjects(msg.projects, m.opts.Project)
+		return m, nil
 	case modelsMsg:
 		m.models, m.modelErr = msg.models, msg.err
 		for i := range m.models {

@@ -23,6 +23,19 @@ type sidebar struct {
 	top      int // first visible row
 	renaming bool
 	rename   textinput.Model
+	projects map[string]string // project id → name, sanitised
+}
+
+// nameProjects learns the projects' names (and that of current, which a
+// list taken before it was made may lack).
+func (s *sidebar) nameProjects(list []client.Project, current *client.Project) {
+	s.projects = map[string]string{}
+	if current != nil && current.ID != "" {
+		list = append(list, *current)
+	}
+	for _, p := range list {
+		s.projects[p.ID] = oneLine(safetext.Sanitize(p.Name))
+	}
 }
 
 const pageSize = 50
@@ -55,7 +68,7 @@ func (s *sidebar) visible() []client.Conversation {
 	f := strings.ToLower(s.filter)
 	var out []client.Conversation
 	for _, c := range s.convs {
-		if strings.Contains(strings.ToLower(titleOrUntitled(c.Title)), f) {
+		if strings.Contains(strings.ToLower(titleOrUntitled(c.Title)), f) || strings.Contains(strings.ToLower(s.projects[c.ProjectID]), f) {
 			out = append(out, c)
 		}
 	}
@@ -172,13 +185,18 @@ func (s *sidebar) view(th *theme, width, height int, focused bool, activeID, str
 			continue
 		}
 		line := ansi.Truncate(mark+title, width, "…")
+		// The project, when there is room: "Trip plans · Travel".
+		project := ""
+		if name := s.projects[c.ProjectID]; name != "" && ansi.StringWidth(line)+4 < width {
+			project = ansi.Truncate(" · "+name, width-ansi.StringWidth(line), "…")
+		}
 		switch {
 		case focused && i == s.cursor:
-			line = th.selected.Render(padRight(line, width))
+			line = th.selected.Render(padRight(line+project, width))
 		case c.ID == activeID:
-			line = th.active.Render(line)
+			line = th.active.Render(line) + th.dim.Render(project)
 		default:
-			line = th.item.Render(line)
+			line = th.item.Render(line) + th.dim.Render(project)
 		}
 		rows = append(rows, line)
 	}

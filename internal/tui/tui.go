@@ -32,6 +32,7 @@ type API interface {
 	StreamRun(ctx context.Context, conversationID string, p client.RunParams, key string) (*client.Stream, error)
 	CancelRun(ctx context.Context, conversationID, runID string) (*client.Run, error)
 	Models(ctx context.Context) ([]client.Model, error)
+	ListProjects(ctx context.Context) ([]client.Project, error)
 }
 
 // Options configure the chat.
@@ -40,8 +41,9 @@ type Options struct {
 	Server       string // shown in the status line and in hints
 	ConfigPath   string
 	TokenFromEnv bool
-	Conversation string // open this one first
-	Model        string // answer with this model (else the conversation's)
+	Conversation string          // open this one first
+	Model        string          // answer with this model (else the conversation's)
+	Project      *client.Project // new conversations go into it (jan chat --project)
 	// Notices are sentences from the client to show (a new guest token).
 	Notices <-chan string
 	Getenv  func(string) string // NO_COLOR; default os.Getenv

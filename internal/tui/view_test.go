@@ -509,3 +509,30 @@ func TestSidebarPages(t *testing.T) {
 }
 
 func str(s string) *string { return &s }
+
+// A conversation in a project shows the project's name after its title;
+// the filter matches project names too.
+func TestSidebarShowsProjects(t *testing.T) {
+	m, _ := newTest(t, 100, 30)
+	page := convs("Trip to Lisbon", "Reverse a list in Go", "Hotel list")
+	page.Data[0].ProjectID, page.Data[2].ProjectID = "proj_travel", "proj_travel"
+	m.Update(conversationsMsg{page: page, params: client.ListParams{Limit: pageSize}, reset: true})
+	m.Update(projectsMsg{projects: []client.Project{{ID: "proj_travel", Name: "Travel\x1b[31m"}}})
+	s := screen(m)
+	if !strings.Contains(s, "Trip to Lisbon · Travel") || !strings.Contains(s, "Hotel list · Travel") || strings.Contains(s, "Go · ") {
+		t.Fatalf("sidebar:\n%s", s)
+	}
+	if strings.Contains(m.View().Content, "\x1b[31m") {
+		t.Error("a project name's escape sequence reached the terminal")
+	}
+	press(m, "tab")
+	typeText(m, "trav")
+	if v := m.side.visible(); len(v) != 2 || v[0].Title != "Trip to Lisbon" || v[1].Title != "Hotel list" {
+		t.Errorf("filtering by project name: %+v", v)
+	}
+	// A narrow sidebar keeps the title first: the project goes before it does.
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 20})
+	if s := screen(m); !strings.Contains(s, "Trip to") {
+		t.Errorf("narrow:\n%s", s)
+	}
+}
