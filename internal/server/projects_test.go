@@ -33,25 +33,14 @@ func (e *env) engineMessages() (last func() []map[string]any) {
 	}
 }
 
-type projectBody struct {
-	ID          string `json:"id"`
-	Object      string `json:"object"`
-	Name        string `json:"name"`
-	Instruction string `json:"instruction"`
-	IsFavorite  bool   `json:"is_favorite"`
-	IsArchived  bool   `json:"is_archived"`
-	ArchivedAt  *int64 `json:"archived_at"`
-	CreatedAt   int64  `json:"created_at"`
-	UpdatedAt   int64  `json:"updated_at"`
-}
 
-func (e *env) newProject(tok, name, instruction string) projectBody {
+func (e *env) newProject(tok, name, instruction string) projectJSON {
 	e.t.Helper()
 	r := e.do("POST", "/v1/projects", tok, map[string]any{"name": name, "instruction": instruction}, nil)
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("create project: %d %s", r.status, r.body)
 	}
-	var p projectBody
+	var p projectJSON
 	r.decode(e.t, &p)
 	return p
 }
@@ -70,7 +59,7 @@ func TestProjects(t *testing.T) {
 				t.Errorf("project lacks %q: %s", k, r.body)
 			}
 		}
-		var p projectBody
+		var p projectJSON
 		r.decode(t, &p)
 		if !strings.HasPrefix(p.ID, "proj_") || p.Object != "project" || p.Name != "Research" || p.Instruction != "answer in French" ||
 			p.IsFavorite || p.IsArchived || p.ArchivedAt != nil || p.CreatedAt == 0 {
@@ -112,7 +101,7 @@ func TestProjects(t *testing.T) {
 		// Update: favourite, archive (archived_at set), rename onto a taken name.
 		second := e.newProject(tok, "Travel", "")
 		r = e.do("PATCH", "/v1/projects/"+p.ID, tok, map[string]any{"is_favorite": true, "is_archived": true}, nil)
-		var up projectBody
+		var up projectJSON
 		r.decode(t, &up)
 		if r.status != 200 || !up.IsFavorite || !up.IsArchived || up.ArchivedAt == nil || up.Name != "Research" {
 			t.Errorf("archive: %d %s", r.status, r.body)
@@ -129,7 +118,7 @@ func TestProjects(t *testing.T) {
 		// List: newest first, paginated, next_cursor beside next_after.
 		r = e.do("GET", "/v1/projects?limit=1", tok, nil, nil)
 		var page struct {
-			Data       []projectBody `json:"data"`
+			Data       []projectJSON `json:"data"`
 			HasMore    bool          `json:"has_more"`
 			NextAfter  *string       `json:"next_after"`
 			NextCursor *string       `json:"next_cursor"`
