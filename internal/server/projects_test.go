@@ -33,7 +33,6 @@ func (e *env) engineMessages() (last func() []map[string]any) {
 	}
 }
 
-
 func (e *env) newProject(tok, name, instruction string) projectJSON {
 	e.t.Helper()
 	r := e.do("POST", "/v1/projects", tok, map[string]any{"name": name, "instruction": instruction}, nil)
