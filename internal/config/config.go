@@ -44,6 +44,9 @@ type Config struct {
 	FinalWriteRetry time.Duration // how long the final write of an answer is retried while the database is down (JAN_FINAL_WRITE_RETRY)
 	UpstreamTimeout time.Duration // wait for an engine's response headers
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
+	DrainDelay      time.Duration // on shutdown, keep serving at least this long with /readyz 503, so load balancers stop sending first (JAN_DRAIN_DELAY)
+	MetricsAddr     string        // serve /metrics on this address instead of Addr (--metrics-addr, JAN_METRICS_ADDR)
+	MetricsToken    string        // bearer token /metrics requires (JAN_METRICS_TOKEN); needed on a non-loopback Addr unless MetricsAddr is set
 	LogLevel        string        // debug|info|warn|error
 	LogFormat       string        // json|text ("" = json unless stderr is a terminal)
 	Keycloak        Keycloak      // Keycloak identity mode, when Keycloak.BaseURL is set
@@ -80,14 +83,18 @@ type Keycloak struct {
 // Telemetry is where traces go, from OpenTelemetry's own variables; unset,
 // tracing is off and free.
 type Telemetry struct {
-	Endpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (/v1/traces is added)
-	TracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, over Endpoint
-	Headers        string // OTEL_EXPORTER_OTLP_HEADERS: k=v,k=v sent with every export
-	ServiceName    string // OTEL_SERVICE_NAME (default jan-llm-api)
+	Endpoint        string // OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (/v1/traces and /v1/metrics are added)
+	TracesEndpoint  string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, over Endpoint
+	MetricsEndpoint string // OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: the full metrics URL, over Endpoint
+	Headers         string // OTEL_EXPORTER_OTLP_HEADERS: k=v,k=v sent with every export
+	ServiceName     string // OTEL_SERVICE_NAME (default jan-llm-api)
 }
 
-// Enabled reports whether an OTLP endpoint is configured.
+// Enabled reports whether an OTLP endpoint for traces is configured.
 func (t Telemetry) Enabled() bool { return t.Endpoint != "" || t.TracesEndpoint != "" }
+
+// MetricsEnabled reports whether an OTLP endpoint for metrics is configured.
+func (t Telemetry) MetricsEnabled() bool { return t.Endpoint != "" || t.MetricsEndpoint != "" }
 
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
@@ -141,6 +148,7 @@ func RegisterServeFlags(fs *pflag.FlagSet) {
 	fs.Bool("no-detect", false, "skip auto-detection of local engines (Ollama, LM Studio, Jan, vLLM)")
 	fs.String("data-dir", "", "directory for jan's state (JAN_DATA_DIR; default $XDG_DATA_HOME/jan)")
 	fs.String("issuer", "", "external OIDC issuer `URL` to trust instead of the embedded one (JAN_OIDC_ISSUER)")
+	fs.String("metrics-addr", "", "serve /metrics on this `host:port` instead of --addr (JAN_METRICS_ADDR)")
 }
 
 // Load resolves the configuration from flags (only those set), env, the .env
@@ -184,11 +192,13 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	str(&c.LogLevel, "", "LOG_LEVEL")
 	str(&c.LogFormat, "", "LOG_FORMAT")
 	str(&c.GatewaySecret, "", "JAN_GATEWAY_SECRET")
+	str(&c.MetricsAddr, "metrics-addr", "JAN_METRICS_ADDR")
 	kc := &c.Keycloak
 	for dst, key := range map[*string]string{&kc.BaseURL: "KEYCLOAK_BASE_URL", &kc.Realm: "KEYCLOAK_REALM",
 		&kc.BackendClientID: "BACKEND_CLIENT_ID", &kc.BackendClientSecret: "BACKEND_CLIENT_SECRET",
 		&kc.TargetClientID: "TARGET_CLIENT_ID", &kc.GuestRole: "GUEST_ROLE", &kc.GuestGrant: "KEYCLOAK_GUEST_GRANT",
 		&c.Telemetry.Endpoint: "OTEL_EXPORTER_OTLP_ENDPOINT", &c.Telemetry.TracesEndpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		&c.Telemetry.MetricsEndpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &c.MetricsToken: "JAN_METRICS_TOKEN",
 		&c.Telemetry.Headers: "OTEL_EXPORTER_OTLP_HEADERS", &c.Telemetry.ServiceName: "OTEL_SERVICE_NAME"} {
 		str(dst, "", key)
 	}
@@ -255,9 +265,19 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 			return Config{}, err
 		}
 	}
-	if v := env("JAN_SHUTDOWN_GRACE"); v != "" {
-		if c.ShutdownGrace, err = time.ParseDuration(v); err != nil || c.ShutdownGrace < 0 {
-			return Config{}, fmt.Errorf("JAN_SHUTDOWN_GRACE=%q: want a duration such as 10s", v)
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{{"JAN_SHUTDOWN_GRACE", &c.ShutdownGrace}, {"JAN_DRAIN_DELAY", &c.DrainDelay}} {
+		if v := env(d.key); v != "" {
+			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst < 0 {
+				return Config{}, fmt.Errorf("%s=%q: want a duration such as 10s", d.key, v)
+			}
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return Config{}, fmt.Errorf("--metrics-addr %q: want host:port, e.g. 127.0.0.1:9090", c.MetricsAddr)
 		}
 	}
 
@@ -413,4 +433,18 @@ func Environ() (map[string]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// IsLoopback reports whether a listen address reaches only this machine:
+// a loopback IP or localhost (":8080" and 0.0.0.0 listen everywhere).
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -487,3 +487,22 @@ func unmarshalObject(data []byte, v any) error {
 	}
 	return json.Unmarshal(data, v)
 }
+
+// UsageOf reads the "usage" object of an OpenAI answer or stream chunk
+// without decoding the rest: it is the last member engines write, so the
+// search starts from the end. nil when there is none (or it is null).
+func UsageOf(b []byte) *Usage {
+	i := bytes.LastIndex(b, []byte(`"usage"`))
+	if i < 0 {
+		return nil
+	}
+	rest := bytes.TrimLeft(b[i+len(`"usage"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return nil
+	}
+	var u *Usage
+	if err := json.NewDecoder(bytes.NewReader(rest[1:])).Decode(&u); err != nil {
+		return nil
+	}
+	return u
+}

@@ -73,8 +73,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	if cfg.Telemetry.Enabled() {
 		transport = propagating{transport}
 	}
+	meters, promHandler, stopMetrics, err := setupMetrics(ctx, cfg.Telemetry)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, stopMetrics)
 	host, _ := os.Hostname()
 	srv = New(Options{
+		Metrics: MetricsOptions{Provider: meters, Handler: promHandler, Token: cfg.MetricsToken,
+			Open: config.IsLoopback(cfg.Addr), Elsewhere: cfg.MetricsAddr != ""},
 		Store: st, Registry: registry, Identity: identity, Issuer: issuer, Logger: log, Tracer: tracer,
 		Bodies:        BodyLimits{Max: cfg.BodyLimit, Timeout: cfg.BodyTimeout, MinRate: cfg.BodyMinRate, Buffer: cfg.BodyBuffer, Grace: cfg.BodyGrace},
 		Upstream:      inference.NewClient(inference.ClientOptions{HeaderTimeout: cfg.UpstreamTimeout, Transport: transport}),

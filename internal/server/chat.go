@@ -18,6 +18,9 @@ import (
 	"github.com/janhq/jan/internal/store"
 )
 
+// usageKey marks the chunk that carries a stream's token usage.
+var usageKey = []byte(`"usage":{`)
+
 // maxUpstreamBody bounds a non-streamed engine response held in memory.
 const maxUpstreamBody = 64 << 20
 
@@ -186,10 +189,15 @@ func (s *Server) route(model string) (inference.Route, error) {
 func (s *Server) post(ctx context.Context, rt inference.Route, path string, b []byte) (resp *http.Response, end func(error), err error) {
 	ctx, span := s.tracer.Start(ctx, "upstream POST "+path, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("jan.provider", rt.Provider.Name), attribute.String("gen_ai.request.model", rt.ServedName)))
+	start := requestStart(ctx)
 	end = func(err error) {
+		s.metrics.generation(rt, start)
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
+			if ue := (*inference.Error)(nil); errors.As(err, &ue) {
+				s.metrics.upstreamError(rt.Provider.Name, ue.Code)
+			}
 		}
 		span.End()
 	}
@@ -330,6 +338,7 @@ func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, er
 		return nil, &inference.Error{Status: http.StatusBadGateway, Code: "upstream_bad_response", Provider: rt.Provider.Name,
 			Message: fmt.Sprintf("provider %q sent an answer that is not JSON", rt.Provider.Name)}
 	}
+	s.metrics.usage(rt, inference.UsageOf(out))
 	return inference.RewriteModel(out, rt.ServedName, rt.PublicID), nil
 }
 
@@ -338,8 +347,16 @@ func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, er
 // each (when non-nil) after every one. It returns whether the engine
 // finished its answer, and why not otherwise: an engine error, or the
 // context's cause (client gone, run cancelled, server stopping).
-func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, each func(acc *inference.Accumulator, more bool)) (bool, error) {
+func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Route, sse *sseWriter, acc *inference.Accumulator, each func(acc *inference.Accumulator, more bool)) (finished bool, err error) {
 	events := inference.NewEventReader(resp.Body)
+	start, first := requestStart(ctx), true
+	var usage *inference.Usage
+	defer func() {
+		if acc != nil {
+			usage = acc.Usage
+		}
+		s.metrics.usage(rt, usage)
+	}()
 	for {
 		data, err := events.Next()
 		if err != nil {
@@ -354,6 +371,13 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 		}
 		if inference.IsDone(data) {
 			return true, nil
+		}
+		if first {
+			s.metrics.firstToken(rt, start)
+			first = false
+		}
+		if acc == nil && bytes.Contains(data, usageKey) {
+			usage = inference.UsageOf(data)
 		}
 		if acc != nil {
 			if err := acc.AddChunk(data); err != nil {

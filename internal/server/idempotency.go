@@ -40,6 +40,7 @@ func (s *Server) idempotency(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if prev != nil {
+			s.metrics.replayed()
 			replay(w, r, prev, rec.BodyHash)
 			return
 		}

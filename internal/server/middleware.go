@@ -26,7 +26,14 @@ const (
 	keyRequestID ctxKey = iota
 	keyLogger
 	keyBody
+	keyStart
 )
+
+// requestStart is when the request arrived (zero outside a request).
+func requestStart(ctx context.Context) time.Time {
+	t, _ := ctx.Value(keyStart).(time.Time)
+	return t
+}
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
@@ -125,7 +132,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				attribute.String("jan.request_id", id)))
 		ctx = context.WithValue(ctx, keyRequestID, id)
 		ctx = context.WithValue(ctx, keyLogger, log)
+		ctx = context.WithValue(ctx, keyStart, start)
 		rec := &statusRecorder{ResponseWriter: w}
+		s.metrics.inflight.Add(1)
 		r = r.WithContext(ctx)
 
 		defer func() {
@@ -142,6 +151,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			s.metrics.inflight.Add(-1)
+			s.metrics.request(r.Method, r.Pattern, status, time.Since(start))
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
 			if status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(status))

@@ -197,6 +197,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(remaining))
 		h.Set("X-Ratelimit-Reset-Requests", reset.Round(time.Millisecond).String())
 		if !ok {
+			s.metrics.limited("requests")
 			writeError(w, r, tooMany(lim, retry, "requests"))
 			return
 		}
@@ -220,6 +221,7 @@ func (s *Server) perAddress(next http.Handler) http.Handler {
 		}
 		lim := s.limits.limits.Address
 		if _, _, retry, ok := s.limits.take("addr "+s.clientAddr(r), lim); !ok {
+			s.metrics.limited("sign_in")
 			writeError(w, r, tooMany(lim, retry, "sign-in requests from this address"))
 			return
 		}
@@ -262,14 +264,22 @@ func (s *Server) clientAddr(r *http.Request) string {
 // the 429 to send.
 func (s *Server) openStream(r *http.Request) (release func(), err error) {
 	if s.limits == nil {
-		return func() {}, nil
+		return s.countStream(func() {}), nil
 	}
 	p := principal(r)
 	lim := s.limits.limits.forPrincipal(p)
 	release, ok := s.limits.openStream(p.ID, lim)
 	if !ok {
+		s.metrics.limited("streams")
 		return nil, &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "too_many_streams", RetryAfter: "1",
 			Message: fmt.Sprintf("at most %d streams may be open at once; finish or cancel one first", lim.Streams)}
 	}
-	return release, nil
+	return s.countStream(release), nil
+}
+
+// countStream counts an open stream in jan_streams_active until release.
+func (s *Server) countStream(release func()) func() {
+	s.metrics.streamOpened()
+	var once sync.Once
+	return func() { once.Do(func() { s.metrics.streamClosed(); release() }) }
 }

@@ -48,6 +48,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		extra = append(extra, l)
 	}
 
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listen on %s for /metrics: %w (choose another with --metrics-addr or JAN_METRICS_ADDR)", cfg.MetricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
+
 	cfg.Addr = ln.Addr().String() // the port, when it was 0, for the name this process runs under
 	srv, cleanup, err := Build(ctx, cfg, log, out)
 	if err != nil {
@@ -68,6 +76,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	for _, l := range extra {
 		go func() { served <- hs.Serve(Listener(l)) }()
 	}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HeaderTimeout}
+		go func() { _ = ms.Serve(metricsLn) }()
+		defer ms.Close()
+	}
 	go housekeeping(ctx, srv.store, cfg.GuestRetention, log)
 	go srv.SweepRuns(ctx)
 	banner(out, cfg, ln.Addr().String(), srv.models)
@@ -77,9 +92,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(out, "\nShutting down: finishing in-flight requests (Ctrl+C again to force)…")
+	// Draining: /readyz turns 503 at once so load balancers stop sending,
+	// while requests that still come are served — for DrainDelay at least,
+	// and until those in flight have finished (within the grace).
+	srv.Drain()
+	fmt.Fprintln(out, "\nShutting down: /readyz answers 503; finishing in-flight requests (Ctrl+C again to force)…")
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	minUntil := time.Now().Add(cfg.DrainDelay)
+	for graceCtx.Err() == nil && (time.Now().Before(minUntil) || srv.InFlight() > 0) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := hs.Shutdown(graceCtx); err != nil {
 		// Streams still running: end them with an error event; their partial
 		// answers are saved before the handlers return.
@@ -155,6 +178,17 @@ func banner(out io.Writer, cfg config.Config, bound string, reg *inference.Regis
 	}
 	fmt.Fprintf(out, "  API        %s/v1\n", base)
 	fmt.Fprintf(out, "  Health     %s/readyz\n", base)
+	fmt.Fprintf(out, "  API docs   %s/v1/openapi.json\n", base)
+	switch {
+	case cfg.MetricsAddr != "":
+		fmt.Fprintf(out, "  Metrics    http://%s/metrics\n", config.Dialable(cfg.MetricsAddr))
+	case cfg.MetricsToken != "":
+		fmt.Fprintf(out, "  Metrics    %s/metrics (bearer JAN_METRICS_TOKEN)\n", base)
+	case config.IsLoopback(cfg.Addr):
+		fmt.Fprintf(out, "  Metrics    %s/metrics\n", base)
+	default:
+		fmt.Fprintf(out, "  Metrics    off on this address: set JAN_METRICS_TOKEN or --metrics-addr\n")
+	}
 	fmt.Fprintf(out, "  Database   %s\n", describeDB(cfg.DB))
 	switch {
 	case cfg.Keycloak.BaseURL != "":

@@ -7,7 +7,9 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"go.opentelemetry.io/otel/metric"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -63,6 +66,21 @@ type Options struct {
 	// browser back (exact, or a prefix ending in *); loopback http URLs
 	// always may.
 	LoginRedirects []string
+	// Metrics: where the instruments go and how /metrics is served.
+	Metrics MetricsOptions
+}
+
+// MetricsOptions wire the server's instruments and its /metrics route.
+type MetricsOptions struct {
+	Provider metric.MeterProvider // nil: instruments are no-ops
+	Handler  http.Handler         // the Prometheus exposition; nil: no /metrics
+	// Token, when set, is the bearer /metrics requires. Without one,
+	// /metrics answers only when Open (a loopback listen address).
+	Token string
+	Open  bool
+	// Elsewhere: /metrics is served on its own address (MetricsHandler),
+	// not on the API's.
+	Elsewhere bool
 }
 
 // Server serves the API. Create it with New; it is an http.Handler.
@@ -86,6 +104,9 @@ type Server struct {
 	limits        *limiter // nil: no limits
 	gatewaySecret string
 	login         loginSettings // the browser sign-in
+	metrics       *metrics
+	metricsOpts   MetricsOptions
+	draining      atomic.Bool // shutting down: /readyz says 503
 	handler       http.Handler
 
 	// shutdown is cancelled when the server stops: streams still running end
@@ -123,6 +144,11 @@ func New(o Options) *Server {
 	if s.tracer == nil {
 		s.tracer = noop.NewTracerProvider().Tracer("jan")
 	}
+	var pools func() map[string]sql.DBStats
+	if ps, ok := o.Store.(interface{ PoolStats() map[string]sql.DBStats }); ok {
+		pools = ps.PoolStats
+	}
+	s.metrics, s.metricsOpts = newMetrics(o.Metrics.Provider, pools), o.Metrics
 	s.bodies = &budget{max: s.bodyLimits.Buffer}
 	s.listBytes = orDefault(o.ListBytes, 1<<20)
 	s.durability = o.Durability.withDefaults()
@@ -173,6 +199,9 @@ func (s *Server) routes() http.Handler {
 
 	public("GET /healthz", http.HandlerFunc(s.healthz))
 	public("GET /readyz", http.HandlerFunc(s.readyz))
+	if s.metricsOpts.Handler != nil && !s.metricsOpts.Elsewhere {
+		public("GET /metrics", s.MetricsHandler())
+	}
 	if s.issuer != nil {
 		public("GET "+auth.DiscoveryPath, s.issuer.DiscoveryHandler())
 		public("GET "+auth.JWKSPath, s.issuer.JWKSHandler())
@@ -314,7 +343,18 @@ func (s *Server) dbCheck(ctx context.Context) error {
 
 // readyz is 200 only when the database, the identity keys and at least one
 // provider answer; otherwise 503 naming what failed.
+// Drain makes /readyz answer 503 from now on, so load balancers stop
+// sending requests; the server goes on serving those that still come.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// InFlight is the number of requests being served.
+func (s *Server) InFlight() int64 { return s.metrics.inflight.Load() }
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]string{"server": "shutting down"}})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{}

@@ -453,3 +453,12 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// PoolStats are the connection pools' statistics, by pool ("read",
+// "write"; one "pool" when reads and writes share it), for the metrics.
+func (s *sqlStore) PoolStats() map[string]sql.DBStats {
+	if s.read == s.write {
+		return map[string]sql.DBStats{"pool": s.write.Stats()}
+	}
+	return map[string]sql.DBStats{"read": s.read.Stats(), "write": s.write.Stats()}
+}
