@@ -8,13 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/janhq/jan/internal/fakeengine"
 )
 
 // janBinary builds the jan binary once per test run.
@@ -230,5 +234,79 @@ func TestServeStartupErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SIGTERM drains: /readyz turns 503 at once, a stream in flight finishes,
+// a request that arrives meanwhile is still served, then jan exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	engine := httptest.NewServer(fakeengine.New(fakeengine.Options{Models: []string{"slow"}, TokenDelay: 100 * time.Millisecond, Tokens: 15}))
+	defer engine.Close()
+	addr, dir := freeAddr(t), t.TempDir()
+	cmd := startServeEnv(t, addr, dir, []string{"JAN_SHUTDOWN_GRACE=20s"}, "--engine", engine.URL)
+	base := "http://" + addr
+	_, b, err := post(base+"/auth/guest", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal(b, &tok)
+
+	// A stream of ~1.5 s.
+	streamDone := make(chan string, 1)
+	go func() {
+		_, b, err := post(base+"/v1/chat/completions", tok.AccessToken, map[string]any{"model": "slow", "stream": true,
+			"messages": []map[string]string{{"role": "user", "content": "hi"}}})
+		if err != nil {
+			streamDone <- "error: " + err.Error()
+			return
+		}
+		streamDone <- string(b)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	var drainedAfter time.Duration
+	for time.Since(sent) < 2*time.Second {
+		res, err := http.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusServiceUnavailable {
+				drainedAfter = time.Since(sent)
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if drainedAfter == 0 || drainedAfter > 50*time.Millisecond {
+		t.Errorf("/readyz turned 503 after %v, want within 50ms", drainedAfter)
+	}
+	// A new request while draining is still served.
+	if res, err := http.Get(base + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Errorf("a request while draining: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	select {
+	case body := <-streamDone:
+		if !strings.Contains(body, "[DONE]") || strings.Contains(body, `"error"`) {
+			t.Errorf("the stream in flight did not finish whole:\n%s", body)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the stream did not finish")
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("jan serve exited with %v, want 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("jan serve did not exit after draining")
 	}
 }
