@@ -6,12 +6,34 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/config"
+	"github.com/janhq/jan/internal/stack"
 )
+
+// serverLoad reads a ready server's load from its /metrics; nil when it
+// cannot (not running, or /metrics kept from this user).
+func serverLoad(ctx context.Context, cfg config.Config, srv stack.ServerStatus) *client.ServerMetrics {
+	if !srv.Ready {
+		return nil
+	}
+	addr := srv.Addr
+	if cfg.MetricsAddr != "" {
+		addr = cfg.MetricsAddr
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	m, err := client.New(client.Options{BaseURL: "http://" + config.Dialable(addr)}).Metrics(ctx, cfg.MetricsToken)
+	if err != nil {
+		return nil
+	}
+	return m
+}
 
 type statusOptions struct {
 	IO    *ioStreams
@@ -49,10 +71,14 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 		return err
 	}
 	out := o.IO.Out
+	load := serverLoad(ctx, cfg, ov.Server)
 	if o.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(ov)
+		return enc.Encode(struct {
+			*stack.Overview
+			Load *client.ServerMetrics `json:"load,omitempty"`
+		}{ov, load})
 	}
 	if len(ov.Services) == 0 {
 		fmt.Fprintln(out, "The stack is not up (no jan containers). Start it with jan up.")
@@ -78,6 +104,14 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t\t%s\t(jan)\n", serverService, srv, ov.Server.Addr)
 		tw.Flush()
+	}
+	if load != nil {
+		ttft := "no stream yet"
+		if load.TTFTp50Seconds != nil {
+			ttft = fmt.Sprintf("%.0f ms", *load.TTFTp50Seconds*1000)
+		}
+		fmt.Fprintf(out, "\nLoad:    %d requests in the last minute · time to first token p50 %s · %d streams open\n",
+			load.RequestsPerMinute, ttft, load.ActiveStreams)
 	}
 	if ov.Profile != "" {
 		fmt.Fprintf(out, "\nProfile: %s — %s\n", ov.Profile, ov.Reason)
