@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -245,4 +247,51 @@ func TestMetricsExportedOverOTLP(t *testing.T) {
 			t.Errorf("the collector did not receive %s; it got %v", name, got)
 		}
 	}
+}
+
+// BenchmarkMetricsCost is what the instruments cost a request: the same
+// server's handler chain (a guest's GET /v1/models: observe, authenticate,
+// the handler) served in turns with its real instruments (Prometheus and
+// the SDK) and with no-op ones. metrics-ns/op is the difference.
+func BenchmarkMetricsCost(b *testing.B) {
+	e := newEnv(b, envOptions{})
+	tok := e.guest()
+	e.srv.log = slog.New(slog.DiscardHandler) // the access log would grow the test's buffer
+	real, noop := e.srv.metrics, newMetrics(nil, nil)
+	req := httptest.NewRequest("GET", "/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	serve := func() {
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	for range 1000 { // warm both: caches, attribute sets
+		serve()
+	}
+	// Alternate which goes first, so neither pays for the other's garbage.
+	var with, without time.Duration
+	timed := func(m *metrics) time.Duration {
+		e.srv.metrics = m
+		t0 := time.Now()
+		serve()
+		return time.Since(t0)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			without += timed(noop)
+			with += timed(real)
+		} else {
+			with += timed(real)
+			without += timed(noop)
+		}
+	}
+	b.StopTimer()
+	e.srv.metrics = real
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+	b.ReportMetric(per(with), "with-ns/op")
+	b.ReportMetric(per(without), "without-ns/op")
+	b.ReportMetric(per(with)-per(without), "metrics-ns/op")
 }
