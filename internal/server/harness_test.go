@@ -184,7 +184,23 @@ routing:
 	if o.keepalive > 0 {
 		srv.keepalive = o.keepalive
 	}
-	hs.Config.Handler = srv
+	// Every response of the server tests is checked against the OpenAPI
+	// document; a mismatch fails the test that produced it, once its
+	// server has finished (registered before hs.Close, so it runs after).
+	var mismatches []string
+	var mismatchMu sync.Mutex
+	t.Cleanup(func() {
+		mismatchMu.Lock()
+		defer mismatchMu.Unlock()
+		for _, m := range mismatches {
+			t.Error(m)
+		}
+	})
+	hs.Config.Handler = validatingHandler(srv, func(m string) {
+		mismatchMu.Lock()
+		mismatches = append(mismatches, m)
+		mismatchMu.Unlock()
+	})
 	hs.Config.MaxHeaderBytes = cfg.MaxHeaderBytes
 	hs.Listener = Listener(hs.Listener)
 	hs.Start()

@@ -104,6 +104,7 @@ type Server struct {
 	limits        *limiter // nil: no limits
 	gatewaySecret string
 	login         loginSettings // the browser sign-in
+	patterns      []string      // the route table's patterns, in order (the OpenAPI test walks them)
 	metrics       *metrics
 	metricsOpts   MetricsOptions
 	draining      atomic.Bool // shutting down: /readyz says 503
@@ -183,22 +184,27 @@ func (s *Server) Stop() { s.stop(errShuttingDown) }
 // are authenticated and within their rate limit.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	handle := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		mux.Handle(pattern, h)
+	}
 	// public routes are reads anyone may make.
-	public := func(pattern string, h http.Handler) { mux.Handle(pattern, h) }
+	public := func(pattern string, h http.Handler) { handle(pattern, h) }
 	// signIn routes are the public /auth writes, limited per client address.
 	signIn := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.perAddress(s.readBody(authBodyLimit, h)))
+		handle(pattern, s.perAddress(s.readBody(authBodyLimit, h)))
 	}
 	private := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.authenticate(s.rateLimit(textOnly(s.readBody(s.bodyLimits.Max, h)))))
+		handle(pattern, s.authenticate(s.rateLimit(textOnly(s.readBody(s.bodyLimits.Max, h)))))
 	}
 	// idempotent routes record and replay responses per Idempotency-Key.
 	idempotent := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.authenticate(s.rateLimit(textOnly(s.readBody(s.bodyLimits.Max, s.idempotency(h))))))
+		handle(pattern, s.authenticate(s.rateLimit(textOnly(s.readBody(s.bodyLimits.Max, s.idempotency(h))))))
 	}
 
 	public("GET /healthz", http.HandlerFunc(s.healthz))
 	public("GET /readyz", http.HandlerFunc(s.readyz))
+	public("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
 	if s.metricsOpts.Handler != nil && !s.metricsOpts.Elsewhere {
 		public("GET /metrics", s.MetricsHandler())
 	}
@@ -216,7 +222,7 @@ func (s *Server) routes() http.Handler {
 	signIn("GET /auth/logout", s.logout)
 	signIn("GET /auth/login", s.browserLogin)
 	signIn("GET /auth/callback", s.browserCallback)
-	mux.Handle("POST /auth/upgrade", s.authenticate(s.rateLimit(s.perAddress(s.readBody(authBodyLimit, http.HandlerFunc(s.upgrade))))))
+	handle("POST /auth/upgrade", s.authenticate(s.rateLimit(s.perAddress(s.readBody(authBodyLimit, http.HandlerFunc(s.upgrade))))))
 	private("GET /auth/me", s.me)
 
 	idempotent("POST /v1/api-keys", s.createAPIKey)
