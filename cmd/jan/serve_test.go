@@ -79,6 +79,21 @@ func startServeEnv(t *testing.T, addr, dataDir string, env []string, extra ...st
 	return nil
 }
 
+// guestOf makes a guest on the server at base.
+func guestOf(t *testing.T, base string) (tok struct {
+	AccessToken string `json:"access_token"`
+}) {
+	t.Helper()
+	status, b, err := post(base+"/auth/guest", "", nil)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("guest: %d %s %v", status, b, err)
+	}
+	if err := json.Unmarshal(b, &tok); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func post(url, token string, body any) (int, []byte, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
@@ -101,16 +116,8 @@ func TestKillDashNineKeepsAcknowledgedWrites(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()
 	cmd := startServe(t, addr, dir)
 	base := "http://" + addr
-
-	_, b, err := post(base+"/auth/guest", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.Unmarshal(b, &tok)
-	_, b, _ = post(base+"/v1/conversations", tok.AccessToken, map[string]any{})
+	tok := guestOf(t, base)
+	_, b, _ := post(base+"/v1/conversations", tok.AccessToken, map[string]any{})
 	var conv struct{ ID string }
 	json.Unmarshal(b, &conv)
 	if conv.ID == "" {
@@ -245,14 +252,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()
 	cmd := startServeEnv(t, addr, dir, []string{"JAN_SHUTDOWN_GRACE=20s"}, "--engine", engine.URL)
 	base := "http://" + addr
-	_, b, err := post(base+"/auth/guest", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.Unmarshal(b, &tok)
+	tok := guestOf(t, base)
 
 	// A stream of ~1.5 s.
 	streamDone := make(chan string, 1)

@@ -77,7 +77,7 @@ func setupMetrics(ctx context.Context, t config.Telemetry) (*sdkmetric.MeterProv
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	prom, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("Prometheus exporter: %w", err)
+		return nil, nil, nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
 	opts := []sdkmetric.Option{sdkmetric.WithReader(prom)}
 	if t.MetricsEnabled() {
