@@ -9,6 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // time zones on a system without them (the scratch image)
+
+	// CA roots used only where the system has none (the scratch image).
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {

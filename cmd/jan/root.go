@@ -4,9 +4,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
-
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "jan",
@@ -22,19 +19,11 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.HiddenDefaultCmd = true
+	root.CompletionOptions.HiddenDefaultCmd = false // jan completion bash|zsh|fish|powershell
+	v := buildVersion()
+	root.Version = v.Version
+	root.SetVersionTemplate("jan {{.Version}}\n")
 	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd(), newLoginCmd(), newUpgradeCmd(),
-		newDownCmd(), newStatusCmd(), newLogsCmd(), newDoctorCmd())
+		newDownCmd(), newStatusCmd(), newLogsCmd(), newDoctorCmd(), newGenDocsCmd())
 	return root
-}
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print jan's version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			cmd.Println("jan " + version)
-		},
-	}
 }
