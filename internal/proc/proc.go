@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -40,7 +39,7 @@ func Start(ctx context.Context, spec Spec) (int, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = spec.Env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // off the terminal: Ctrl+C there does not reach it
+	detach(cmd) // off the terminal: Ctrl+C there does not reach it
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", spec.Path, err)
 	}
@@ -52,7 +51,7 @@ func Start(ctx context.Context, spec Spec) (int, error) {
 		case err := <-exited:
 			return 0, fmt.Errorf("it exited (%v); its log %s ends:\n%s", err, spec.Log, Tail(spec.Log, 15))
 		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = terminate(cmd.Process.Pid)
 			return 0, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -62,11 +61,14 @@ func Start(ctx context.Context, spec Spec) (int, error) {
 			return pid, nil
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = terminate(cmd.Process.Pid)
 			return 0, fmt.Errorf("it did not become ready within %s; its log %s ends:\n%s", spec.Timeout, spec.Log, Tail(spec.Log, 15))
 		}
 	}
 }
+
+// errGone: the process is not there (any more).
+var errGone = errors.New("no such process")
 
 // HTTPReady is a readiness check: url answers 200, each try within a second.
 func HTTPReady(url string) func() bool {
@@ -86,15 +88,15 @@ func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	return syscall.Kill(pid, 0) == nil
+	return alive(pid)
 }
 
 // Stop sends pid SIGTERM, waits up to grace for it to exit, then kills it.
 // A process that is already gone is not an error; one this user may not
 // signal is.
 func Stop(pid int, grace time.Duration) error {
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		if errors.Is(err, syscall.ESRCH) {
+	if err := terminate(pid); err != nil {
+		if errors.Is(err, errGone) {
 			return nil
 		}
 		return fmt.Errorf("stop process %d: %w", pid, err)
@@ -102,7 +104,7 @@ func Stop(pid int, grace time.Duration) error {
 	deadline := time.Now().Add(grace)
 	for Alive(pid) {
 		if time.Now().After(deadline) {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			if err := kill(pid); err != nil && !errors.Is(err, errGone) {
 				return fmt.Errorf("kill process %d: %w", pid, err)
 			}
 			return nil

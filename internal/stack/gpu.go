@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -105,16 +104,6 @@ func (s *Stack) ProbeGPU(ctx context.Context, image string) error {
 	case err := <-wait.Error:
 		return fmt.Errorf("stack: GPU probe: %w", err)
 	}
-}
-
-// DiskFree is the free space under path (the engine's root dir when it is
-// on this machine); ok=false when path is not here to measure.
-func DiskFree(path string) (free uint64, ok bool) {
-	var st syscall.Statfs_t
-	if path == "" || syscall.Statfs(path, &st) != nil {
-		return 0, false
-	}
-	return st.Bavail * uint64(st.Bsize), true
 }
 
 // ServerListenAddrs are the extra addresses the llm-api server must listen
