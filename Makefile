@@ -1,18 +1,33 @@
 # jan — common tasks. `make test` is the whole suite (CI runs it).
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+# goreleaser, pinned in tools/go.mod (a module of its own: see there).
+GORELEASER := $(GO) tool -modfile=tools/go.mod goreleaser
 
 # Packages with goroutines run under the race detector; the rest run plain
 # (modernc SQLite is slow under -race and has no goroutines of ours).
 RACE_PKGS := ./internal/server/... ./internal/inference/... ./internal/auth/... ./internal/fakeengine/... ./internal/client/... ./internal/tui/... ./internal/stack/... ./internal/safetext/... ./internal/proc/... ./internal/progress/...
 
-.PHONY: run build test bench lint fuzz
+.PHONY: run build test bench lint fuzz release-snapshot release-check
 run:
 	$(GO) run ./cmd/jan up --embedded
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/jan ./cmd/jan
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/jan ./cmd/jan
+
+# Every archive, package, the image and the Homebrew cask into dist/,
+# nothing published.
+release-snapshot:
+	$(GORELEASER) release --snapshot --clean --skip=publish,sign
+
+# release-snapshot, then what a user installs is checked (CI runs it): the
+# binary's version, the archives, the cask, the .deb installed (as root with
+# CI=true), the image running.
+release-check:
+	scripts/release-check.sh
 
 test:
 	$(GO) vet ./...
