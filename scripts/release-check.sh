@@ -94,7 +94,7 @@ deb=$(ls dist/*_amd64.deb)
 rpm=$(ls dist/*x86_64.rpm)
 [[ -f $deb && -f $rpm ]] || fail "no amd64 .deb or x86_64 .rpm"
 if [[ $(id -u) == 0 ]] && required; then
-	if dpkg -s jan >/dev/null 2>&1; then dpkg -r jan >/dev/null; fi
+	dpkg --purge jan >/dev/null 2>&1 || true
 	dpkg -i "$deb" >/dev/null || fail "dpkg -i $deb"
 	[[ $(/usr/bin/jan version --json | jq -r .version) == "$version" ]] || fail "/usr/bin/jan version after dpkg -i"
 	for f in /usr/lib/systemd/system/jan.service /etc/jan/jan.env /usr/share/bash-completion/completions/jan \
@@ -109,8 +109,8 @@ if [[ $(id -u) == 0 ]] && required; then
 	else
 		say "systemd is not installed here: systemd-analyze verify of jan.service skipped"
 	fi
-	dpkg -r jan >/dev/null || fail "dpkg -r jan"
-	[[ ! -e /usr/bin/jan ]] || fail "dpkg -r left /usr/bin/jan"
+	dpkg --purge jan >/dev/null || fail "dpkg --purge jan"
+	[[ ! -e /usr/bin/jan && ! -e /etc/jan/jan.env ]] || fail "dpkg --purge left /usr/bin/jan or /etc/jan/jan.env"
 	say ".deb: installs /usr/bin/jan, the unit, the env file, completions, man pages and the jan user; uninstalls"
 else
 	contents=$(dpkg-deb -c "$deb")
@@ -125,7 +125,7 @@ image=$(jq -r '.[] | select(.type == "Docker Image") | .name' dist/artifacts.jso
 [[ $(docker image inspect -f '{{.Config.User}}' "$image") == 65532:65532 ]] || fail "the image does not run as a non-root user"
 name=jan-release-check-$$
 docker run -d --name "$name" -p 127.0.0.1::8080 "$image" >/dev/null
-trap 'docker rm -f "$name" >/dev/null 2>&1 || true' EXIT
+trap 'docker rm -f "$name" >/dev/null 2>&1 || true; docker rmi "$image" "${image%:*}:latest" >/dev/null 2>&1 || true' EXIT
 port=$(docker port "$name" 8080/tcp | head -1 | sed 's/.*://')
 for _ in $(seq 50); do
 	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
