@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -34,8 +35,11 @@ const (
 
 // IssuerOptions configure the embedded issuer. Zero values get defaults.
 type IssuerOptions struct {
-	URL        string           // e.g. "http://127.0.0.1:8080"; tokens' iss; a trailing "/" is dropped
-	KeyFile    string           // PEM signing key; created (0600, dir 0700) if missing
+	URL     string // e.g. "http://127.0.0.1:8080"; tokens' iss; a trailing "/" is dropped
+	KeyFile string // PEM signing key; created (0600, dir 0700) if missing; with Keys, moved there on first start
+	// Keys, when set, keeps the signing keys in the database: every
+	// replica on it signs and verifies with the same keys.
+	Keys       KeyStore
 	Audience   string           // default "jan"
 	AccessTTL  time.Duration    // default 1h
 	RefreshTTL time.Duration    // default 30 days
@@ -115,9 +119,24 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		i.now = time.Now
 	}
 
-	key, err := loadOrCreateKey(opts.KeyFile)
-	if err != nil {
-		return nil, err
+	var key *rsa.PrivateKey
+	var verifyKeys []crypto.PublicKey
+	if opts.Keys != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		active, all, err := sharedKeys(ctx, opts.Keys, opts.KeyFile)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		key = active
+		for _, k := range all {
+			verifyKeys = append(verifyKeys, k)
+		}
+	} else {
+		if key, err = loadOrCreateKey(opts.KeyFile); err != nil {
+			return nil, err
+		}
+		verifyKeys = []crypto.PublicKey{&key.PublicKey}
 	}
 	kid, err := keyID(&key.PublicKey)
 	if err != nil {
@@ -129,14 +148,20 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: signer: %w", err)
 	}
-	keys := &oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&key.PublicKey}}
+	keys := &oidc.StaticKeySet{PublicKeys: verifyKeys}
 	i.verifier = newVerifier(i.url, i.audience, keys, i.now, defaultCacheSize)
 	i.ended = newRevocations(users, i.now, i.accessTTL, i.log)
 	i.verifier.ended = i.ended.ended
 
-	i.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-		Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig",
-	}}})
+	var set jose.JSONWebKeySet // every key that verifies: tokens of an older key stay valid
+	for _, k := range verifyKeys {
+		id, err := keyID(k.(*rsa.PublicKey))
+		if err != nil {
+			return nil, fmt.Errorf("auth: key id: %w", err)
+		}
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k, KeyID: id, Algorithm: string(jose.RS256), Use: "sig"})
+	}
+	i.jwks, err = json.Marshal(set)
 	if err != nil {
 		return nil, fmt.Errorf("auth: encode JWKS: %w", err)
 	}

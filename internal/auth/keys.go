@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/janhq/jan/internal/store"
 )
 
 const keyBits = 2048
@@ -97,14 +100,20 @@ func readKey(path string) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: read signing key: %w", err)
 	}
+	return parseKey(data, path)
+}
+
+// parseKey reads a PEM RSA private key; source names it in errors.
+func parseKey(data []byte, source string) (*rsa.PrivateKey, error) {
 	corrupt := func(why string) error {
-		return fmt.Errorf("auth: signing key %s is unusable (%s); fix or delete it to generate a new key (tokens already issued will stop working)", path, why)
+		return fmt.Errorf("auth: signing key %s is unusable (%s); fix or delete it to generate a new key (tokens already issued will stop working)", source, why)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
 		return nil, corrupt("no PEM block")
 	}
 	var parsed any
+	var err error
 	switch block.Type {
 	case "PRIVATE KEY":
 		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -127,6 +136,64 @@ func readKey(path string) (*rsa.PrivateKey, error) {
 		return nil, corrupt("inconsistent RSA key")
 	}
 	return key, nil
+}
+
+// KeyStore keeps the issuer's signing keys in the database, so every
+// replica signs and verifies with the same keys (store.Store is one).
+type KeyStore interface {
+	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	AddSigningKey(ctx context.Context, k *store.SigningKey) error
+}
+
+// sharedKeys returns the active signing key and every key that verifies,
+// from ks. The first start on a database puts a key there: the key file's,
+// when there is one (tokens it signed keep working after the move), else a
+// new one; replicas starting at once agree on one (the others' inserts
+// conflict and they read the winner's).
+func sharedKeys(ctx context.Context, ks KeyStore, keyFile string) (active *rsa.PrivateKey, all []*rsa.PublicKey, err error) {
+	for range 3 {
+		keys, err := ks.SigningKeys(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: read signing keys: %w", err)
+		}
+		if len(keys) > 0 && keys[0].Active {
+			for i, k := range keys {
+				key, err := parseKey([]byte(k.PEM), "in the database ("+k.KID+")")
+				if err != nil {
+					return nil, nil, err
+				}
+				if i == 0 {
+					active = key
+				}
+				all = append(all, &key.PublicKey)
+			}
+			return active, all, nil
+		}
+		key, err := readKey(keyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			key, err = rsa.GenerateKey(rand.Reader, keyBits)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: encode signing key: %w", err)
+		}
+		kid, err := keyID(&key.PublicKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		err = ks.AddSigningKey(ctx, &store.SigningKey{KID: kid, PEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
+		switch {
+		case err == nil:
+			return key, []*rsa.PublicKey{&key.PublicKey}, nil
+		case !errors.Is(err, store.ErrConflict):
+			return nil, nil, fmt.Errorf("auth: store signing key: %w", err)
+		}
+		// Another replica stored its key first: read it.
+	}
+	return nil, nil, errors.New("auth: could not agree on a signing key with the other replicas")
 }
 
 // keyID is the RFC 7638 JWK thumbprint of pub, base64url: stable for a key

@@ -82,6 +82,8 @@ type envOptions struct {
 	bodies    BodyLimits    // request body limits (zero: the defaults)
 	durable   Durability    // checkpoints and final-write retries (zero: the defaults)
 	providers string        // more providers.yaml entries (under providers:)
+	keyPEM    []byte        // the data dir's signing-key.pem (default the shared test key)
+	publicURL string        // JAN_PUBLIC_URL (replicas behind one address share it)
 }
 
 const testModel = "fake-model"
@@ -109,7 +111,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 	dir := t.TempDir()
 	// The shared test key: making one per server is slow under -race.
-	if err := os.WriteFile(filepath.Join(dir, "signing-key.pem"), testKeyPEM(t), 0o600); err != nil {
+	keyPEM := o.keyPEM
+	if keyPEM == nil {
+		keyPEM = testKeyPEM(t)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "signing-key.pem"), keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	base := eng.URL
@@ -139,6 +145,9 @@ routing:
 	}
 	if o.postgres {
 		settings["JAN_DB"] = pgtest.URL(t)
+	}
+	if o.publicURL != "" {
+		settings["JAN_PUBLIC_URL"] = o.publicURL
 	}
 	if o.dsn != "" {
 		settings["JAN_DB"] = o.dsn

@@ -113,6 +113,15 @@ type LoginState struct {
 	ExpiresAt   time.Time
 }
 
+// SigningKey is one of the embedded issuer's RSA keys (PEM, PKCS #8),
+// shared by every replica: the active one signs, all of them verify.
+type SigningKey struct {
+	KID       string
+	PEM       string
+	Active    bool
+	CreatedAt time.Time
+}
+
 // ProjectUpdate changes only the fields that are non-nil.
 type ProjectUpdate struct {
 	Name        *string
@@ -278,6 +287,11 @@ type Store interface {
 	// DeleteProject deletes the project; its conversations stay, in no
 	// project.
 	DeleteProject(ctx context.Context, userID, id string) error
+	// SigningKeys lists the issuer's signing keys, the active one first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores the active signing key; ErrConflict when one is
+	// active already (another replica made it first).
+	AddSigningKey(ctx context.Context, k *SigningKey) error
 	// CreateLoginState stores a browser sign-in in progress (and drops the
 	// expired ones).
 	CreateLoginState(ctx context.Context, ls *LoginState) error

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateConversation", testUpdateConversation},
 		{"Projects", testProjects},
 		{"LoginStates", testLoginStates},
+		{"SigningKeys", testSigningKeys},
 		{"Metadata", testMetadata},
 		{"Messages", testMessages},
 		{"ConcurrentAppends", testConcurrentAppends},
