@@ -214,6 +214,9 @@ routing:
 	hs.Listener = Listener(hs.Listener)
 	hs.Start()
 	t.Cleanup(hs.Close)
+	watch, stopWatch := context.WithCancel(context.Background())
+	t.Cleanup(stopWatch)
+	go srv.WatchCancels(watch) // cancels requested through other replicas
 	e = &env{t: t, srv: srv, http: hs, engine: engine, store: srv.store, URL: hs.URL, logs: logs, keycloak: kc}
 	return e
 }

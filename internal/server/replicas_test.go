@@ -1,12 +1,18 @@
 package server
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/janhq/jan/internal/fakeengine"
 	"github.com/janhq/jan/internal/store/pgtest"
 )
 
@@ -43,5 +49,56 @@ func TestReplicasShareSigningKeys(t *testing.T) {
 	conv := a.newConversation(tokA, "hello")
 	if r := b.do("GET", "/v1/conversations/"+conv, tokA, nil, nil); r.status != 200 {
 		t.Errorf("A's conversation through B: %d %s", r.status, r.body)
+	}
+}
+
+// A run streaming on replica A is cancelled through replica B: A hears it
+// (Postgres NOTIFY) and stops the run, B answers with it ended.
+func TestCancelThroughAnotherReplica(t *testing.T) {
+	dsn := pgtest.URL(t)
+	const public = "http://jan.replicas.test"
+	slow := fakeengine.Options{TokenDelay: 50 * time.Millisecond, Tokens: 200} // 10 s unless stopped
+	a := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	b := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	tok := a.guest()
+	conv := a.newConversation(tok, "tell me a long story")
+
+	req, _ := http.NewRequest("POST", a.URL+"/v1/conversations/"+conv+"/runs", strings.NewReader(`{"model":"`+testModel+`","stream":true}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	runID := res.Header.Get("X-Run-Id")
+	events := bufio.NewReader(res.Body)
+	for { // until the first token
+		line, err := events.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended before a token: %v", err)
+		}
+		if strings.Contains(line, "chat.completion.chunk") && strings.Contains(line, `"content":"`) {
+			break
+		}
+	}
+	start := time.Now()
+	r := b.do("POST", "/v1/conversations/"+conv+"/runs/"+runID+"/cancel", tok, nil, nil)
+	took := time.Since(start)
+	var run struct{ Status string }
+	r.decode(t, &run)
+	if r.status != 200 || run.Status != "incomplete" {
+		t.Fatalf("cancel through B: %d %s", r.status, r.body)
+	}
+	t.Logf("cancelled through the other replica in %v", took)
+	if took > 900*time.Millisecond {
+		t.Errorf("the cancel took %v: the notification did not arrive (the 1 s poll did)", took)
+	}
+	rest, _ := io.ReadAll(events) // A's stream ends
+	if !strings.Contains(string(rest), `"incomplete"`) || !strings.Contains(string(rest), "[DONE]") {
+		t.Errorf("A's stream after the cancel:\n%s", rest)
+	}
+	if got := a.messages(tok, conv); len(got) != 2 || got[1].Status != "incomplete" || got[1].Content == "" {
+		t.Errorf("the partial answer is not kept: %+v", got)
 	}
 }

@@ -85,6 +85,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	go housekeeping(ctx, srv.store, cfg.GuestRetention, log)
 	go srv.SweepRuns(ctx)
+	go srv.WatchCancels(ctx)
 	banner(out, cfg, ln.Addr().String(), srv.models)
 
 	select {

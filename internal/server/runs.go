@@ -285,6 +285,63 @@ func (s *Server) loadRun(r *http.Request) (*store.Run, *store.Message, error) {
 
 // cancelRun stops a running generation and returns the run in its final
 // state; a run that already ended is returned unchanged.
+// awaitRunEnd waits up to 5 s for a run another process runs to leave
+// in_progress.
+func (s *Server) awaitRunEnd(r *http.Request, run *store.Run) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := s.store.GetRun(r.Context(), run.UserID, run.ConversationID, run.ID)
+		if err != nil || got.Status != store.StatusInProgress {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("run %s did not stop within 5s", run.ID)
+		}
+		select {
+		case <-r.Context().Done():
+			return r.Context().Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// WatchCancels stops the runs of this process whose cancel another replica
+// requests: at once on a notification (Postgres), and every second from
+// the requests recorded, in case one was lost. It returns when ctx ends.
+func (s *Server) WatchCancels(ctx context.Context) {
+	go func() {
+		if err := s.store.WatchCancels(ctx, s.cancelLocal); err != nil && ctx.Err() == nil {
+			s.log.Warn("cancel notifications", "err", err)
+		}
+	}()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, err := s.store.CancelRequests(ctx, s.durability.Instance)
+		if err != nil {
+			continue // the database blinks: the next tick tries again
+		}
+		for _, id := range ids {
+			s.cancelLocal(id)
+		}
+	}
+}
+
+// cancelLocal stops the run if this process runs it.
+func (s *Server) cancelLocal(runID string) {
+	s.runsMu.Lock()
+	active := s.runs[runID]
+	s.runsMu.Unlock()
+	if active != nil {
+		active.cancel(errRunCancelled)
+	}
+}
+
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	run, _, err := s.loadRun(r)
 	if err != nil {
@@ -295,9 +352,19 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	active := s.runs[run.ID]
 	s.runsMu.Unlock()
 	if active == nil && run.Status == store.StatusInProgress {
-		// Not running here: if the process running it is gone (its
-		// heartbeat is stale), end it now, keeping its answer so far.
+		// Not running here: ask the replica that runs it (it hears at
+		// once on Postgres, within a second otherwise), and if that
+		// process is gone (its heartbeat is stale), end it now, keeping
+		// its answer so far. Then wait for it to end.
+		if err := s.store.RequestCancel(r.Context(), run.UserID, run.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeError(w, r, err)
+			return
+		}
 		if _, err := s.Recover(r.Context(), false); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := s.awaitRunEnd(r, run); err != nil {
 			writeError(w, r, err)
 			return
 		}

@@ -214,7 +214,7 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 		return nil, unavailable(what, err, secret)
 	}
 	p := newPool(db, dialectPostgres)
-	return &sqlStore{d: dialectPostgres, read: p, write: p, secret: secret, cache: newHistoryCache()}, nil
+	return &sqlStore{d: dialectPostgres, read: p, write: p, secret: secret, cache: newHistoryCache(), pgConfig: cfg.ConnConfig}, nil
 }
 
 // urlPassword is the password in a URL-form DSN, or "".

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ type sqlStore struct {
 	secret string // a password to scrub from error messages; "" if none
 	now    func() time.Time
 	cache  *historyCache
+	// pgConfig opens the dedicated connection that LISTENs for cancel
+	// requests (Postgres only).
+	pgConfig *pgx.ConnConfig
 }
 
 var _ Store = (*sqlStore)(nil)

@@ -287,6 +287,16 @@ type Store interface {
 	// DeleteProject deletes the project; its conversations stay, in no
 	// project.
 	DeleteProject(ctx context.Context, userID, id string) error
+	// RequestCancel asks the process running the run to stop it (a flag,
+	// and on Postgres a notification); ErrNotFound unless it is in progress.
+	RequestCancel(ctx context.Context, userID, runID string) error
+	// CancelRequests lists owner's in-progress runs whose cancel was
+	// requested (the fallback when a notification is lost).
+	CancelRequests(ctx context.Context, owner string) ([]string, error)
+	// WatchCancels calls fn for each cancel request another process makes,
+	// until ctx ends (Postgres); it returns at once where there are no
+	// notifications (SQLite).
+	WatchCancels(ctx context.Context, fn func(runID string)) error
 	// SigningKeys lists the issuer's signing keys, the active one first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// AddSigningKey stores the active signing key; ErrConflict when one is
