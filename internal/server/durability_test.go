@@ -159,8 +159,9 @@ func TestAttackDatabaseOutageInFlight(t *testing.T) {
 }
 
 // Cancelling a run whose process is gone ends it at once, keeping its
-// answer so far; a run that another live process is streaming is left to
-// it.
+// answer so far; a run that another live process is streaming is asked to
+// stop (recorded for it) and answered as it is when that process does not
+// stop it within the wait.
 func TestAttackOrphanRunCancel(t *testing.T) {
 	e := newEnv(t, envOptions{durable: Durability{StaleAfter: 200 * time.Millisecond}})
 	tok := e.guest()
@@ -193,6 +194,9 @@ func TestAttackOrphanRunCancel(t *testing.T) {
 	r.decode(t, &got)
 	if r.status != 200 || got.Status != store.StatusInProgress {
 		t.Fatalf("cancel a run another live process streams: %d %s", r.status, r.body)
+	}
+	if ids, err := e.store.CancelRequests(ctx, live.Owner); err != nil || len(ids) != 1 || ids[0] != live.ID {
+		t.Errorf("the cancel is not recorded for the live owner: %v %v", ids, err)
 	}
 }
 
