@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,52 @@ func TestCancelThroughAnotherReplica(t *testing.T) {
 	if got := a.messages(tok, conv); len(got) != 2 || got[1].Status != "incomplete" || got[1].Content == "" {
 		t.Errorf("the partial answer is not kept: %+v", got)
 	}
+}
+
+// BenchmarkCrossReplicaCancel: runs streaming on replica A, each cancelled
+// through replica B; the figure is the time from the cancel request to B's
+// answer with the run ended (A heard, stopped it and stored it), p50/p99.
+func BenchmarkCrossReplicaCancel(b *testing.B) {
+	dsn := pgtest.URL(b)
+	const public = "http://jan.replicas.test"
+	slow := fakeengine.Options{TokenDelay: 20 * time.Millisecond, Tokens: 1000}
+	a := newEnv(b, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	other := newEnv(b, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	tok := a.guest()
+	conv := a.newConversation(tok, "go on")
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		req, _ := http.NewRequest("POST", a.URL+"/v1/conversations/"+conv+"/runs", strings.NewReader(`{"model":"`+testModel+`","stream":true}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events := bufio.NewReader(res.Body)
+		for {
+			line, err := events.ReadString('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if strings.Contains(line, `"content":"`) {
+				break
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		r := other.do("POST", "/v1/conversations/"+conv+"/runs/"+res.Header.Get("X-Run-Id")+"/cancel", tok, nil, nil)
+		took = append(took, time.Since(start))
+		b.StopTimer()
+		if r.status != 200 || !strings.Contains(string(r.body), `"incomplete"`) {
+			b.Fatalf("cancel: %d %s", r.status, r.body)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[(len(took)*99)/100].Microseconds())/1000, "p99-ms")
 }
