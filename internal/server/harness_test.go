@@ -216,7 +216,7 @@ routing:
 	t.Cleanup(hs.Close)
 	watch, stopWatch := context.WithCancel(context.Background())
 	t.Cleanup(stopWatch)
-	go srv.WatchCancels(watch) // cancels requested through other replicas
+	go srv.watchCancels(watch, srv.store) // cancels requested through other replicas (the store read here: tests may swap it)
 	e = &env{t: t, srv: srv, http: hs, engine: engine, store: srv.store, URL: hs.URL, logs: logs, keycloak: kc}
 	return e
 }

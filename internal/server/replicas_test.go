@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +152,146 @@ func BenchmarkCrossReplicaCancel(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[(len(took)*99)/100].Microseconds())/1000, "p99-ms")
+}
+
+// sseRead reads SSE events (id and data) until [DONE] or n data events.
+func sseRead(t *testing.T, rd *bufio.Reader, n int) (ids []string, data []string) {
+	t.Helper()
+	id := ""
+	for n < 0 || len(data) < n {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended: %v (after %d events)", err, len(data))
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "data: "):
+			d := strings.TrimPrefix(line, "data: ")
+			ids, data = append(ids, id), append(data, d)
+			if d == "[DONE]" {
+				return ids, data
+			}
+		}
+	}
+	return ids, data
+}
+
+// contentOf joins the content deltas of chat.completion.chunk events.
+func contentOf(t *testing.T, data []string) string {
+	var b strings.Builder
+	for _, d := range data {
+		var c struct {
+			Object  string `json:"object"`
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal([]byte(d), &c) == nil && c.Object == "chat.completion.chunk" && len(c.Choices) > 0 {
+			b.WriteString(c.Choices[0].Delta.Content)
+		}
+	}
+	return b.String()
+}
+
+// A background run's stream, dropped after a few events on replica A, is
+// resumed with Last-Event-ID on replica B — live while it runs — and on A
+// after it ended: the text is the engine's answer exactly, with no gap
+// and no duplicate.
+func TestResumeRunOnAnotherReplica(t *testing.T) {
+	dsn := pgtest.URL(t)
+	const public = "http://jan.replicas.test"
+	const tokens = 60
+	slow := fakeengine.Options{TokenDelay: 40 * time.Millisecond, Tokens: tokens} // 2.4 s
+	a := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	b := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	tok := a.guest()
+	conv := a.newConversation(tok, "a story")
+	want := strings.Join(fakeengine.Answer(tokens), "")
+
+	req, _ := http.NewRequest("POST", a.URL+"/v1/conversations/"+conv+"/runs", strings.NewReader(`{"model":"`+testModel+`","stream":true,"background":true}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := res.Header.Get("X-Run-Id")
+	ids, data := sseRead(t, bufio.NewReader(res.Body), 6) // the run object and 5 chunks
+	res.Body.Close()                                      // the client goes away
+	first, last := contentOf(t, data), ids[len(ids)-1]
+	if last != strconv.Itoa(len(first)) || first == "" {
+		t.Fatalf("event ids are not answer offsets: last id %q after %q", last, first)
+	}
+
+	resume := func(e *env, lastID string) (string, []string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.URL+"/v1/conversations/"+conv+"/runs/"+runID+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Last-Event-ID", lastID)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 {
+			body, _ := io.ReadAll(res.Body)
+			t.Fatalf("resume: %d %s", res.StatusCode, body)
+		}
+		_, data := sseRead(t, bufio.NewReader(res.Body), -1)
+		return contentOf(t, data), data
+	}
+	// On B, while the run goes on (on A, without its client).
+	rest, data := resume(b, last)
+	if first+rest != want {
+		t.Fatalf("resumed on B: %q + %q\nwant %q", first, rest, want)
+	}
+	var final struct{ Status string }
+	_ = json.Unmarshal([]byte(data[len(data)-2]), &final)
+	if final.Status != "completed" {
+		t.Errorf("the run's final event: %s", data[len(data)-2])
+	}
+	// On A, after it ended: from the stored message.
+	if rest, _ := resume(a, last); first+rest != want {
+		t.Errorf("resumed on A after the end: %q", first+rest)
+	}
+	if all, _ := resume(a, "0"); all != want {
+		t.Errorf("replayed from the start: %q", all)
+	}
+	// An id past the end of the answer is refused.
+	r := a.do("GET", "/v1/conversations/"+conv+"/runs/"+runID+"/events?after=999999", tok, nil, nil)
+	if r.status != 400 {
+		t.Errorf("an id past the answer: %d %s", r.status, r.body)
+	}
+}
+
+// A background run without a stream answers at once and finishes anyway.
+func TestBackgroundRunWithoutStream(t *testing.T) {
+	e := newEnv(t, envOptions{engine: fakeengine.Options{TokenDelay: 20 * time.Millisecond, Tokens: 20}})
+	tok := e.guest()
+	conv := e.newConversation(tok, "hi")
+	r := e.do("POST", "/v1/conversations/"+conv+"/runs", tok, map[string]any{"model": testModel, "background": true}, nil)
+	var run struct{ ID, Status string }
+	r.decode(t, &run)
+	if r.status != 200 || run.Status != "in_progress" {
+		t.Fatalf("background run: %d %s", r.status, r.body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		g := e.do("GET", "/v1/conversations/"+conv+"/runs/"+run.ID, tok, nil, nil)
+		g.decode(t, &run)
+		if run.Status != "in_progress" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if run.Status != "completed" {
+		t.Fatalf("the background run ended %s", run.Status)
+	}
+	if msgs := e.messages(tok, conv); len(msgs) != 2 || msgs[1].Content != strings.Join(fakeengine.Answer(20), "") {
+		t.Errorf("its answer: %+v", msgs)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/janhq/jan/internal/inference"
@@ -24,6 +26,11 @@ type activeRun struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 	hub    *eventHub // a background response's events; nil for runs
+	// content is a run's answer so far, for a stream resumed on this
+	// process (others read the checkpoint); sent, of a streamed run, the
+	// bytes of it sent to its client.
+	content atomic.Pointer[string]
+	sent    *atomic.Int64
 }
 
 type runJSON struct {
@@ -59,6 +66,9 @@ type runRequest struct {
 	Temperature  *float64 `json:"temperature"`
 	MaxTokens    *int     `json:"max_tokens"`
 	Instructions *string  `json:"instructions"`
+	// Background keeps the run going when its client leaves (and, without
+	// stream, answers at once); GET …/events resumes it.
+	Background *bool `json:"background"`
 }
 
 func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
@@ -120,58 +130,63 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if stream {
-		release, err := s.openStream(r)
-		if err != nil {
+	background := req.Background != nil && *req.Background
+	release := func() {}
+	if stream || background {
+		if release, err = s.openStream(r); err != nil {
 			writeError(w, r, err)
 			return
 		}
-		defer release()
 	}
 
 	run := &store.Run{ConversationID: conv.ID, UserID: conv.UserID, Model: rt.PublicID, Status: store.StatusInProgress, Owner: s.durability.Instance}
 	markExecuted(w)
 	if err := s.store.CreateRun(r.Context(), run); err != nil {
+		release()
 		writeError(w, r, err)
 		return
 	}
-	ctx, cancel := s.withStop(r.Context())
-	defer cancel(nil)
+	// A background run outlives its client: only a cancel or the server
+	// stopping ends it early.
+	base := r.Context()
+	if background {
+		base = context.WithoutCancel(base)
+	}
+	ctx, cancel := s.withStop(base)
 	active := &activeRun{cancel: cancel, done: make(chan struct{})}
 	s.runsMu.Lock()
 	s.runs[run.ID] = active
 	s.runsMu.Unlock()
-	defer func() {
+	finish := func() {
 		s.runsMu.Lock()
 		delete(s.runs, run.ID)
 		s.runsMu.Unlock()
 		close(active.done)
-	}()
+		cancel(nil)
+		release()
+	}
 
+	if background && !stream {
+		// Answered at once; GET …/runs/{run_id} or …/events follows it.
+		go func() {
+			defer finish()
+			s.executeRun(ctx, nil, nil, run, rt, upstreamBody, active)
+		}()
+		writeJSON(w, http.StatusOK, toRunJSON(run, nil))
+		return
+	}
+	defer finish()
 	var sse *sseWriter
 	if stream {
 		w.Header().Set("X-Run-Id", run.ID)
 		sse = startSSE(w, s.keepalive)
 		defer sse.close()
+		var sent atomic.Int64 // bytes of answer sent: each event's id
+		sse.id = func() string { return strconv.FormatInt(sent.Load(), 10) }
+		active.sent = &sent
 		sse.event(toRunJSON(run, nil))
 	}
-
-	// The engine always streams, so a run that is cancelled or cut short
-	// keeps what was generated; the client sees it only when it streams.
-	cp := s.checkpoints(func(ctx context.Context, partial string) error { return s.store.CheckpointRun(ctx, run.ID, partial) })
-	t := &turn{s: s, rt: rt, body: upstreamBody, streamed: true, sse: sse,
-		each: func(acc *inference.Accumulator, _ bool) { cp.update(acc.Content) }}
-	ans := t.exchange(ctx)
-	cp.stop()
-	err = ans.Err
-	msg := s.finishRun(ctx, run, ans)
-	// The run's final state is told only once it is stored.
-	if ferr := t.save(ctx, w, func(c context.Context) error { return s.finishStored(c, run, msg) }); ferr != nil {
-		logFrom(ctx).Error("finish run", "run", run.ID, "err", ferr)
-		err = ferr
-		s.unsaved(ctx, run, msg, ferr)
-	}
-
+	msg, err := s.executeRun(ctx, w, sse, run, rt, upstreamBody, active)
 	if stream {
 		sse.event(toRunJSON(run, msg))
 		s.endStream(ctx, sse, runError(err))
@@ -182,6 +197,36 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toRunJSON(run, msg))
+}
+
+// executeRun runs the turn of a run (its chunks to sse when there is one;
+// w is nil for a background run nobody waits on),
+// keeps the answer so far in active and checkpointed, and stores the final
+// state before returning the run's message and how it ended.
+func (s *Server) executeRun(ctx context.Context, w http.ResponseWriter, sse *sseWriter, run *store.Run, rt inference.Route, body []byte, active *activeRun) (*store.Message, error) {
+	// The engine always streams, so a run that is cancelled or cut short
+	// keeps what was generated; the client sees it only when it streams.
+	cp := s.checkpoints(func(ctx context.Context, partial string) error { return s.store.CheckpointRun(ctx, run.ID, partial) })
+	t := &turn{s: s, rt: rt, body: body, streamed: true, sse: sse,
+		each: func(acc *inference.Accumulator, _ bool) {
+			cp.update(acc.Content)
+			content := acc.Content
+			active.content.Store(&content)
+			if active.sent != nil {
+				active.sent.Store(int64(len(content)))
+			}
+		}}
+	ans := t.exchange(ctx)
+	cp.stop()
+	err := ans.Err
+	msg := s.finishRun(ctx, run, ans)
+	// The run's final state is told only once it is stored.
+	if ferr := t.save(ctx, w, func(c context.Context) error { return s.finishStored(c, run, msg) }); ferr != nil {
+		logFrom(ctx).Error("finish run", "run", run.ID, "err", ferr)
+		err = ferr
+		s.unsaved(ctx, run, msg, ferr)
+	}
+	return msg, err
 }
 
 // finishStored stores the run's final state. A conflict after a retry may
@@ -307,9 +352,11 @@ func (s *Server) awaitRunEnd(r *http.Request, run *store.Run) error {
 // WatchCancels stops the runs of this process whose cancel another replica
 // requests: at once on a notification (Postgres), and every second from
 // the requests recorded, in case one was lost. It returns when ctx ends.
-func (s *Server) WatchCancels(ctx context.Context) {
+func (s *Server) WatchCancels(ctx context.Context) { s.watchCancels(ctx, s.store) }
+
+func (s *Server) watchCancels(ctx context.Context, st store.Store) {
 	go func() {
-		if err := s.store.WatchCancels(ctx, s.cancelLocal); err != nil && ctx.Err() == nil {
+		if err := st.WatchCancels(ctx, s.cancelLocal); err != nil && ctx.Err() == nil {
 			s.log.Warn("cancel notifications", "err", err)
 		}
 	}()
@@ -321,7 +368,7 @@ func (s *Server) WatchCancels(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		ids, err := s.store.CancelRequests(ctx, s.durability.Instance)
+		ids, err := st.CancelRequests(ctx, s.durability.Instance)
 		if err != nil {
 			continue // the database blinks: the next tick tries again
 		}

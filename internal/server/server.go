@@ -260,6 +260,7 @@ func (s *Server) routes() http.Handler {
 	idempotent("POST /v1/conversations/{id}/runs", s.createRun)
 	private("GET /v1/conversations/{id}/runs/{run_id}", s.getRun)
 	private("POST /v1/conversations/{id}/runs/{run_id}/cancel", s.cancelRun)
+	private("GET /v1/conversations/{id}/runs/{run_id}/events", s.runEvents)
 	idempotent("POST /v1/responses", s.createResponse)
 	private("GET /v1/responses/{id}", s.getResponse)
 	private("DELETE /v1/responses/{id}", s.deleteResponse)

@@ -22,6 +22,9 @@ type sseWriter struct {
 	// first, when set, is a member (`"name":value`) the next data event's
 	// JSON object gains: the conversation of a chat goes in its first chunk.
 	first []byte
+	// id, when set, gives each data event its SSE id (a run's: the bytes
+	// of answer sent so far, where a resumed stream picks up).
+	id func() string
 }
 
 var (
@@ -82,7 +85,11 @@ func (s *sseWriter) send(payload []byte, flush bool) {
 		payload, s.first = withMember(payload, s.first), nil
 	}
 	// One Write per event, from a buffer reused across events.
-	s.buf = append(append(append(s.buf[:0], sseDataPrefix...), payload...), sseEventEnd...)
+	s.buf = s.buf[:0]
+	if s.id != nil {
+		s.buf = append(append(append(s.buf, "id: "...), s.id()...), '\n')
+	}
+	s.buf = append(append(append(s.buf, sseDataPrefix...), payload...), sseEventEnd...)
 	if _, err := s.w.Write(s.buf); err != nil { // buffered by net/http: no syscall yet
 		s.failed = true
 		return

@@ -90,7 +90,7 @@ func (t *turn) exchange(ctx context.Context) *answer {
 // request's Idempotency-Key is released so that a retry runs it again.
 func (t *turn) save(ctx context.Context, w http.ResponseWriter, write func(context.Context) error) error {
 	err := t.s.persist(ctx, write)
-	if errors.Is(err, store.ErrUnavailable) {
+	if errors.Is(err, store.ErrUnavailable) && w != nil {
 		markRetryable(w)
 	}
 	return err

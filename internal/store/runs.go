@@ -9,10 +9,14 @@ import (
 
 const runCols = "id, conversation_id, user_id, model, status, message_id, usage, error, created_at, completed_at, owner"
 
+func runTargets(run *Run) []any {
+	return []any{&run.ID, &run.ConversationID, &run.UserID, &run.Model, &run.Status, &run.MessageID,
+		usageCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}, &run.Owner}
+}
+
 func scanRun(r rowScanner) (*Run, error) {
 	var run Run
-	if err := r.Scan(&run.ID, &run.ConversationID, &run.UserID, &run.Model, &run.Status, &run.MessageID,
-		usageCol{&run.Usage}, jsonCol{&run.Error}, timeCol{&run.CreatedAt}, nullTimeCol{&run.CompletedAt}, &run.Owner); err != nil {
+	if err := r.Scan(runTargets(&run)...); err != nil {
 		return nil, err
 	}
 	return &run, nil
@@ -182,4 +186,17 @@ func (s *sqlStore) RecoverRuns(ctx context.Context, owner string, staleBefore ti
 			return done, nil
 		}
 	}
+}
+
+// RunProgress is the run and its answer so far (its last checkpoint) while
+// it is in progress; "" once it ended (the answer is then its message).
+func (s *sqlStore) RunProgress(ctx context.Context, userID, conversationID, id string) (*Run, string, error) {
+	var partial string
+	var r Run
+	err := s.queryRow(ctx, s.read, "SELECT "+runCols+", partial FROM runs WHERE id = ? AND conversation_id = ? AND user_id = ?",
+		id, conversationID, userID).Scan(append(runTargets(&r), &partial)...)
+	if err != nil {
+		return nil, "", s.fail("run progress", err)
+	}
+	return &r, partial, nil
 }

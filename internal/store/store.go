@@ -287,6 +287,9 @@ type Store interface {
 	// DeleteProject deletes the project; its conversations stay, in no
 	// project.
 	DeleteProject(ctx context.Context, userID, id string) error
+	// RunProgress is the run and, while it is in progress, its answer so
+	// far (last checkpoint); "" once it ended.
+	RunProgress(ctx context.Context, userID, conversationID, id string) (*Run, string, error)
 	// RequestCancel asks the process running the run to stop it (a flag,
 	// and on Postgres a notification); ErrNotFound unless it is in progress.
 	RequestCancel(ctx context.Context, userID, runID string) error
