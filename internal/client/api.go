@@ -224,7 +224,23 @@ func (c *Client) StreamRun(ctx context.Context, conversationID string, p RunPara
 	if key == "" {
 		r.idempotencyKey = NewIdempotencyKey()
 	}
-	return c.openStream(ctx, r)
+	s, err := c.openStream(ctx, r)
+	if err != nil || !p.Background || s.runID == "" {
+		return s, err
+	}
+	// A background run goes on when the connection drops: pick it up
+	// where it broke, on whichever replica answers.
+	path := "/v1/conversations/" + esc(conversationID) + "/runs/" + esc(s.runID) + "/events"
+	s.resume = func(ctx context.Context, after string) (*http.Response, error) {
+		r, _ := newRequest(http.MethodGet, path+"?after="+url.QueryEscape(after), nil)
+		r.stream = true
+		next, err := c.openStream(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return next.res, nil
+	}
+	return s, nil
 }
 
 // GetRun returns a run.

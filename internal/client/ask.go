@@ -48,7 +48,7 @@ func (c *Client) Ask(ctx context.Context, p AskParams, each func(Event) error) (
 	if _, err := c.CreateMessage(ctx, convID, MessageParams{Role: RoleUser, Content: p.Prompt}, ""); err != nil {
 		return convID, err
 	}
-	stream, err := c.StreamRun(ctx, convID, RunParams{Model: p.Model}, "")
+	stream, err := c.StreamRun(ctx, convID, RunParams{Model: p.Model, Background: true}, "") // resumed if the connection drops
 	if err != nil {
 		return convID, err
 	}

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -564,5 +565,113 @@ func TestAsk(t *testing.T) {
 	after, _ := c.ListConversations(ctx(t), client.ListParams{Limit: 100})
 	if len(after.Data) != len(before.Data) {
 		t.Errorf("an unknown model left a conversation behind")
+	}
+}
+
+// cuttingProxy forwards TCP to target and, once, cuts the connection that
+// carries a run's stream (its X-Run-Id header) after cutAfter more bytes:
+// a network drop in the middle of an answer.
+func cuttingProxy(t *testing.T, target string, cutAfter int) (string, *atomic.Bool) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var cutOnce atomic.Bool
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() {
+				defer c.Close()
+				defer up.Close()
+				buf, seen, left := make([]byte, 512), false, cutAfter
+				for {
+					n, err := up.Read(buf)
+					if n > 0 {
+						chunk := buf[:n]
+						if !seen && strings.Contains(string(chunk), "X-Run-Id:") && !cutOnce.Load() {
+							seen = true
+						}
+						if seen {
+							if n >= left {
+								_, _ = c.Write(chunk[:left])
+								cutOnce.Store(true)
+								return // the drop
+							}
+							left -= n
+						}
+						if _, werr := c.Write(chunk); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &cutOnce
+}
+
+// A background run's stream whose connection drops is resumed by
+// Stream.Next where it broke: the text is the engine's answer exactly, and
+// the run ends completed.
+func TestStreamResumesAfterADrop(t *testing.T) {
+	t.Parallel()
+	const tokens = 40
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: tokens, TokenDelay: 20 * time.Millisecond}})
+	proxy, cut := cuttingProxy(t, strings.TrimPrefix(srv.URL, "http://"), 1500)
+	c := client.New(client.Options{BaseURL: proxy})
+	if _, err := c.EnsureToken(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := c.CreateConversation(ctx(t), client.ConversationParams{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateMessage(ctx(t), conv.ID, client.MessageParams{Role: "user", Content: "a story"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.StreamRun(ctx(t), conv.ID, client.RunParams{Background: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var text strings.Builder
+	var final *client.Run
+	runs := 0
+	for s.Next() {
+		switch ev := s.Event(); ev.Type {
+		case client.EventDelta:
+			text.WriteString(ev.Text)
+		case client.EventRun:
+			runs++
+			if ev.Run.Status != client.StatusInProgress {
+				final = ev.Run
+			}
+		}
+	}
+	if s.Err() != nil {
+		t.Fatalf("the stream was not resumed: %v (after %q)", s.Err(), text.String())
+	}
+	if want := strings.Join(fakeengine.Answer(tokens), ""); text.String() != want {
+		t.Fatalf("resumed text %q\nwant %q", text.String(), want)
+	}
+	if !cut.Load() || s.LastEventID() == "" {
+		t.Fatalf("the connection was not cut (cut %v, last id %q): nothing was resumed", cut.Load(), s.LastEventID())
+	}
+	if final == nil || final.Status != client.StatusCompleted || runs != 2 {
+		t.Fatalf("final run %+v after %d run events (want the first and the last only)", final, runs)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // Stream is a server-sent event stream of a run or a chat completion. Read
@@ -31,6 +32,14 @@ type Stream struct {
 	err   error
 	done  bool
 	data  bytes.Buffer
+
+	// A run's stream resumes where it broke: lastID is the SSE id of the
+	// last event read, resume reopens the stream after it.
+	ctx       context.Context
+	lastID    string
+	pendingID string
+	resume    func(ctx context.Context, after string) (*http.Response, error)
+	skipRun   bool // a resumed stream repeats the run object first: not news
 }
 
 func (c *Client) openStream(ctx context.Context, r *request) (*Stream, error) {
@@ -38,7 +47,7 @@ func (c *Client) openStream(ctx context.Context, r *request) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{res: res, rd: bufio.NewReaderSize(res.Body, 8<<10), runID: res.Header.Get("X-Run-Id")}
+	s := &Stream{res: res, rd: bufio.NewReaderSize(res.Body, 8<<10), runID: res.Header.Get("X-Run-Id"), ctx: ctx}
 	if ct := res.Header.Get("Content-Type"); !bytes.HasPrefix([]byte(ct), []byte("text/event-stream")) {
 		// A replayed non-stream answer, or a server that ignored stream.
 		res.Body.Close()
@@ -62,6 +71,9 @@ func (s *Stream) Next() bool {
 	for {
 		data, err := s.readEvent()
 		if err != nil {
+			if s.reconnect() {
+				continue
+			}
 			s.done = true
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				err = ErrStreamCut
@@ -77,9 +89,42 @@ func (s *Stream) Next() bool {
 		if err != nil {
 			continue // an event of a kind this client does not know
 		}
+		if s.skipRun && ev.Type == EventRun {
+			s.skipRun = false
+			continue
+		}
 		s.ev = ev
 		return true
 	}
+}
+
+// LastEventID is the SSE id of the last event read ("" when the server
+// sends none).
+func (s *Stream) LastEventID() string { return s.lastID }
+
+// reconnect reopens a run's stream after the last event read, when the
+// connection broke (not when ctx ended): five tries over about 8 s.
+func (s *Stream) reconnect() bool {
+	if s.resume == nil || s.lastID == "" || s.ctx == nil {
+		return false
+	}
+	wait := 250 * time.Millisecond
+	for range 5 {
+		select {
+		case <-s.ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait *= 2
+		res, err := s.resume(s.ctx, s.lastID)
+		if err != nil {
+			continue
+		}
+		s.res.Body.Close()
+		s.res, s.rd, s.skipRun = res, bufio.NewReaderSize(res.Body, 8<<10), true
+		return true
+	}
+	return false
 }
 
 // Event is the event Next read.
@@ -111,6 +156,9 @@ func (s *Stream) readEvent() ([]byte, error) {
 		}
 		if len(line) == 0 {
 			if have {
+				if s.pendingID != "" {
+					s.lastID = s.pendingID
+				}
 				return s.data.Bytes(), nil
 			}
 			continue
@@ -119,6 +167,10 @@ func (s *Stream) readEvent() ([]byte, error) {
 			continue // keepalive comment
 		}
 		field, value, _ := bytes.Cut(line, []byte(":"))
+		if string(field) == "id" {
+			s.pendingID = string(bytes.TrimPrefix(value, []byte(" ")))
+			continue
+		}
 		if string(field) != "data" {
 			continue
 		}

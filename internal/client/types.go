@@ -143,6 +143,9 @@ type RunParams struct {
 	Temperature  *float64 `json:"temperature,omitempty"`
 	MaxTokens    *int     `json:"max_tokens,omitempty"`
 	Instructions string   `json:"instructions,omitempty"`
+	// Background keeps the run going when the connection drops; the
+	// stream then resumes where it broke (Stream.Next reconnects).
+	Background bool `json:"background,omitempty"`
 }
 
 // ListParams pages through a list. Zero fields use the server's defaults

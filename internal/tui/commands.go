@@ -180,7 +180,7 @@ func (m *Model) send(p *pending) tea.Cmd {
 			}
 		}
 		// The stream outlives this command: it is bound to base, not ctx.
-		s, err := api.StreamRun(base, convID, client.RunParams{Model: p.model}, p.runKey)
+		s, err := api.StreamRun(base, convID, client.RunParams{Model: p.model, Background: true}, p.runKey) // resumed if the connection drops
 		if err != nil {
 			return sentMsg{created: created, convID: convID, err: errPosted{err}}
 		}
