@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/janhq/jan/internal/fakeengine"
+	"github.com/janhq/jan/internal/store"
 )
 
 // janBinary builds the jan binary once per test run.
@@ -308,5 +309,49 @@ func TestSIGTERMDrains(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("jan serve did not exit after draining")
+	}
+}
+
+// A background run still going when the grace ends is stopped and stored
+// incomplete, with its answer so far, before jan exits: none is left
+// in progress for a later recovery.
+func TestShutdownEndsBackgroundRuns(t *testing.T) {
+	engine := httptest.NewServer(fakeengine.New(fakeengine.Options{Models: []string{"slow"}, TokenDelay: 50 * time.Millisecond, Tokens: 200}))
+	defer engine.Close()
+	addr, dir := freeAddr(t), t.TempDir()
+	cmd := startServeEnv(t, addr, dir, []string{"JAN_SHUTDOWN_GRACE=500ms"}, "--engine", engine.URL)
+	base := "http://" + addr
+	tok := guestOf(t, base)
+	_, b, _ := post(base+"/v1/conversations", tok.AccessToken, map[string]any{"items": []map[string]any{{"type": "message", "role": "user", "content": "a long story"}}})
+	var conv struct {
+		ID     string `json:"id"`
+		UserID string `json:"user_id"`
+	}
+	_ = json.Unmarshal(b, &conv)
+	status, b, err := post(base+"/v1/conversations/"+conv.ID+"/runs", tok.AccessToken, map[string]any{"model": "slow", "background": true})
+	var run struct{ ID, Status string }
+	_ = json.Unmarshal(b, &run)
+	if err != nil || status != 200 || run.Status != "in_progress" {
+		t.Fatalf("background run: %d %s %v", status, b, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // a checkpoint (at most once a second) is stored
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("jan serve exited with %v", err)
+	}
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "jan.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.GetRun(context.Background(), conv.UserID, conv.ID, run.ID)
+	if err != nil || got.Status != store.StatusIncomplete || got.MessageID == "" {
+		t.Fatalf("after the shutdown the run is %+v (%v), want incomplete with its message", got, err)
+	}
+	msg, err := st.GetMessage(context.Background(), conv.UserID, conv.ID, got.MessageID)
+	if err != nil || msg.Content == "" || msg.Status != store.StatusIncomplete {
+		t.Fatalf("its message: %+v %v", msg, err)
 	}
 }

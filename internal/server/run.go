@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	minUntil := time.Now().Add(cfg.DrainDelay)
-	for graceCtx.Err() == nil && (time.Now().Before(minUntil) || srv.InFlight() > 0) {
+	for graceCtx.Err() == nil && (time.Now().Before(minUntil) || srv.InFlight() > 0 || srv.ActiveRuns() > 0) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := hs.Shutdown(graceCtx); err != nil {
@@ -113,6 +113,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		if err := hs.Shutdown(endCtx); err != nil {
 			hs.Close()
 		}
+	}
+	// Background runs nobody waits on that still run end incomplete with
+	// their answer so far, stored before the exit: none is left in progress.
+	srv.Stop()
+	for deadline := time.Now().Add(5 * time.Second); srv.ActiveRuns() > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	fmt.Fprintln(out, "Stopped.")
 	return nil

@@ -357,6 +357,14 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // InFlight is the number of requests being served.
 func (s *Server) InFlight() int64 { return s.metrics.inflight.Load() }
 
+// ActiveRuns is the number of runs and background responses running here,
+// with or without a client.
+func (s *Server) ActiveRuns() int {
+	s.runsMu.Lock()
+	defer s.runsMu.Unlock()
+	return len(s.runs)
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]string{"server": "shutting down"}})
