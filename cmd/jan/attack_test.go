@@ -578,7 +578,11 @@ func TestAttackDataDirIsPrivate(t *testing.T) {
 	if !strings.Contains(out.String(), "every network interface") {
 		t.Errorf("--addr %s: the banner does not say it listens on every interface:\n%s", port, out.String())
 	}
-	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "jan.db"): 0o600, filepath.Join(dir, "signing-key.pem"): 0o600} {
+	// The signing key lives in the database (0600), not in a file beside it.
+	if _, err := os.Stat(filepath.Join(dir, "signing-key.pem")); err == nil {
+		t.Errorf("a new data dir got a signing-key.pem; the key belongs in the database")
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "jan.db"): 0o600} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)

@@ -131,10 +131,20 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
+	// The first connection sets the DSN's pragmas, switching to WAL among
+	// them; another process doing the same at that moment can make it fail
+	// with SQLITE_BUSY before busy_timeout applies: try again for a while.
 	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		_ = w.Close()
-		return nil, unavailable(what, err, "")
+	for attempt := 0; ; attempt++ {
+		err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt == 200 || ctx.Err() != nil {
+			_ = w.Close()
+			return nil, unavailable(what, err, "")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if !strings.EqualFold(mode, "wal") {
 		// Some file systems (network mounts) cannot do WAL; SQLite then
