@@ -355,3 +355,63 @@ func TestShutdownEndsBackgroundRuns(t *testing.T) {
 		t.Fatalf("its message: %+v %v", msg, err)
 	}
 }
+
+// jan serve as an unprivileged user on a data dir it cannot chmod (a
+// volume's root, as Kubernetes mounts one) starts, warns, and keeps its
+// files private.
+func TestServeOnAVolumeItDoesNotOwn(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run jan as another user")
+	}
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{filepath.Dir(root), root} { // traversable by the other user
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	volume := filepath.Join(root, "volume")
+	if err := os.Mkdir(volume, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(volume, 0o777) // root-owned, open: an emptyDir
+	// The binary must be reachable by the other user.
+	exe := filepath.Join(root, "jan")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(exe, "serve", "--addr", addr, "--data-dir", volume, "--no-detect")
+	cmd.Env = []string{"HOME=" + volume, "LOG_LEVEL=warn", "LOG_FORMAT=text"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			res.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res, err := http.Get("http://" + addr + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("jan serve as 65532 on a volume root did not start: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "data dir is open to other users and owned by another") {
+		t.Errorf("no warning about the open data dir:\n%s", out.String())
+	}
+	if fi, err := os.Stat(filepath.Join(volume, "jan.db")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("jan.db: %v %v", fi, err)
+	}
+}

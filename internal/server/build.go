@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -111,7 +112,15 @@ func privateDir(dir string, log *slog.Logger) error {
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		if err := os.Chmod(dir, 0o700); err != nil {
-			return err
+			if !errors.Is(err, fs.ErrPermission) {
+				return err
+			}
+			// Not ours to tighten: a mounted volume's root (Kubernetes'
+			// emptyDir, a claim with fsGroup). Its files are still created
+			// 0600; say what others could do to the directory.
+			log.Warn("data dir is open to other users and owned by another: jan's files in it are private (0600), but others may remove them; mount it for jan's user alone or use a directory under it",
+				"dir", dir, "mode", fmt.Sprintf("%04o", perm))
+			return nil
 		}
 		log.Info("data dir was open to other users; it is now 0700", "dir", dir, "was", fmt.Sprintf("%04o", perm))
 	}
