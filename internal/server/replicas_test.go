@@ -295,3 +295,31 @@ func TestBackgroundRunWithoutStream(t *testing.T) {
 		t.Errorf("its answer: %+v", msgs)
 	}
 }
+
+// A background response running on replica A is cancelled through B.
+func TestCancelResponseThroughAnotherReplica(t *testing.T) {
+	dsn := pgtest.URL(t)
+	const public = "http://jan.replicas.test"
+	slow := fakeengine.Options{TokenDelay: 50 * time.Millisecond, Tokens: 200}
+	a := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	b := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	tok := a.guest()
+	r := a.do("POST", "/v1/responses", tok, map[string]any{"model": testModel, "input": "a long story", "background": true}, nil)
+	var resp struct{ ID, Status string }
+	r.decode(t, &resp)
+	if r.status != 200 || (resp.Status != "queued" && resp.Status != "in_progress") {
+		t.Fatalf("background response: %d %s", r.status, r.body)
+	}
+	time.Sleep(300 * time.Millisecond) // it is generating on A
+	start := time.Now()
+	r = b.do("POST", "/v1/responses/"+resp.ID+"/cancel", tok, nil, nil)
+	took := time.Since(start)
+	r.decode(t, &resp)
+	if r.status != 200 || resp.Status != "cancelled" {
+		t.Fatalf("cancel through B: %d %s", r.status, r.body)
+	}
+	t.Logf("cancelled through the other replica in %v", took)
+	if took > 900*time.Millisecond {
+		t.Errorf("the cancel took %v: the notification did not arrive", took)
+	}
+}

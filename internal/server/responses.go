@@ -709,9 +709,26 @@ func (s *Server) cancelResponse(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else if row.Status == responses.StatusInProgress || row.Status == responses.StatusQueued {
+		// Running elsewhere: ask its replica (as for runs), end it if that
+		// process is gone, and wait up to 2 s for it to end.
+		if err := s.store.RequestResponseCancel(r.Context(), row.UserID, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeError(w, r, err)
+			return
+		}
 		if _, err := s.Recover(r.Context(), false); err != nil {
 			writeError(w, r, err)
 			return
+		}
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+			got, err := s.store.GetResponse(r.Context(), row.UserID, row.ID)
+			if err != nil || (got.Status != responses.StatusInProgress && got.Status != responses.StatusQueued) {
+				break
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 	}
 	if row, err = s.loadResponse(r); err != nil {

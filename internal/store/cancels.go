@@ -15,24 +15,38 @@ const cancelChannel = "jan_cancel"
 // runs it; on Postgres the others are notified at commit. A run that is
 // not in progress (or not the user's) is ErrNotFound.
 func (s *sqlStore) RequestCancel(ctx context.Context, userID, runID string) error {
+	return s.requestCancel(ctx, "UPDATE runs SET cancel_requested = ? WHERE id = ? AND user_id = ? AND status = ?",
+		runID, true, runID, userID, StatusInProgress)
+}
+
+// RequestResponseCancel is RequestCancel for a background response
+// (queued or in progress).
+func (s *sqlStore) RequestResponseCancel(ctx context.Context, userID, responseID string) error {
+	return s.requestCancel(ctx, "UPDATE responses SET cancel_requested = ? WHERE id = ? AND user_id = ? AND status IN ('queued', 'in_progress')",
+		responseID, true, responseID, userID)
+}
+
+func (s *sqlStore) requestCancel(ctx context.Context, update, id string, args ...any) error {
 	return s.inTx(ctx, "request cancel", func(ctx context.Context, tx queryer) error {
-		if err := s.execOne(ctx, tx, "UPDATE runs SET cancel_requested = ? WHERE id = ? AND user_id = ? AND status = ?",
-			true, runID, userID, StatusInProgress); err != nil {
+		if err := s.execOne(ctx, tx, update, args...); err != nil {
 			return err
 		}
 		if s.d == dialectPostgres {
-			_, err := s.exec(ctx, tx, "SELECT pg_notify(?, ?)", cancelChannel, runID)
+			_, err := s.exec(ctx, tx, "SELECT pg_notify(?, ?)", cancelChannel, id)
 			return err
 		}
 		return nil
 	})
 }
 
-// CancelRequests lists the in-progress runs of owner whose cancel was
-// requested: the polling fallback for a notification that was lost.
+// CancelRequests lists the in-progress runs and responses of owner whose
+// cancel was requested: the polling fallback for a lost notification.
 func (s *sqlStore) CancelRequests(ctx context.Context, owner string) ([]string, error) {
 	const op = "list cancel requests"
-	rows, err := s.query(ctx, s.read, "SELECT id FROM runs WHERE owner = ? AND status = ? AND cancel_requested = ?", owner, StatusInProgress, true)
+	rows, err := s.query(ctx, s.read,
+		"SELECT id FROM runs WHERE owner = ? AND status = 'in_progress' AND cancel_requested = ?"+
+			" UNION ALL SELECT id FROM responses WHERE owner = ? AND status IN ('queued', 'in_progress') AND cancel_requested = ?",
+		owner, true, owner, true)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}

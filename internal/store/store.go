@@ -293,8 +293,10 @@ type Store interface {
 	// RequestCancel asks the process running the run to stop it (a flag,
 	// and on Postgres a notification); ErrNotFound unless it is in progress.
 	RequestCancel(ctx context.Context, userID, runID string) error
-	// CancelRequests lists owner's in-progress runs whose cancel was
-	// requested (the fallback when a notification is lost).
+	// RequestResponseCancel is RequestCancel for a background response.
+	RequestResponseCancel(ctx context.Context, userID, responseID string) error
+	// CancelRequests lists owner's in-progress runs and responses whose
+	// cancel was requested (the fallback when a notification is lost).
 	CancelRequests(ctx context.Context, owner string) ([]string, error)
 	// WatchCancels calls fn for each cancel request another process makes,
 	// until ctx ends (Postgres); it returns at once where there are no
