@@ -9,9 +9,12 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,5 +324,69 @@ func TestCancelResponseThroughAnotherReplica(t *testing.T) {
 	t.Logf("cancelled through the other replica in %v", took)
 	if took > 900*time.Millisecond {
 		t.Errorf("the cancel took %v: the notification did not arrive", took)
+	}
+}
+
+// Three replicas on one Postgres behind a round-robin proxy: a token from
+// any works through all, and 50 requests with one Idempotency-Key, spread
+// over the replicas at once, reach an engine once; every answer is that
+// one answer (or, while it runs, 409).
+func TestThreeReplicasOneIdempotencyKey(t *testing.T) {
+	dsn := pgtest.URL(t)
+	const public = "http://jan.replicas.test"
+	var calls atomic.Int32
+	var envs []*env
+	for range 3 {
+		e := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: fakeengine.Options{TTFT: 200 * time.Millisecond}})
+		e.engineHook = func(r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/chat/completions") {
+				calls.Add(1)
+			}
+		}
+		envs = append(envs, e)
+	}
+	var next atomic.Int32
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := envs[int(next.Add(1))%len(envs)]
+		e.http.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer lb.Close()
+	front := &env{t: t, URL: lb.URL}
+
+	tok := envs[0].guest()
+	for i := range 3 {
+		if r := front.do("GET", "/v1/models", tok, nil, nil); r.status != 200 {
+			t.Fatalf("request %d through the balancer: %d %s", i, r.status, r.body)
+		}
+	}
+	body := map[string]any{"model": testModel, "messages": []map[string]string{{"role": "user", "content": "once"}}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	answers := map[string]bool{}
+	for range 50 {
+		wg.Go(func() {
+			r := front.do("POST", "/v1/chat/completions", tok, body, map[string]string{"Idempotency-Key": "same-key"})
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[r.status]++
+			if r.status == 200 {
+				answers[string(r.body)] = true
+			}
+		})
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the engine was called %d times for one Idempotency-Key", n)
+	}
+	if statuses[200] == 0 || statuses[200]+statuses[409] != 50 || len(answers) != 1 {
+		t.Errorf("statuses %v, %d different answers", statuses, len(answers))
+	}
+	// After it finished, every replica replays it.
+	for i := range 3 {
+		r := front.do("POST", "/v1/chat/completions", tok, body, map[string]string{"Idempotency-Key": "same-key"})
+		if r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" || !answers[string(r.body)] {
+			t.Errorf("replay %d: %d %v", i, r.status, r.header)
+		}
 	}
 }
