@@ -62,8 +62,16 @@ func startServeEnv(t *testing.T, addr, dataDir string, env []string, extra ...st
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--no-detect"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), "LOG_LEVEL=warn", "JAN_RATE_LIMIT_GUEST=off"), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	startHealthy(t, cmd, addr)
+	return cmd
+}
+
+// startHealthy starts cmd (a jan serve) and waits until addr answers
+// /healthz; it returns the process's output so far and later.
+func startHealthy(t *testing.T, cmd *exec.Cmd, addr string) *bytes.Buffer {
+	t.Helper()
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +80,7 @@ func startServeEnv(t *testing.T, addr, dataDir string, env []string, extra ...st
 	for time.Now().Before(deadline) {
 		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			res.Body.Close()
-			return cmd
+			return out
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -394,23 +402,7 @@ func TestServeOnAVolumeItDoesNotOwn(t *testing.T) {
 	cmd := exec.Command(exe, "serve", "--addr", addr, "--data-dir", volume, "--no-detect")
 	cmd.Env = []string{"HOME=" + volume, "LOG_LEVEL=warn", "LOG_FORMAT=text"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			res.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if res, err := http.Get("http://" + addr + "/healthz"); err != nil || res.StatusCode != 200 {
-		t.Fatalf("jan serve as 65532 on a volume root did not start: %v\n%s", err, out.String())
-	}
+	out := startHealthy(t, cmd, addr) // fails the test when it does not start
 	if !strings.Contains(out.String(), "data dir is open to other users and owned by another") {
 		t.Errorf("no warning about the open data dir:\n%s", out.String())
 	}

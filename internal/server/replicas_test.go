@@ -69,25 +69,9 @@ func TestCancelThroughAnotherReplica(t *testing.T) {
 	tok := a.guest()
 	conv := a.newConversation(tok, "tell me a long story")
 
-	req, _ := http.NewRequest("POST", a.URL+"/v1/conversations/"+conv+"/runs", strings.NewReader(`{"model":"`+testModel+`","stream":true}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, events := streamingRun(t, a, tok, conv)
 	defer res.Body.Close()
 	runID := res.Header.Get("X-Run-Id")
-	events := bufio.NewReader(res.Body)
-	for { // until the first token
-		line, err := events.ReadString('\n')
-		if err != nil {
-			t.Fatalf("the stream ended before a token: %v", err)
-		}
-		if strings.Contains(line, "chat.completion.chunk") && strings.Contains(line, `"content":"`) {
-			break
-		}
-	}
 	start := time.Now()
 	r := b.do("POST", "/v1/conversations/"+conv+"/runs/"+runID+"/cancel", tok, nil, nil)
 	took := time.Since(start)
@@ -109,6 +93,29 @@ func TestCancelThroughAnotherReplica(t *testing.T) {
 	}
 }
 
+// streamingRun starts a streamed run of conv on e and reads it up to its
+// first token.
+func streamingRun(t testing.TB, e *env, tok, conv string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.URL+"/v1/conversations/"+conv+"/runs", strings.NewReader(`{"model":"`+testModel+`","stream":true}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := bufio.NewReader(res.Body)
+	for {
+		line, err := events.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended before a token: %v", err)
+		}
+		if strings.Contains(line, "chat.completion.chunk") && strings.Contains(line, `"content":"`) {
+			return res, events
+		}
+	}
+}
+
 // BenchmarkCrossReplicaCancel: runs streaming on replica A, each cancelled
 // through replica B; the figure is the time from the cancel request to B's
 // answer with the run ended (A heard, stopped it and stored it), p50/p99.
@@ -124,23 +131,7 @@ func BenchmarkCrossReplicaCancel(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		req, _ := http.NewRequest("POST", a.URL+"/v1/conversations/"+conv+"/runs", strings.NewReader(`{"model":"`+testModel+`","stream":true}`))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		events := bufio.NewReader(res.Body)
-		for {
-			line, err := events.ReadString('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			if strings.Contains(line, `"content":"`) {
-				break
-			}
-		}
+		res, _ := streamingRun(b, a, tok, conv)
 		b.StartTimer()
 		start := time.Now()
 		r := other.do("POST", "/v1/conversations/"+conv+"/runs/"+res.Header.Get("X-Run-Id")+"/cancel", tok, nil, nil)
