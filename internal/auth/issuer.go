@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -16,9 +15,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/janhq/jan/internal/store"
@@ -39,13 +39,16 @@ type IssuerOptions struct {
 	KeyFile string // PEM signing key; created (0600, dir 0700) if missing; with Keys, moved there on first start
 	// Keys, when set, keeps the signing keys in the database: every
 	// replica on it signs and verifies with the same keys.
-	Keys       KeyStore
-	Audience   string           // default "jan"
-	AccessTTL  time.Duration    // default 1h
-	RefreshTTL time.Duration    // default 30 days
-	Now        func() time.Time // default time.Now; for tests
-	Admins     []string         // usernames that get the admin role once they are users
-	Logger     *slog.Logger     // warnings (a replayed refresh token); default slog.Default()
+	Keys KeyStore
+	// KeyRotation, with Keys, replaces the active key when it is this old
+	// (0: never); a retired key verifies until its tokens have expired.
+	KeyRotation time.Duration
+	Audience    string           // default "jan"
+	AccessTTL   time.Duration    // default 1h
+	RefreshTTL  time.Duration    // default 30 days
+	Now         func() time.Time // default time.Now; for tests
+	Admins      []string         // usernames that get the admin role once they are users
+	Logger      *slog.Logger     // warnings (a replayed refresh token); default slog.Default()
 	// PasswordHashes is how many argon2 hashes run at once (default: the
 	// number of CPUs); as many more callers may wait, the rest get ErrBusy.
 	PasswordHashes int
@@ -83,11 +86,19 @@ type Issuer struct {
 	hashing               *hashQueue
 	log                   *slog.Logger
 
-	signer    jose.Signer
+	ring      atomic.Pointer[keyring] // the signing keys now
 	verifier  *oidcVerifier
 	ended     *revocations // sessions that ended: their access tokens are refused
 	discovery []byte
-	jwks      []byte
+
+	// Shared keys (IssuerOptions.Keys): read again every keyCheck, rotated
+	// every rotation (0: never).
+	keyStore    KeyStore
+	rotation    time.Duration
+	keysChecked atomic.Int64 // time.Now().UnixNano() of the last read
+	keysLoading atomic.Bool
+	reloadMu    sync.Mutex
+	lastReload  time.Time // of a read for a token naming an unknown key
 }
 
 // NewIssuer loads (or creates) the signing key and prepares the issuer.
@@ -119,52 +130,27 @@ func NewIssuer(opts IssuerOptions, users UserStore) (*Issuer, error) {
 		i.now = time.Now
 	}
 
-	var key *rsa.PrivateKey
-	var verifyKeys []crypto.PublicKey
+	var ring *keyring
 	if opts.Keys != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		active, all, err := sharedKeys(ctx, opts.Keys, opts.KeyFile)
+		ring, err = sharedKeys(ctx, opts.Keys, opts.KeyFile, i.now())
 		cancel()
-		if err != nil {
-			return nil, err
-		}
-		key = active
-		for _, k := range all {
-			verifyKeys = append(verifyKeys, k)
-		}
+		i.keyStore, i.rotation = opts.Keys, opts.KeyRotation
+		i.keysChecked.Store(time.Now().UnixNano())
 	} else {
-		if key, err = loadOrCreateKey(opts.KeyFile); err != nil {
-			return nil, err
+		var key *rsa.PrivateKey
+		if key, err = loadOrCreateKey(opts.KeyFile); err == nil {
+			ring, err = newKeyring(key, time.Time{})
 		}
-		verifyKeys = []crypto.PublicKey{&key.PublicKey}
 	}
-	kid, err := keyID(&key.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("auth: key id: %w", err)
+		return nil, err
 	}
-	i.signer, err = jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, fmt.Errorf("auth: signer: %w", err)
-	}
-	keys := &oidc.StaticKeySet{PublicKeys: verifyKeys}
-	i.verifier = newVerifier(i.url, i.audience, keys, i.now, defaultCacheSize)
+	i.ring.Store(ring)
+	i.verifier = newVerifier(i.url, i.audience, issuerKeys{i}, i.now, defaultCacheSize)
 	i.ended = newRevocations(users, i.now, i.accessTTL, i.log)
 	i.verifier.ended = i.ended.ended
 
-	var set jose.JSONWebKeySet // every key that verifies: tokens of an older key stay valid
-	for _, k := range verifyKeys {
-		id, err := keyID(k.(*rsa.PublicKey))
-		if err != nil {
-			return nil, fmt.Errorf("auth: key id: %w", err)
-		}
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k, KeyID: id, Algorithm: string(jose.RS256), Use: "sig"})
-	}
-	i.jwks, err = json.Marshal(set)
-	if err != nil {
-		return nil, fmt.Errorf("auth: encode JWKS: %w", err)
-	}
 	i.discovery, err = json.Marshal(map[string]any{
 		"issuer":                                i.url,
 		"jwks_uri":                              i.url + JWKSPath,
@@ -384,7 +370,7 @@ func (i *Issuer) sign(u *store.User, sid string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth: encode claims: %w", err)
 	}
-	jws, err := i.signer.Sign(payload)
+	jws, err := i.keys().signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("auth: sign token: %w", err)
 	}
@@ -397,7 +383,11 @@ func (i *Issuer) DiscoveryHandler() http.Handler { return jsonDocument(i.discove
 
 // JWKSHandler serves the public signing key; mount it at
 // GET {URL}/.well-known/jwks.json.
-func (i *Issuer) JWKSHandler() http.Handler { return jsonDocument(i.jwks) }
+func (i *Issuer) JWKSHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonDocument(i.keys().jwks).ServeHTTP(w, r)
+	})
+}
 
 func jsonDocument(body []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

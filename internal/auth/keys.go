@@ -7,12 +7,14 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -143,57 +145,120 @@ func parseKey(data []byte, source string) (*rsa.PrivateKey, error) {
 type KeyStore interface {
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	AddSigningKey(ctx context.Context, k *store.SigningKey) error
+	RotateSigningKey(ctx context.Context, oldKID string, k *store.SigningKey) error
+	PruneSigningKeys(ctx context.Context, retiredBefore time.Time) (int64, error)
 }
 
-// sharedKeys returns the active signing key and every key that verifies,
-// from ks. The first start on a database puts a key there: the key file's,
-// when there is one (tokens it signed keep working after the move), else a
-// new one; replicas starting at once agree on one (the others' inserts
-// conflict and they read the winner's).
-func sharedKeys(ctx context.Context, ks KeyStore, keyFile string) (active *rsa.PrivateKey, all []*rsa.PublicKey, err error) {
-	for range 3 {
-		keys, err := ks.SigningKeys(ctx)
+// keyring is the issuer's keys at one moment: the active key signs, every
+// key in verify checks signatures, jwks publishes them.
+type keyring struct {
+	signer  jose.Signer
+	kid     string    // the active key's
+	created time.Time // when the active key was made
+	verify  map[string]*rsa.PublicKey
+	jwks    []byte
+}
+
+// newKeyring makes a ring that signs with active and verifies with it and
+// others.
+func newKeyring(active *rsa.PrivateKey, created time.Time, others ...*rsa.PublicKey) (*keyring, error) {
+	kid, err := keyID(&active.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("auth: key id: %w", err)
+	}
+	r := &keyring{kid: kid, created: created, verify: map[string]*rsa.PublicKey{}}
+	r.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: active, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("auth: signer: %w", err)
+	}
+	var set jose.JSONWebKeySet // every key that verifies: tokens of an older key stay valid
+	for _, pub := range append([]*rsa.PublicKey{&active.PublicKey}, others...) {
+		id, err := keyID(pub)
 		if err != nil {
-			return nil, nil, fmt.Errorf("auth: read signing keys: %w", err)
+			return nil, fmt.Errorf("auth: key id: %w", err)
 		}
-		if len(keys) > 0 && keys[0].Active {
-			for i, k := range keys {
-				key, err := parseKey([]byte(k.PEM), "in the database ("+k.KID+")")
-				if err != nil {
-					return nil, nil, err
-				}
-				if i == 0 {
-					active = key
-				}
-				all = append(all, &key.PublicKey)
-			}
-			return active, all, nil
+		if r.verify[id] == nil {
+			r.verify[id] = pub
+			set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: id, Algorithm: string(jose.RS256), Use: "sig"})
+		}
+	}
+	if r.jwks, err = json.Marshal(set); err != nil {
+		return nil, fmt.Errorf("auth: encode JWKS: %w", err)
+	}
+	return r, nil
+}
+
+// loadKeyring reads the keys in ks into a ring; nil when there is no
+// active key yet.
+func loadKeyring(ctx context.Context, ks KeyStore) (*keyring, error) {
+	keys, err := ks.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("auth: read signing keys: %w", err)
+	}
+	if len(keys) == 0 || !keys[0].Active {
+		return nil, nil
+	}
+	active, err := parseKey([]byte(keys[0].PEM), "in the database ("+keys[0].KID+")")
+	if err != nil {
+		return nil, err
+	}
+	var others []*rsa.PublicKey
+	for _, k := range keys[1:] {
+		key, err := parseKey([]byte(k.PEM), "in the database ("+k.KID+")")
+		if err != nil {
+			return nil, err
+		}
+		others = append(others, &key.PublicKey)
+	}
+	return newKeyring(active, keys[0].CreatedAt, others...)
+}
+
+// sharedKeys returns the ring of the keys in ks. The first start on a
+// database puts a key there: the key file's, when there is one (tokens it
+// signed keep working after the move), else a new one; replicas starting
+// at once agree on one (the others' inserts conflict and they read the
+// winner's).
+func sharedKeys(ctx context.Context, ks KeyStore, keyFile string, now time.Time) (*keyring, error) {
+	for range 3 {
+		ring, err := loadKeyring(ctx, ks)
+		if err != nil || ring != nil {
+			return ring, err
 		}
 		key, err := readKey(keyFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			key, err = rsa.GenerateKey(rand.Reader, keyBits)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
+		k, err := storedKey(key, now)
 		if err != nil {
-			return nil, nil, fmt.Errorf("auth: encode signing key: %w", err)
+			return nil, err
 		}
-		kid, err := keyID(&key.PublicKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		err = ks.AddSigningKey(ctx, &store.SigningKey{KID: kid, PEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
+		err = ks.AddSigningKey(ctx, k)
 		switch {
 		case err == nil:
-			return key, []*rsa.PublicKey{&key.PublicKey}, nil
+			return newKeyring(key, k.CreatedAt)
 		case !errors.Is(err, store.ErrConflict):
-			return nil, nil, fmt.Errorf("auth: store signing key: %w", err)
+			return nil, fmt.Errorf("auth: store signing key: %w", err)
 		}
 		// Another replica stored its key first: read it.
 	}
-	return nil, nil, errors.New("auth: could not agree on a signing key with the other replicas")
+	return nil, errors.New("auth: could not agree on a signing key with the other replicas")
+}
+
+// storedKey is key as the database keeps it.
+func storedKey(key *rsa.PrivateKey, created time.Time) (*store.SigningKey, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("auth: encode signing key: %w", err)
+	}
+	kid, err := keyID(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &store.SigningKey{KID: kid, PEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), CreatedAt: created}, nil
 }
 
 // keyID is the RFC 7638 JWK thumbprint of pub, base64url: stable for a key

@@ -44,6 +44,7 @@ type Config struct {
 	FinalWriteRetry time.Duration // how long the final write of an answer is retried while the database is down (JAN_FINAL_WRITE_RETRY)
 	UpstreamTimeout time.Duration // wait for an engine's response headers
 	ShutdownGrace   time.Duration // how long in-flight streams may finish on shutdown
+	KeyRotation     time.Duration // the embedded issuer's signing key is replaced when this old; 0 = never (JAN_KEY_ROTATION)
 	DrainDelay      time.Duration // on shutdown, keep serving at least this long with /readyz 503, so load balancers stop sending first (JAN_DRAIN_DELAY)
 	MetricsAddr     string        // serve /metrics on this address instead of Addr (--metrics-addr, JAN_METRICS_ADDR)
 	MetricsToken    string        // bearer token /metrics requires (JAN_METRICS_TOKEN); needed on a non-loopback Addr unless MetricsAddr is set
@@ -115,6 +116,7 @@ func Defaults() Config {
 		FinalWriteRetry: 30 * time.Second,
 		UpstreamTimeout: 120 * time.Second,
 		ShutdownGrace:   10 * time.Second,
+		KeyRotation:     30 * 24 * time.Hour,
 		IdentityWait:    60 * time.Second,
 		LogLevel:        "info",
 		Audience:        "jan",
@@ -268,7 +270,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{"JAN_SHUTDOWN_GRACE", &c.ShutdownGrace}, {"JAN_DRAIN_DELAY", &c.DrainDelay}} {
+	}{{"JAN_SHUTDOWN_GRACE", &c.ShutdownGrace}, {"JAN_DRAIN_DELAY", &c.DrainDelay}, {"JAN_KEY_ROTATION", &c.KeyRotation}} {
 		if v := env(d.key); v != "" {
 			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst < 0 {
 				return Config{}, fmt.Errorf("%s=%q: want a duration such as 10s", d.key, v)

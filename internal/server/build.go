@@ -162,7 +162,7 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *sl
 		return auth.External{Issuer: cfg.Issuer, V: v}, nil, nil
 	}
 	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"), Keys: st,
-		Audience: cfg.Audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes, Logger: log}, st)
+		KeyRotation: cfg.KeyRotation, Audience: cfg.Audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes, Logger: log}, st)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded identity: %w", err)
 	}

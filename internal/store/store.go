@@ -120,6 +120,7 @@ type SigningKey struct {
 	PEM       string
 	Active    bool
 	CreatedAt time.Time
+	RetiredAt *time.Time // when a newer key took its place; nil while active
 }
 
 // ProjectUpdate changes only the fields that are non-nil.
@@ -307,6 +308,13 @@ type Store interface {
 	// AddSigningKey stores the active signing key; ErrConflict when one is
 	// active already (another replica made it first).
 	AddSigningKey(ctx context.Context, k *SigningKey) error
+	// RotateSigningKey retires the active key oldKID and stores k as the
+	// active one, together; ErrConflict when oldKID is no longer the
+	// active key (another replica rotated first).
+	RotateSigningKey(ctx context.Context, oldKID string, k *SigningKey) error
+	// PruneSigningKeys deletes the keys retired before t and returns how
+	// many.
+	PruneSigningKeys(ctx context.Context, retiredBefore time.Time) (int64, error)
 	// CreateLoginState stores a browser sign-in in progress (and drops the
 	// expired ones).
 	CreateLoginState(ctx context.Context, ls *LoginState) error

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Projects", testProjects},
 		{"LoginStates", testLoginStates},
 		{"SigningKeys", testSigningKeys},
+		{"RotateSigningKeys", testRotateSigningKeys},
 		{"Metadata", testMetadata},
 		{"Messages", testMessages},
 		{"ConcurrentAppends", testConcurrentAppends},
