@@ -39,6 +39,7 @@ type Options struct {
 	JanBin         string // a jan binary to measure instead of building one
 	JSON           bool
 	Quick          bool // sizes for a smoke run; explicit fields still win
+	Postgres       bool // also run the full path on a local Postgres
 }
 
 func (o *Options) defaults() {
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&o.JanBin, "jan", "", "measure this jan `binary` instead of building ./cmd/jan (e.g. a profiling build)")
 	fs.BoolVar(&o.Quick, "quick", false, "short everything: a smoke run of a few seconds")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.Postgres, "postgres", true, "also run the full path on a throwaway local Postgres (fsync on); -postgres=false skips it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: jan-bench [flags]\n\nMeasures jan against the fake engine (direct) and a bare reverse proxy (floor).\n\nFlags:")
 		fs.PrintDefaults()

@@ -25,7 +25,7 @@ func TestRunTiny(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var progress bytes.Buffer
-	rep, err := run(ctx, Options{Duration: 200 * time.Millisecond, Seq: 20, Clients: 4, Streams: 10, StoreBenchtime: "off"}, &progress)
+	rep, err := run(ctx, Options{Duration: 200 * time.Millisecond, Seq: 20, Clients: 4, Streams: 10, StoreBenchtime: "off", Postgres: true}, &progress)
 	if err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
 	}
@@ -64,6 +64,11 @@ func TestRunTiny(t *testing.T) {
 	}
 	if r := rows["throughput"]; r.JanFull == nil || *r.JanFull <= 0 {
 		t.Errorf("no full-path throughput: %+v", r)
+	}
+	if p := rep.Postgres; p == nil && rep.PostgresSkipped == "" {
+		t.Error("no Postgres figures and no reason")
+	} else if p != nil && (p.Load.Requests == 0 || p.Load.Errors > 0 || p.Statements < 1 || p.WALBytes <= 0 || p.PGCPU < 0 || len(p.Top) == 0) {
+		t.Errorf("Postgres figures: %+v", p)
 	}
 	if c := rows["errors"].Checks; len(c) != 1 || !c[0].Pass {
 		t.Errorf("errors under load: %+v", c)

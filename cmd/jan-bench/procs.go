@@ -155,11 +155,18 @@ func (t *tail) String() string {
 
 // stack is the three processes under test and their base URLs.
 type stack struct {
-	dir                 string
+	dir, bin            string
 	engine, floor, jan  *proc
 	engineURL, floorURL string
 	janURL              string
 }
+
+// janEnv is the environment of jan serve under test. The limiters stay on
+// (their cost is measured) with limits no benchmark client reaches; every
+// other protection is at its default.
+var janEnv = []string{"LOG_LEVEL=warn",
+	"JAN_RATE_LIMIT_GUEST=100000000:100000000:100000", "JAN_RATE_LIMIT_USER=100000000:100000000:100000",
+	"JAN_RATE_LIMIT_AUTH=100000000:100000000"}
 
 // startStack builds jan (unless janBin names a binary) and starts the engine, the floor and jan, each
 // ready to serve. On error everything started is stopped.
@@ -207,12 +214,9 @@ func startStack(ctx context.Context, janBin string, logw io.Writer) (s *stack, e
 	if err := s.floor.waitHTTP(ctx, s.floorURL+"/v1/models", 20*time.Second); err != nil {
 		return nil, err
 	}
+	s.bin = bin
 	s.jan, err = startProc("jan", bin, []string{"serve", "--addr", addrs[2], "--data-dir", filepath.Join(dir, "data"),
-		"--no-detect", "--engine", s.engineURL}, []string{"LOG_LEVEL=warn",
-		// The limiters stay on (their cost is measured) with limits no benchmark client reaches;
-		// every other protection is at its default.
-		"JAN_RATE_LIMIT_GUEST=100000000:100000000:100000", "JAN_RATE_LIMIT_USER=100000000:100000000:100000",
-		"JAN_RATE_LIMIT_AUTH=100000000:100000000"})
+		"--no-detect", "--engine", s.engineURL}, janEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,10 @@ type Report struct {
 	Rows    []Row                 `json:"figures"`
 	Runs    map[string]loadResult `json:"throughput_runs"`
 	Store   *storeResult          `json:"store,omitempty"`
+	// Postgres is the full path on Postgres next to SQLite's; PostgresSkipped
+	// says why it is missing.
+	Postgres        *pgReport `json:"postgres,omitempty"`
+	PostgresSkipped string    `json:"postgres_skipped,omitempty"`
 	Met     int                   `json:"targets_met"`
 	Missed  int                   `json:"targets_missed"`
 }
@@ -192,6 +196,17 @@ func newReport(r *results) *Report {
 			add(s.key, s.label, "turns/s", [4]*float64{nil, nil, f(s.v), nil}, c)
 		}
 	}
+	rep.PostgresSkipped = r.pgSkipped
+	if p := r.postgres; p != nil {
+		sq := r.load[janFull]
+		rep.Postgres = &pgReport{pgResult: *p,
+			SQLiteRPS: sq.rps(), SQLiteCPU: float64(sq.cpuPerRequest()) / float64(time.Microsecond),
+			RPS: p.Load.rps(), JanCPU: float64(p.Load.cpuPerRequest()) / float64(time.Microsecond),
+			PGCPU: float64(p.PostgresCPU) / float64(time.Microsecond)}
+		if p.Load.Errors > 0 {
+			rep.Missed++ // errors under load are a failure wherever they happen
+		}
+	}
 	for _, row := range rep.Rows {
 		for _, c := range row.Checks {
 			if c.Pass {
@@ -276,6 +291,10 @@ func (rep *Report) writeTable(w io.Writer) error {
 	if rep.Store != nil {
 		fmt.Fprintf(&b, "store figures: %s\n", rep.Store.Command)
 	}
+	rep.Postgres.write(&b)
+	if rep.PostgresSkipped != "" {
+		fmt.Fprintf(&b, "\nfull path on Postgres: skipped (%s)\n", rep.PostgresSkipped)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -300,5 +319,45 @@ func writeCells(b *strings.Builder, cells [][]string, right map[int]bool) {
 			line.WriteString("  ")
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+}
+
+// pgReport is the full path on Postgres with SQLite's from the same run.
+type pgReport struct {
+	pgResult
+	RPS       float64 `json:"rps"`
+	JanCPU    float64 `json:"jan_cpu_us"`      // per request
+	PGCPU     float64 `json:"postgres_cpu_us"` // per request
+	SQLiteRPS float64 `json:"sqlite_rps"`
+	SQLiteCPU float64 `json:"sqlite_jan_cpu_us"`
+}
+
+func (p *pgReport) write(b *strings.Builder) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(b, "\nfull path on Postgres %s (%s, local Unix socket), the same clients and duration as \"jan full\":\n\n", p.Version, p.Settings)
+	na := "—"
+	cells := [][]string{{"figure", "unit", "SQLite", "Postgres"},
+		{"throughput", "req/s", num(p.SQLiteRPS, "req/s"), num(p.RPS, "req/s")},
+		{"  errors", "count", "", fmt.Sprint(p.Load.Errors)},
+		{"  jan CPU per request", "µs", num(p.SQLiteCPU, "µs"), num(p.JanCPU, "µs")},
+		{"  Postgres CPU per request", "µs", na, num(p.PGCPU, "µs")},
+		{"  machine CPU busy", "%", "", fmt.Sprintf("%.0f", 100*p.Load.Busy)},
+		{"  statements per request (round trips)", "count", na, fmt.Sprintf("%.2f", p.Statements)},
+		{"  commits per request", "count", na, fmt.Sprintf("%.2f", p.Commits)},
+		{"  WAL per request", "bytes", na, fmt.Sprintf("%.0f", p.WALBytes)},
+	}
+	writeCells(b, cells, map[int]bool{2: true, 3: true})
+	if p.Load.FirstError != "" {
+		fmt.Fprintf(b, "first error: %.300s\n", p.Load.FirstError)
+	}
+	fmt.Fprintf(b, "\nstatements per request (pg_stat_statements), most frequent first:\n")
+	for _, s := range p.Top {
+		q := s.Query
+		if utf8.RuneCountInString(q) > 110 {
+			q = string([]rune(q)[:109]) + "…"
+		}
+		fmt.Fprintf(b, "  %5.2f  %6.3f ms  %s\n", s.PerRequest, s.MeanMS, q)
 	}
 }

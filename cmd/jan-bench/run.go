@@ -44,6 +44,8 @@ type results struct {
 	rssStreams   [3]int64 // the same with opts.Streams streams open through each
 	convsPerUser int
 	store        *storeResult
+	postgres     *pgResult // the full path on Postgres; nil when skipped
+	pgSkipped    string    // why
 }
 
 // run starts the stack, measures everything and returns the report.
@@ -159,6 +161,17 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 	}
 	if err := full.checkStored(ctx, hc); err != nil {
 		return nil, err
+	}
+	if o.Postgres {
+		var skipped *pgSkipped
+		r.postgres, err = measurePostgres(ctx, o, s.bin, s.engineURL, r.convsPerUser, logw)
+		if errors.As(err, &skipped) {
+			r.pgSkipped, err = skipped.Reason, nil
+			fmt.Fprintln(logw, "throughput: no Postgres here, skipping its figures:", skipped.Reason)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("full path on postgres: %w", err)
+		}
 	}
 
 	if o.StoreBenchtime != "off" {

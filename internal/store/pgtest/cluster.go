@@ -39,7 +39,7 @@ func (c *cluster) url(db string) string {
 	return (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/" + db, RawQuery: q.Encode()}).String()
 }
 
-func startCluster() (*cluster, error) {
+func startCluster(settings ...string) (*cluster, error) {
 	bin, err := findBinDir()
 	if err != nil {
 		return nil, err
@@ -81,6 +81,9 @@ func startCluster() (*cluster, error) {
 	}
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses='' -c fsync=%s -c max_connections=200",
 		c.port, c.dir, fsyncSetting())
+	for _, s := range settings { // later settings win
+		opts += " -c " + s
+	}
 	out, err := c.pg("pg_ctl", "-D", c.data(), "-l", filepath.Join(dir, "postgres.log"),
 		"-w", "-t", "60", "-o", opts, "start").CombinedOutput()
 	if err != nil {
