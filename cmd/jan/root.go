@@ -24,6 +24,6 @@ Start here:
 	root.Version = v.Version
 	root.SetVersionTemplate("jan {{.Version}}\n")
 	root.AddCommand(newServeCmd(), newUpCmd(), newVersionCmd(), newDevCmd(), newChatCmd(), newGuestCmd(), newModelsCmd(), newLoginCmd(), newUpgradeCmd(),
-		newDownCmd(), newStatusCmd(), newLogsCmd(), newDoctorCmd(), newGenDocsCmd())
+		newDownCmd(), newStatusCmd(), newLogsCmd(), newDoctorCmd(), newDeployCmd(), newGenDocsCmd())
 	return root
 }

@@ -12,6 +12,7 @@ package helm_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -37,6 +39,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	chart "github.com/janhq/jan/deploy/helm"
+	"github.com/janhq/jan/internal/deploy"
 )
 
 const (
@@ -1023,4 +1028,94 @@ func TestDecodeStrict(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenderWithoutHelm: `jan deploy render` (internal/deploy) renders the
+// same objects as helm template, for the default values, every example and
+// --set values, and refuses what the chart refuses with the same message.
+func TestRenderWithoutHelm(t *testing.T) {
+	cases := []struct {
+		name, file string
+		set        []string
+	}{
+		{name: "default"},
+		{name: "production", file: examplesDir + "/production.yaml"},
+		{name: "gpu-vllm", file: examplesDir + "/gpu-vllm.yaml"},
+		{name: "sqlite", set: []string{"database.type=sqlite,autoscaling.enabled=false,replicaCount=1,persistence.enabled=true"}},
+		{name: "production with sets", file: examplesDir + "/production.yaml", set: []string{"replicaCount=4", "image.tag=v9.9.9,drainDelay=2s"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var extra []string
+			opts := deploy.Options{Release: release, Namespace: namespace, Set: tc.set}
+			for _, s := range tc.set {
+				extra = append(extra, "--set", s)
+			}
+			if tc.file != "" {
+				b, err := os.ReadFile(filepath.Join(root(t), tc.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Values = [][]byte{b}
+			}
+			want, err := helm(t, templateArgs(tc.file, extra...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := deploy.Render(chart.Chart(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantObjs, gotObjs := objects(t, want), objects(t, got)
+			for key, w := range wantObjs {
+				if g, ok := gotObjs[key]; !ok {
+					t.Errorf("%s: helm renders it, jan deploy render does not", key)
+				} else if !reflect.DeepEqual(w, g) {
+					wj, _ := json.MarshalIndent(w, "", " ")
+					gj, _ := json.MarshalIndent(g, "", " ")
+					t.Errorf("%s differs:\nhelm:\n%s\njan deploy render:\n%s", key, wj, gj)
+				}
+			}
+			for key := range gotObjs {
+				if _, ok := wantObjs[key]; !ok {
+					t.Errorf("%s: jan deploy render renders it, helm does not", key)
+				}
+			}
+			if len(wantObjs) < 5 {
+				t.Errorf("helm rendered only %d objects", len(wantObjs))
+			}
+		})
+	}
+	for _, tc := range []struct{ set, want string }{
+		{"terminationGracePeriodSeconds=10", "terminationGracePeriodSeconds (10) must be at least"},
+		{"database.type=sqlite", "sqlite serves one replica"},
+		{"keycloak.baseURL=https://auth.example.com", "keycloak.clientSecret.existingSecret"},
+		{"shutdownGrace=1m", "shutdownGrace: want whole seconds"},
+		{"vllm.enabled=true,vllm.gpus=0", "vllm.gpus"},
+	} {
+		_, err := deploy.Render(chart.Chart(), deploy.Options{Set: []string{tc.set}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "executing") {
+			t.Errorf("render --set %s: %v, want the chart's message %q alone", tc.set, err, tc.want)
+		}
+	}
+}
+
+// objects are a manifest's objects by kind/name, as generic JSON values.
+func objects(t *testing.T, out string) map[string]any {
+	t.Helper()
+	objs := map[string]any{}
+	for _, doc := range docSeparator.Split(out, -1) {
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, doc)
+		}
+		var o map[string]any
+		if err := json.Unmarshal(j, &o); err != nil || o == nil {
+			continue
+		}
+		meta, _ := o["metadata"].(map[string]any)
+		objs[fmt.Sprintf("%v/%v", o["kind"], meta["name"])] = o
+	}
+	return objs
 }
