@@ -40,6 +40,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/store/ ./internal/auth/
 	$(GO) test -run '^$$' -bench 'BenchmarkAuthenticate|BenchmarkMetricsCost' -benchtime 20000x ./internal/server/
 	$(GO) test -run '^$$' -bench 'BenchmarkCrossReplicaCancel' -benchtime 100x ./internal/server/
+	$(GO) test -run '^$$' -bench 'BenchmarkRunCheckpointWAL' -benchtime 2x ./internal/server/
 	JAN_PERF=1 $(GO) test -count=1 -run 'TestChatPerformance|TestPerformanceBudgets|TestStackPerformance' -v ./cmd/jan/ ./internal/tui/ | grep -v '^=== '
 
 lint:
