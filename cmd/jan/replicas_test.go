@@ -268,6 +268,26 @@ func startRun(base, token, conv string, background bool) (*http.Response, error)
 	return http.DefaultClient.Do(req)
 }
 
+// runningOn starts a streamed run on base of a new conversation whose
+// message is text, and reads its first n content events; the stream stays
+// open (close it, or read on).
+func runningOn(t *testing.T, base, token, text string, background bool, n int) (conv string, s *runStream) {
+	t.Helper()
+	conv = conversationWith(t, base, token, text)
+	res, err := startRun(base, token, conv, background)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = &runStream{}
+	if err := s.attach(res); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.read(n); err != nil {
+		t.Fatal(err)
+	}
+	return conv, s
+}
+
 // resume asks base for the rest of the run's events after s.lastID.
 func (s *runStream) resume(base, token, conv string) (*http.Response, error) {
 	req, _ := http.NewRequest("GET", base+"/v1/conversations/"+conv+"/runs/"+s.runID+"/events", nil)
@@ -333,19 +353,8 @@ func TestThreeServeReplicas(t *testing.T) {
 	})
 
 	t.Run("cancel through another replica", func(t *testing.T) {
-		conv := conversationWith(t, lb, tok, "a long story [fake:tokens=500] [fake:delay=20ms]")
-		res, err := startRun(a.url(), tok, conv, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s runStream
-		if err := s.attach(res); err != nil {
-			t.Fatal(err)
-		}
+		conv, s := runningOn(t, a.url(), tok, "a long story [fake:tokens=500] [fake:delay=20ms]", false, 3) // it is answering on A
 		defer s.close()
-		if err := s.read(3); err != nil { // it is answering on A
-			t.Fatal(err)
-		}
 		ended := make(chan time.Time, 1)
 		go func() { _ = s.read(-1); ended <- time.Now() }()
 		start := time.Now()
@@ -362,20 +371,9 @@ func TestThreeServeReplicas(t *testing.T) {
 
 	t.Run("a dropped stream resumes on another replica", func(t *testing.T) {
 		const tokens = 60
-		conv := conversationWith(t, lb, tok, "a story [fake:tokens=60] [fake:delay=20ms]")
-		res, err := startRun(a.url(), tok, conv, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s runStream
-		if err := s.attach(res); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.read(5); err != nil { // a few events, then the client drops
-			t.Fatal(err)
-		}
-		s.close()
-		res, err = s.resume(c.url(), tok, conv)
+		conv, s := runningOn(t, a.url(), tok, "a story [fake:tokens=60] [fake:delay=20ms]", true, 5)
+		s.close() // a few events, then the client drops
+		res, err := s.resume(c.url(), tok, conv)
 		if err := s.follow(c.url(), tok, conv, res, err); err != nil {
 			t.Fatal(err)
 		}
@@ -480,18 +478,7 @@ func TestThreeServeReplicas(t *testing.T) {
 	})
 
 	t.Run("kill -9 of a background run's replica", func(t *testing.T) {
-		conv := conversationWith(t, lb, tok, "a long story [fake:tokens=1000] [fake:delay=10ms]")
-		res, err := startRun(a.url(), tok, conv, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s runStream
-		if err := s.attach(res); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.read(5); err != nil {
-			t.Fatal(err)
-		}
+		conv, s := runningOn(t, a.url(), tok, "a long story [fake:tokens=1000] [fake:delay=10ms]", true, 5)
 		s.close()
 		// Another client follows it through B, from the start.
 		follower := runStream{runID: s.runID, lastID: "0"}

@@ -97,7 +97,7 @@ func (i *Issuer) reloadForUnknownKey(ctx context.Context) {
 type issuerKeys struct{ i *Issuer }
 
 func (k issuerKeys) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(jwt, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, fmt.Errorf("malformed token: %w", err)
 	}
