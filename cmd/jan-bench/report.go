@@ -37,8 +37,8 @@ type Report struct {
 	// says why it is missing.
 	Postgres        *pgReport `json:"postgres,omitempty"`
 	PostgresSkipped string    `json:"postgres_skipped,omitempty"`
-	Met     int                   `json:"targets_met"`
-	Missed  int                   `json:"targets_missed"`
+	Met             int       `json:"targets_met"`
+	Missed          int       `json:"targets_missed"`
 }
 
 type reportOpts struct {
