@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/rivo/uniseg"
 
 	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/safetext"
@@ -366,11 +367,11 @@ func (m *Model) submit() tea.Cmd {
 		return nil
 	}
 	if m.streaming {
-		m.setNoticeText("An answer is still coming: wait for it, or press esc to stop it.")
+		m.setNotice(stillComing)
 		return nil
 	}
 	if m.opening != "" {
-		m.setNoticeText("The conversation is still loading; send again in a moment.")
+		m.setNotice("The conversation is still loading; send again in a moment.")
 		return nil
 	}
 	model, isDefault := m.currentModel()
@@ -520,6 +521,9 @@ func (m *Model) finishStream(cut error) {
 	m.tr.live = nil
 	m.streaming, m.stopping = false, false
 	m.stream, m.events = nil, nil
+	if m.banner == stillComing {
+		m.clearBanner() // it has come
+	}
 	m.pend = nil
 	if m.conv != nil {
 		m.side.upsert(*m.conv)
@@ -556,7 +560,9 @@ func (m *Model) setError(what string, err error) {
 
 func (m *Model) setNotice(s string) { m.banner, m.bannerIsErr = s, false }
 
-func (m *Model) setNoticeText(s string) { m.setNotice(s) }
+// stillComing is the notice for what cannot be done while an answer
+// streams; it goes when the answer has come.
+const stillComing = "An answer is still coming: wait for it, or press esc to stop it."
 
 func (m *Model) clearBanner() { m.banner, m.bannerIsErr = "", false }
 
@@ -581,10 +587,10 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.pickerKey(k)
 	case overlayConfirm:
 		switch s {
-		case "y", "Y", "enter":
+		case "y", "Y":
 			m.overlay = overlayNone
 			return m.deleteConversation(m.confirm.id)
-		case "n", "N", "esc", "q":
+		case "n", "N", "esc", "q", "enter": // enter keeps: deleting takes a y
 			m.overlay = overlayNone
 		}
 		return nil
@@ -601,7 +607,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "ctrl+n":
 		if m.streaming {
-			m.setNotice("An answer is still coming: wait for it, or press esc to stop it.")
+			m.setNotice(stillComing)
 			return nil
 		}
 		m.newConversation()
@@ -616,29 +622,31 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.focus = focusInput
 		return m.input.Focus()
 	case "pgup":
-		m.tr.scroll(m.transcriptHeight() - 2)
+		m.tr.scroll(m.transcriptHeight()-2, m.mainWidth(), m.transcriptHeight())
 		return nil
 	case "pgdown":
-		m.tr.scroll(-(m.transcriptHeight() - 2))
+		m.tr.scroll(-(m.transcriptHeight() - 2), m.mainWidth(), m.transcriptHeight())
 		return nil
 	case "ctrl+y":
 		return m.copy(m.tr.lastAnswer(), "the last answer")
 	case "alt+y":
 		return m.copy(lastCodeBlock(m.tr.lastAnswer()), "the last code block")
 	case "esc":
+		// One step back at a time: out of the sidebar, back to the end of
+		// the transcript, then (only at the end) stop the answer.
 		switch {
-		case m.streaming:
-			return m.stopAnswer()
 		case m.focus == focusSidebar && m.side.filter != "":
 			m.side.filter = ""
 			m.side.clamp()
 		case m.focus == focusSidebar:
 			m.focus = focusInput
 			return m.input.Focus()
-		case m.banner != "":
-			m.clearBanner()
 		case m.tr.offset > 0:
 			m.tr.offset = 0
+		case m.streaming:
+			return m.stopAnswer()
+		case m.banner != "":
+			m.clearBanner()
 		}
 		return nil
 	}
@@ -674,6 +682,12 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			m.overlay = overlayHelp
 			return nil
 		}
+	case "backspace":
+		m.repeatKey(tea.KeyBackspace, m.clusterRunes(-1))
+		return nil
+	case "ctrl+d", "delete":
+		m.repeatKey(tea.KeyDelete, m.clusterRunes(1))
+		return nil
 	case "up":
 		if m.recall(-1) {
 			return nil
@@ -686,6 +700,39 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
 	return cmd
+}
+
+// clusterRunes is the number of runes of the grapheme cluster before
+// (dir < 0) or after the input's cursor: what one backspace or delete
+// takes, so a family emoji or a letter with its combining marks goes whole.
+// At a line's edge it is 1 (the line break).
+func (m *Model) clusterRunes(dir int) int {
+	lines := strings.Split(m.input.Value(), "\n")
+	if m.input.Line() >= len(lines) {
+		return 1
+	}
+	line := []rune(lines[m.input.Line()])
+	col := min(m.input.Column(), len(line))
+	part := string(line[col:])
+	if dir < 0 {
+		part = string(line[:col])
+	}
+	n := 0
+	for g := uniseg.NewGraphemes(part); g.Next(); {
+		if r := len(g.Runes()); dir < 0 {
+			n = r // the last one
+		} else {
+			return r
+		}
+	}
+	return max(n, 1)
+}
+
+// repeatKey gives the input n presses of k.
+func (m *Model) repeatKey(k rune, n int) {
+	for range n {
+		m.input, _ = m.input.Update(tea.KeyPressMsg{Code: k})
+	}
 }
 
 // recall shows an earlier (dir -1) or later (+1) prompt in the input, when
@@ -756,7 +803,7 @@ func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 			return focusCmd
 		}
 		if m.streaming {
-			m.setNotice("An answer is still coming: wait for it, or press esc to stop it.")
+			m.setNotice(stillComing)
 			return focusCmd
 		}
 		m.opening = c.ID
@@ -766,12 +813,14 @@ func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 		if c, ok := m.side.selected(); ok {
 			ti := textinput.New()
 			ti.Prompt = ""
-			ti.SetValue(c.Title)
-			ti.CursorEnd()
+			ti.SetVirtualCursor(false)
 			ti.SetWidth(max(5, m.sidebarWidth()-4))
+			cmd := ti.Focus()
+			ti.SetValue(c.Title) // after the width: the view scrolls to the cursor, at the end
+			ti.CursorEnd()
 			m.side.rename = ti
 			m.side.renaming = true
-			return m.side.rename.Focus()
+			return cmd
 		}
 	case "ctrl+d", "delete":
 		if c, ok := m.side.selected(); ok {
@@ -951,9 +1000,7 @@ func (m *Model) render() string {
 		return "Starting jan chat…"
 	}
 	if m.tooSmall() {
-		msg := fmt.Sprintf("jan chat needs a terminal of at least %d×%d;\nthis one is %d×%d.\n\nMake it bigger, or press ctrl+c to quit.",
-			minWidth, minHeight, m.width, m.height)
-		return lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, msg)
+		return m.tooSmallView()
 	}
 	body := m.height - 1
 	var top string
@@ -984,6 +1031,22 @@ func (m *Model) render() string {
 		top = lipgloss.JoinHorizontal(lipgloss.Top, side, m.mainView(mw, body))
 	}
 	return top + "\n" + m.statusLine()
+}
+
+// tooSmallView says the terminal is too small, in as many words as fit.
+func (m *Model) tooSmallView() string {
+	for _, msg := range []string{
+		fmt.Sprintf("This terminal is too small for jan chat: it is %d×%d, and jan chat needs at least %d×%d.\n\nMake it bigger, or press ctrl+c to quit.",
+			m.width, m.height, minWidth, minHeight),
+		fmt.Sprintf("Terminal too small (%d×%d; needs %d×%d). Make it bigger, or ctrl+c to quit.", m.width, m.height, minWidth, minHeight),
+		"Terminal too small. ctrl+c quits.",
+	} {
+		wrapped := ansi.Wrap(msg, max(1, m.width-2), " ")
+		if lines := strings.Split(wrapped, "\n"); len(lines) <= m.height {
+			return lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, wrapped)
+		}
+	}
+	return fitBlock("too small", m.width, m.height)
 }
 
 func (m *Model) mainView(w, h int) string {
@@ -1090,9 +1153,21 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
-// cursor places the terminal's cursor in the input.
+// cursor places the terminal's cursor in the input, or in the rename
+// field while renaming.
 func (m *Model) cursor() *tea.Cursor {
-	if m.tooSmall() || m.focus != focusInput || m.overlay != overlayNone || m.width == 0 {
+	if m.tooSmall() || m.overlay != overlayNone || m.width == 0 {
+		return nil
+	}
+	if m.focus == focusSidebar && m.side.renaming && m.side.renameRow >= 0 {
+		c := m.side.rename.Cursor()
+		if c != nil {
+			c.X += 2 // the row's mark
+			c.Y += m.side.renameRow
+		}
+		return c
+	}
+	if m.focus != focusInput {
 		return nil
 	}
 	c := m.input.Cursor()

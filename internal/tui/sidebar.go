@@ -23,6 +23,9 @@ type sidebar struct {
 	top      int // first visible row
 	renaming bool
 	rename   textinput.Model
+	// renameRow is the row the rename field was last drawn on (-1: not
+	// drawn), for the terminal's cursor.
+	renameRow int
 	projects map[string]string // project id → name, sanitised
 }
 
@@ -167,6 +170,7 @@ func (s *sidebar) view(th *theme, width, height int, focused bool, activeID, str
 		s.top = s.cursor - listRows + 1
 	}
 	s.top = max(0, min(s.top, len(vis)-listRows))
+	s.renameRow = -1
 	for i := s.top; i < len(vis) && len(rows) < height-1; i++ {
 		c := vis[i]
 		mark := "  "
@@ -181,6 +185,7 @@ func (s *sidebar) view(th *theme, width, height int, focused bool, activeID, str
 		}
 		title := titleOrUntitled(c.Title)
 		if s.renaming && focused && i == s.cursor {
+			s.renameRow = len(rows)
 			rows = append(rows, mark+s.rename.View())
 			continue
 		}

@@ -196,26 +196,32 @@ func stableCut(text string) int {
 	return cut
 }
 
-// view returns the height lines to show, rendering only the entries the
-// window reaches: opening a long conversation renders its last screen.
-func (t *transcript) view(width, height int) []string {
-	need := height + t.offset
-	var blocks [][]string
-	total := 0
+// fromEnd renders the live answer and the entries from the last back
+// until they make need lines (a blank line between messages), or all of
+// them (all). Newest block first.
+func (t *transcript) fromEnd(width, need int) (blocks [][]string, total int, all bool) {
 	if t.live != nil {
-		b := t.renderLive(width)
-		blocks = append(blocks, b)
-		total += len(b)
+		blocks = append(blocks, t.renderLive(width))
+		total = len(blocks[0])
 	}
 	i := len(t.entries) - 1
 	for ; i >= 0 && total < need; i-- {
 		b := t.render(t.entries[i], width)
+		if len(blocks) > 0 {
+			total++ // the blank line between messages
+		}
 		blocks = append(blocks, b)
-		total += len(b) + 1 // a blank line between messages
+		total += len(b)
 	}
-	atTop := i < 0
-	if atTop && t.offset > 0 && total-height < t.offset {
-		t.offset = max(0, total-height) // scrolled past the first message
+	return blocks, total, i < 0
+}
+
+// view returns the height lines to show, rendering only the entries the
+// window reaches: opening a long conversation renders its last screen.
+func (t *transcript) view(width, height int) []string {
+	blocks, total, all := t.fromEnd(width, height+t.offset)
+	if all {
+		t.offset = min(t.offset, max(0, total-height)) // the text got shorter
 	}
 	lines := make([]string, 0, total)
 	for k := len(blocks) - 1; k >= 0; k-- {
@@ -233,7 +239,16 @@ func (t *transcript) view(width, height int) []string {
 	return out
 }
 
-func (t *transcript) scroll(delta int) { t.offset = max(0, t.offset+delta) }
+// scroll moves the view delta lines up (down when negative), no further
+// than the first line at the top or the last at the bottom.
+func (t *transcript) scroll(delta, width, height int) {
+	t.offset = max(0, t.offset+delta)
+	if delta > 0 {
+		if _, total, all := t.fromEnd(width, height+t.offset); all {
+			t.offset = min(t.offset, max(0, total-height))
+		}
+	}
+}
 
 // lastAnswer is the text of the last assistant message.
 func (t *transcript) lastAnswer() string {
