@@ -102,14 +102,11 @@ func readPrompt(o *chatOptions) (string, error) {
 // runChatPlain sends one prompt and streams the answer to stdout.
 func runChatPlain(ctx context.Context, o *chatOptions, s *client.Session, prompt string) error {
 	errOut := o.IO.ErrOut
-	if got, err := s.EnsureToken(ctx); err != nil {
-		return withHint(err, s.Server)
-	} else if got {
-		where := "kept for this run only (JAN_TOKEN is set)"
-		if !s.FromEnv {
-			where = "saved to " + s.ConfigPath
-		}
-		fmt.Fprintf(errOut, "No saved token: signed in to %s as a new guest (%s).\n", s.Server, where)
+	if err := ensureToken(ctx, s, errOut); err != nil {
+		return err
+	}
+	if err := preflight(ctx, o, s); err != nil {
+		return err
 	}
 	out := o.IO.Out
 	var san safetext.Sanitizer
@@ -163,6 +160,9 @@ func runChatTUI(ctx context.Context, o *chatOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := preflight(ctx, o, s); err != nil {
+		return err
+	}
 	project, err := chatProject(ctx, o, s)
 	if err != nil {
 		return err
@@ -171,6 +171,30 @@ func runChatTUI(ctx context.Context, o *chatOptions) error {
 		Client: s.Client, Server: s.Server, ConfigPath: s.ConfigPath, TokenFromEnv: s.FromEnv,
 		Conversation: o.Conversation, Model: o.Model, Notices: notices, Getenv: o.IO.Getenv, Project: project,
 	})
+}
+
+// preflight checks what would otherwise fail after the prompt is stored:
+// that --model is served here, and that a token from JAN_TOKEN is accepted
+// (refused, it is an error, never a new guest).
+func preflight(ctx context.Context, o *chatOptions, s *client.Session) error {
+	if o.Model == "" && !s.FromEnv {
+		return nil
+	}
+	models, err := s.Models(ctx)
+	if err != nil {
+		return withHint(err, s.Server)
+	}
+	if o.Model == "" {
+		return nil
+	}
+	ids := make([]string, 0, len(models))
+	for _, m := range models {
+		if m.ID == o.Model {
+			return nil
+		}
+		ids = append(ids, safetext.Sanitize(m.ID))
+	}
+	return fmt.Errorf("model %q is not served by %s; it serves: %s (jan models lists them)", o.Model, s.Server, strings.Join(ids, ", "))
 }
 
 // chatProject finds (or makes) the --project new conversations go into;

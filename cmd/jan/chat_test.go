@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +324,62 @@ func TestChatProject(t *testing.T) {
 	page, err := s.ListConversations(testCtx(t), client.ListParams{Limit: 10})
 	if err != nil || len(page.Data) != 2 || page.Data[0].ProjectID != projects[0].ID || page.Data[1].ProjectID != projects[0].ID {
 		t.Fatalf("conversations: %+v %v", page, err)
+	}
+}
+
+// A token in JAN_TOKEN that the server refuses is an error (exit 1, saying
+// so) in every command: never a silent new guest account.
+func TestRefusedEnvTokenIsAnError(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{})
+	io, out, errOut, env := testIO(t, srv.URL, "")
+	env["JAN_TOKEN"] = "garbage"
+	err := runModels(cmdWithContext(t), &modelsOptions{clientOptions: clientOptions{IO: io}})
+	if err == nil || !strings.Contains(err.Error(), "JAN_TOKEN") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("jan models with a refused JAN_TOKEN: %v (printed %q)", err, out.String())
+	}
+	err = runChat(testCtx(t), &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "hi"})
+	if err == nil || !strings.Contains(err.Error(), "JAN_TOKEN") {
+		t.Errorf("jan chat -p with a refused JAN_TOKEN: %v (printed %q)", err, out.String())
+	}
+	if strings.Contains(errOut.String(), "new guest") {
+		t.Errorf("a new guest was made: %q", errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(env["XDG_CONFIG_HOME"], "jan", "config.json")); err == nil {
+		t.Error("credentials were saved")
+	}
+}
+
+// jan models without a saved token says it made a guest and where it
+// saved the token.
+func TestModelsSaysItMadeAGuest(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{})
+	io, _, errOut, _ := testIO(t, srv.URL, "")
+	if err := runModels(cmdWithContext(t), &modelsOptions{clientOptions: clientOptions{IO: io}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := errOut.String(); !strings.Contains(got, "No saved token") || !strings.Contains(got, "new guest") || !strings.Contains(got, "config.json") {
+		t.Errorf("stderr %q", got)
+	}
+}
+
+// jan chat --model with a model the server does not serve fails before
+// anything is stored, naming the models it does serve.
+func TestChatUnknownModelStoresNothing(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{})
+	io, _, _, _ := testIO(t, srv.URL, "")
+	err := runChat(testCtx(t), &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "hi", Model: "nope"})
+	if err == nil || !strings.Contains(err.Error(), `model "nope" is not served`) || !strings.Contains(err.Error(), "fake-model") {
+		t.Fatalf("jan chat --model nope: %v", err)
+	}
+	s, err := (&clientOptions{IO: io}).session(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListConversations(testCtx(t), client.ListParams{})
+	if err != nil || len(page.Data) != 0 {
+		t.Fatalf("conversations after the refusal: %+v %v", page, err)
 	}
 }

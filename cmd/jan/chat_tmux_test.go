@@ -173,7 +173,7 @@ func TestChatInTmux(t *testing.T) {
 		}
 	}
 	tm.cmd("resize-window", "-t", "chat", "-x", "30", "-y", "8")
-	tm.waitFor("needs a terminal")
+	tm.waitFor("terminal is too small")
 	tm.cmd("resize-window", "-t", "chat", "-x", "100", "-y", "30")
 	tm.waitFor("Conversations")
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +27,23 @@ func (o *clientOptions) session(guestFallback bool) (*client.Session, error) {
 		Server: o.Server, Getenv: o.IO.Getenv, UserAgent: "jan/" + version, GuestFallback: guestFallback,
 		Notice: func(s string) { fmt.Fprintln(o.IO.ErrOut, s) },
 	})
+}
+
+// ensureToken gets a guest token when the session has none, and says so:
+// where it was saved, or that JAN_TOKEN keeps it for this run only.
+func ensureToken(ctx context.Context, s *client.Session, errOut io.Writer) error {
+	got, err := s.EnsureToken(ctx)
+	if err != nil {
+		return withHint(err, s.Server)
+	}
+	if got {
+		where := "kept for this run only (JAN_TOKEN is set)"
+		if !s.FromEnv {
+			where = "saved to " + s.ConfigPath
+		}
+		fmt.Fprintf(errOut, "No saved token: signed in to %s as a new guest (%s).\n", s.Server, where)
+	}
+	return nil
 }
 
 // withHint adds what to do next to an error from the client.

@@ -43,8 +43,8 @@ func runModels(cmd *cobra.Command, o *modelsOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.EnsureToken(cmd.Context()); err != nil {
-		return withHint(err, s.Server)
+	if err := ensureToken(cmd.Context(), s, o.IO.ErrOut); err != nil {
+		return err
 	}
 	models, err := s.Models(cmd.Context())
 	if err != nil {

@@ -50,6 +50,10 @@ type Options struct {
 	// GuestFallback: when a token is refused and cannot be refreshed, get
 	// a new guest token (with a Notice) and retry once.
 	GuestFallback bool
+	// TokenSource names where the credentials came from when that is not
+	// the saved config (e.g. "JAN_TOKEN"): a refused token is then an error
+	// that says so.
+	TokenSource string
 
 	// Retries is how many times a request that is safe to repeat is sent
 	// again after a network error, a 502/503/504, or a 429 whose
@@ -274,9 +278,13 @@ func (c *Client) reauthenticate(ctx context.Context, refused string) error {
 			return err
 		}
 	}
-	if !c.opts.GuestFallback {
-		if refused == "" {
+	if !c.opts.GuestFallback || c.opts.TokenSource != "" {
+		switch {
+		case refused == "":
 			return errors.New("no token: run `jan guest` or set JAN_TOKEN")
+		case c.opts.TokenSource != "":
+			return fmt.Errorf("the token in %s was refused (expired, revoked, or from another server): set a fresh one (jan guest --print), or unset %s to use the saved token",
+				c.opts.TokenSource, c.opts.TokenSource)
 		}
 		return errors.New("the token was refused and there is no refresh token")
 	}

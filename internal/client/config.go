@@ -163,13 +163,14 @@ func OpenSession(o SessionOptions) (*Session, error) {
 	s := &Session{ConfigPath: path, Config: cfg}
 	s.Server = ResolveServer(o.Server, o.Getenv, cfg)
 	creds := cfg.CredentialsFor(s.Server)
+	source := ""
 	if t := o.Getenv("JAN_TOKEN"); t != "" {
 		creds = Credentials{AccessToken: t}
-		s.FromEnv = true
+		s.FromEnv, source = true, "JAN_TOKEN" // refused, it is an error: never a silent new identity
 	}
 	s.Client = New(Options{
 		BaseURL: s.Server, Credentials: creds, UserAgent: o.UserAgent, Notice: o.Notice,
-		GuestFallback: o.GuestFallback, HTTPClient: o.HTTPClient,
+		GuestFallback: o.GuestFallback, TokenSource: source, HTTPClient: o.HTTPClient,
 		OnCredentials: func(cr Credentials) {
 			if !s.FromEnv {
 				err := s.Save(cr)

@@ -158,3 +158,20 @@ func TestRenameLongTitleShowsTheEnd(t *testing.T) {
 		t.Fatal("no cursor while renaming")
 	}
 }
+
+// 5. A prompt the server stored but could not answer (the model went
+// away) is not "Not sent": it stays in the transcript, and the banner says
+// it was sent.
+func TestStoredButUnansweredIsNotNotSent(t *testing.T) {
+	m, _ := loaded(t, 100, 30, "t")
+	open(m, "conv_a", "t", nil)
+	typeText(m, "hello")
+	press(m, "enter")
+	m.Update(sentMsg{convID: "conv_a", err: errPosted{&client.Error{StatusCode: 404, Code: "model_not_found", Message: "model nope not found"}}})
+	if strings.Contains(m.banner, "Not sent") || !strings.Contains(m.banner, "Sent, but") {
+		t.Fatalf("banner %q", m.banner)
+	}
+	if n := len(m.tr.entries); n != 1 || m.tr.entries[0].text != "hello" {
+		t.Fatalf("entries %d", n)
+	}
+}

@@ -438,7 +438,11 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 		if client.IsUnreachable(msg.err) {
 			m.conn = connOffline
 		}
-		m.setError("Not sent", msg.err)
+		if m.pend.posted {
+			m.setError("Sent, but no answer came", msg.err)
+		} else {
+			m.setError("Not sent", msg.err)
+		}
 		m.banner += " · enter to retry"
 		return nil
 	}
