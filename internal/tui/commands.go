@@ -139,6 +139,7 @@ type pending struct {
 	msgKey   string
 	runKey   string
 	posted   bool // the message is stored
+	queued   bool // the server was unreachable: sent when it answers again
 	model    string
 	started  time.Time
 	streamID int

@@ -286,10 +286,14 @@ func (m *Model) onConversations(msg conversationsMsg) tea.Cmd {
 	}
 	m.retryIn = 0
 	m.side.add(msg.page, msg.reset, msg.params)
+	var cmds []tea.Cmd
 	if m.side.wantsMore(m.listRows()) {
-		return m.loadConversations(false)
+		cmds = append(cmds, m.loadConversations(false))
 	}
-	return nil
+	if p := m.pend; p != nil && p.queued && !m.streaming {
+		cmds = append(cmds, m.start(p)) // the server is back: send what waited
+	}
+	return tea.Batch(cmds...)
 }
 
 // offline reports a failure; when the server is unreachable it retries
@@ -400,15 +404,31 @@ func (m *Model) submit() tea.Cmd {
 	if !p.posted {
 		m.tr.entries = append(m.tr.entries, &entry{role: client.RoleUser, text: safetext.Sanitize(text)})
 	}
+	return m.start(p)
+}
+
+// start sends p and opens its answer's stream.
+func (m *Model) start(p *pending) tea.Cmd {
 	m.tr.offset = 0
 	m.streamID++
-	p.streamID = m.streamID
-	m.streaming, m.streamConv, m.runID, m.stopping = true, convID, "", false
+	p.streamID, p.queued = m.streamID, false
+	m.setUserNote("")
+	m.streaming, m.streamConv, m.runID, m.stopping = true, p.convID, "", false
 	m.finalRun, m.streamErr, m.tokens, m.firstToken = nil, nil, 0, time.Time{}
-	m.tr.live = &live{model: model}
+	m.tr.live = &live{model: p.model}
 	m.clearBanner()
 	return m.send(p)
 }
+
+// setUserNote sets the note under the last message when it is the user's.
+func (m *Model) setUserNote(note string) {
+	if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser && m.tr.entries[n-1].note != note {
+		e := m.tr.entries[n-1]
+		e.note, e.lines = note, nil
+	}
+}
+
+const queuedNote = "⏳ Not sent yet: it goes when the server is back · esc takes it back"
 
 func (m *Model) onSent(msg sentMsg) tea.Cmd {
 	if msg.created != nil {
@@ -429,14 +449,19 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 		var posted errPosted
 		if errors.As(msg.err, &posted) {
 			m.pend.posted = true // the prompt is stored: a retry only runs it
-		} else if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser {
+		}
+		if client.IsUnreachable(msg.err) {
+			// Queued: sent again (same idempotency keys, so once) as soon
+			// as the server answers; the retries back off to 30 s.
+			m.pend.queued = true
+			m.setUserNote(queuedNote)
+			return m.offline("Not sent yet", msg.err)
+		}
+		if n := len(m.tr.entries); !m.pend.posted && n > 0 && m.tr.entries[n-1].role == client.RoleUser {
 			m.tr.entries = m.tr.entries[:n-1]
 		}
 		if m.input.Value() == "" {
 			m.input.SetValue(m.pend.text) // keep what was typed
-		}
-		if client.IsUnreachable(msg.err) {
-			m.conn = connOffline
 		}
 		if m.pend.posted {
 			m.setError("Sent, but no answer came", msg.err)
@@ -532,6 +557,25 @@ func (m *Model) finishStream(cut error) {
 	if m.conv != nil {
 		m.side.upsert(*m.conv)
 	}
+}
+
+// unqueue takes back a message waiting for the server: into the input
+// again, unless the server has it already (then it stays, unanswered).
+func (m *Model) unqueue() {
+	p := m.pend
+	p.queued = false
+	m.setUserNote("")
+	if p.posted {
+		m.setNotice("The server has that message already; ctrl+r asks for its answer.")
+		return
+	}
+	if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser {
+		m.tr.entries = m.tr.entries[:n-1]
+	}
+	if m.input.Value() == "" {
+		m.input.SetValue(p.text)
+	}
+	m.setNotice("Taken back: it is in the input.")
 }
 
 // stopAnswer asks the server to stop the answer being streamed.
@@ -649,6 +693,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.tr.offset = 0
 		case m.streaming:
 			return m.stopAnswer()
+		case m.pend != nil && m.pend.queued:
+			m.unqueue()
 		case m.banner != "":
 			m.clearBanner()
 		}
@@ -674,11 +720,14 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 	case "enter":
 		return m.submit()
 	case "ctrl+r":
-		if m.pend != nil && !m.streaming && m.input.Value() != "" {
+		switch {
+		case m.streaming:
+		case m.conn == connOffline:
+			return m.retry() // a queued message goes once the server answers
+		case m.pend != nil && m.input.Value() != "":
 			return m.submit()
-		}
-		if m.conn == connOffline {
-			return m.retry()
+		case m.pend != nil && m.pend.posted:
+			return m.start(m.pend) // stored but unanswered: ask for the answer
 		}
 		return nil
 	case "?":

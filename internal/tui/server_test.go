@@ -189,8 +189,61 @@ func TestResumeConversation(t *testing.T) {
 	}
 }
 
-// The server is unreachable: a banner, the typed text kept, a retry.
-func TestUnreachableKeepsTypedText(t *testing.T) {
+// The server is unreachable at send: the message waits in the transcript,
+// marked, and goes by itself — once — when the server is back, with no key
+// pressed.
+func TestUnreachableSendGoesWhenTheServerIsBack(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 8}})
+	var down atomic.Bool
+	var posts atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close() // as a server that is not there
+			}
+			return
+		}
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/messages") {
+			posts.Add(1)
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	api := client.New(client.Options{BaseURL: proxy.URL, Retries: -1})
+	if _, err := api.EnsureToken(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d := drive(t, Options{Client: api, Server: proxy.URL}, 100, 30)
+	d.until("the first page", func() bool { return d.m.side.loaded })
+	down.Store(true)
+	d.typeText("Are you there?")
+	d.keys("enter")
+	d.until("the send failure", func() bool { return !d.m.streaming && d.m.pend != nil && d.m.pend.queued })
+	s := screen(d.m)
+	if !strings.Contains(s, "cannot reach jan") || !strings.Contains(s, "offline") || !strings.Contains(s, "Not sent yet") {
+		t.Fatalf("screen:\n%s", s)
+	}
+	if n := len(d.m.tr.entries); n != 1 || d.m.input.Value() != "" {
+		t.Fatalf("%d entries, input %q: the message should wait in the transcript", n, d.m.input.Value())
+	}
+	down.Store(false) // the server is back; no key is pressed
+	d.until("the answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 && d.m.conn == connOK })
+	if got := d.m.tr.entries[1].text; got != strings.Join(fakeengine.Answer(8), "") {
+		t.Fatalf("answer %q", got)
+	}
+	msgs, err := api.AllMessages(context.Background(), d.m.conv.ID)
+	if err != nil || len(msgs) != 2 || msgs[0].Content != "Are you there?" {
+		t.Fatalf("stored %+v %v: the message must arrive once", msgs, err)
+	}
+	if strings.Contains(screen(d.m), "Not sent yet") {
+		t.Fatalf("the queued note stayed:\n%s", screen(d.m))
+	}
+}
+
+// Esc takes a queued message back into the input.
+func TestQueuedMessageTakenBack(t *testing.T) {
 	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
@@ -200,16 +253,10 @@ func TestUnreachableKeepsTypedText(t *testing.T) {
 	d.until("the failure", func() bool { return d.m.conn == connOffline })
 	d.typeText("Are you there?")
 	d.keys("enter")
-	d.until("the send failure", func() bool { return !d.m.streaming && d.m.pend != nil })
-	if d.m.input.Value() != "Are you there?" {
-		t.Fatalf("input %q", d.m.input.Value())
-	}
-	s := screen(d.m)
-	if !strings.Contains(s, "cannot reach jan") || !strings.Contains(s, "offline") {
-		t.Fatalf("screen:\n%s", s)
-	}
-	if n := len(d.m.tr.entries); n != 0 {
-		t.Fatalf("%d entries after a failed send", n)
+	d.until("the send failure", func() bool { return !d.m.streaming && d.m.pend != nil && d.m.pend.queued })
+	d.keys("esc")
+	if d.m.input.Value() != "Are you there?" || len(d.m.tr.entries) != 0 || d.m.pend.queued {
+		t.Fatalf("input %q, %d entries", d.m.input.Value(), len(d.m.tr.entries))
 	}
 }
 
