@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -230,8 +231,27 @@ func (c *Client) StreamRun(ctx context.Context, conversationID string, p RunPara
 	}
 	// A background run goes on when the connection drops: pick it up
 	// where it broke, on whichever replica answers.
-	path := "/v1/conversations/" + esc(conversationID) + "/runs/" + esc(s.runID) + "/events"
-	s.resume = func(ctx context.Context, after string) (*http.Response, error) {
+	s.resume = c.runEvents(conversationID, s.runID)
+	return s, nil
+}
+
+// ResumeRun reopens a run's stream after its first after bytes of answer
+// (the last event id a stream gave, "0" for all of it), on any replica:
+// the run object, the rest of the answer (live while the run goes on), the
+// run in its final state. It reconnects as a background StreamRun does.
+func (c *Client) ResumeRun(ctx context.Context, conversationID, runID, after string) (*Stream, error) {
+	events := c.runEvents(conversationID, runID)
+	res, err := events(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{res: res, rd: bufio.NewReaderSize(res.Body, 8<<10), runID: runID, ctx: ctx, lastID: after, resume: events}, nil
+}
+
+// runEvents opens a run's event stream after an event id.
+func (c *Client) runEvents(conversationID, runID string) func(ctx context.Context, after string) (*http.Response, error) {
+	path := "/v1/conversations/" + esc(conversationID) + "/runs/" + esc(runID) + "/events"
+	return func(ctx context.Context, after string) (*http.Response, error) {
 		r, _ := newRequest(http.MethodGet, path+"?after="+url.QueryEscape(after), nil)
 		r.stream = true
 		next, err := c.openStream(ctx, r)
@@ -240,7 +260,14 @@ func (c *Client) StreamRun(ctx context.Context, conversationID string, p RunPara
 		}
 		return next.res, nil
 	}
-	return s, nil
+}
+
+// DeleteItem deletes a message from a conversation (an answer being
+// regenerated, say).
+func (c *Client) DeleteItem(ctx context.Context, conversationID, itemID string) error {
+	r, _ := newRequest(http.MethodDelete, "/v1/conversations/"+esc(conversationID)+"/items/"+esc(itemID), nil)
+	r.safe = true
+	return c.call(ctx, r, nil)
 }
 
 // GetRun returns a run.

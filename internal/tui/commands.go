@@ -59,8 +59,9 @@ type (
 		err *client.Error
 	}
 	streamEndMsg struct {
-		id  int
-		err error
+		id     int
+		err    error
+		lastID string // the stream's last event id: the bytes of answer got
 	}
 	cancelledMsg struct {
 		err error
@@ -139,6 +140,8 @@ type pending struct {
 	msgKey   string
 	runKey   string
 	posted   bool // the message is stored
+	replace  string // an earlier answer to delete first (regenerating it)
+	resume   *entry // a cut answer to pick up instead of sending anything
 	queued   bool // the server was unreachable: sent when it answers again
 	model    string
 	started  time.Time
@@ -166,6 +169,26 @@ func (m *Model) send(p *pending) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(base, 30*time.Second)
 		defer cancel()
+		if e := p.resume; e != nil {
+			// The run went on without us: follow it after what arrived.
+			after := e.after
+			if after == "" {
+				after = "0"
+			}
+			s, err := api.ResumeRun(base, p.convID, e.runID, after)
+			if err != nil {
+				return sentMsg{convID: p.convID, err: err}
+			}
+			events := make(chan tea.Msg, 16)
+			go pump(base, s, events, id, interval, now)
+			return sentMsg{convID: p.convID, stream: s, runID: e.runID, events: events}
+		}
+		if p.replace != "" {
+			if err := api.DeleteItem(ctx, p.convID, p.replace); err != nil && client.StatusCode(err) != 404 {
+				return sentMsg{convID: p.convID, err: errPosted{err}}
+			}
+			p.replace = ""
+		}
 		var created *client.Conversation
 		convID := p.convID
 		if convID == "" {
@@ -242,7 +265,7 @@ func pump(ctx context.Context, s *client.Stream, out chan<- tea.Msg, id int, int
 		case ev, ok := <-events:
 			if !ok {
 				if flush() {
-					send(streamEndMsg{id: id, err: s.Err()})
+					send(streamEndMsg{id: id, err: s.Err(), lastID: s.LastEventID()})
 				}
 				return
 			}

@@ -220,8 +220,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.id != m.streamID {
 			return m, nil
 		}
-		m.finishStream(msg.err)
-		return m, nil
+		return m, m.finishStream(msg.err, msg.lastID)
 	case cancelledMsg:
 		if msg.err != nil {
 			m.setError("Could not stop the answer on the server", msg.err)
@@ -292,6 +291,8 @@ func (m *Model) onConversations(msg conversationsMsg) tea.Cmd {
 	}
 	if p := m.pend; p != nil && p.queued && !m.streaming {
 		cmds = append(cmds, m.start(p)) // the server is back: send what waited
+	} else if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].runID != "" && !m.streaming && m.pend == nil {
+		cmds = append(cmds, m.again()) // and a cut answer goes on
 	}
 	return tea.Batch(cmds...)
 }
@@ -499,8 +500,11 @@ func (m *Model) onRun(run *client.Run) tea.Cmd {
 }
 
 // finishStream turns the live answer into a transcript entry: the stored
-// message when the server sent it (every token), else what arrived.
-func (m *Model) finishStream(cut error) {
+// message when the server sent it (every token), else what arrived. An
+// answer cut off (the stream's own reconnects failed) whose run goes on is
+// picked up once the server answers again.
+func (m *Model) finishStream(cut error, lastID string) tea.Cmd {
+	var cmd tea.Cmd
 	l := m.tr.live
 	e := &entry{role: client.RoleAssistant}
 	if l != nil {
@@ -518,8 +522,12 @@ func (m *Model) finishStream(cut error) {
 		}
 	}
 	switch {
+	case cut != nil && !errors.Is(cut, context.Canceled) && run == nil && m.runID != "" && m.conv != nil:
+		e.note, e.failed = cutNote, true
+		e.runID, e.after = m.runID, lastID // no id: all of it again
+		cmd = m.offline("The answer was cut short", &client.UnreachableError{URL: m.opts.Server, Err: cut})
 	case cut != nil && !errors.Is(cut, context.Canceled):
-		e.note, e.failed = "⚠ The connection dropped mid-answer: the partial answer is kept.", true
+		e.note, e.failed = "⚠ The connection dropped mid-answer.", true
 		m.setError("The answer was cut short", cut)
 	case m.streamErr != nil:
 		e.note, e.failed = "✗ "+safetext.Sanitize(m.streamErr.Message), true
@@ -535,6 +543,9 @@ func (m *Model) finishStream(cut error) {
 	}
 	if e.text != "" || e.note != "" {
 		m.tr.entries = append(m.tr.entries, e)
+	}
+	if m.pend != nil && m.pend.resume != nil && e.runID == "" {
+		m.setNotice("Picked up the answer where the connection dropped.")
 	}
 	// Figures for the status line.
 	end := m.opts.Now()
@@ -557,6 +568,7 @@ func (m *Model) finishStream(cut error) {
 	if m.conv != nil {
 		m.side.upsert(*m.conv)
 	}
+	return cmd
 }
 
 // unqueue takes back a message waiting for the server: into the input
@@ -576,6 +588,51 @@ func (m *Model) unqueue() {
 		m.input.SetValue(p.text)
 	}
 	m.setNotice("Taken back: it is in the input.")
+}
+
+const cutNote = "⚠ Connection dropped mid-answer; the server goes on · ctrl+r picks it up"
+
+// again answers the last prompt anew (ctrl+r with nothing else to retry):
+// picks up an answer cut off while its run went on; answers a prompt left
+// unanswered; or regenerates the last answer — a new run, the old answer
+// deleted first (it would otherwise be history the new one follows).
+func (m *Model) again() tea.Cmd {
+	if m.conv == nil || m.opening != "" || len(m.tr.entries) == 0 {
+		return nil
+	}
+	n := len(m.tr.entries)
+	last := m.tr.entries[n-1]
+	model, isDefault := m.currentModel()
+	if isDefault {
+		model = ""
+	}
+	p := newPending("", m.conv.ID, model, m.opts.Now())
+	p.posted = true
+	switch {
+	case last.runID != "":
+		m.tr.entries = m.tr.entries[:n-1]
+		p.resume = last
+		m.pend = p
+		cmd := m.start(p)
+		m.tr.live.model = last.model
+		if last.after != "" {
+			m.tr.live.add(last.text) // what arrived before the cut, continued
+		}
+		return cmd
+	case last.role == client.RoleUser:
+		p.text = last.text
+	case last.role == client.RoleAssistant && n >= 2 && m.tr.entries[n-2].role == client.RoleUser:
+		if last.id == "" {
+			m.setNotice("That answer is not stored: reopen the conversation to regenerate it.")
+			return nil
+		}
+		p.text, p.replace = m.tr.entries[n-2].text, last.id
+		m.tr.entries = m.tr.entries[:n-1]
+	default:
+		return nil
+	}
+	m.pend = p
+	return m.start(p)
 }
 
 // stopAnswer asks the server to stop the answer being streamed.
@@ -728,6 +785,8 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			return m.submit()
 		case m.pend != nil && m.pend.posted:
 			return m.start(m.pend) // stored but unanswered: ask for the answer
+		case m.input.Value() == "":
+			return m.again()
 		}
 		return nil
 	case "?":

@@ -349,3 +349,78 @@ func TestResumeUnknownConversation(t *testing.T) {
 		t.Fatalf("banner %q opening %q:\n%s", d.m.banner, d.m.opening, screen(d.m))
 	}
 }
+
+// 9. The connection drops mid-answer for longer than the stream's own
+// reconnects: the answer shows as cut, the run goes on on the server, and
+// when the server answers again the chat picks it up — the whole answer,
+// no key pressed. ctrl+r then regenerates it: the old answer is replaced.
+func TestCutAnswerPickedUpThenRegenerated(t *testing.T) {
+	t.Parallel()
+	const tokens = 60
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: tokens, TokenDelay: 10 * time.Millisecond}})
+	var down, cut atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/runs") && !cut.Swap(true) {
+			w = servertest.CutAfter(w, 8)
+			down.Store(true) // and the server is gone for a while after the cut
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	api := client.New(client.Options{BaseURL: proxy.URL, Retries: -1})
+	if _, err := api.EnsureToken(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d := drive(t, Options{Client: api, Server: proxy.URL}, 100, 30)
+	d.until("the first page", func() bool { return d.m.side.loaded })
+	d.typeText("go")
+	d.keys("enter")
+	d.until("the cut", func() bool { n := len(d.m.tr.entries); return n == 2 && d.m.tr.entries[1].runID != "" })
+	if s := screen(d.m); !strings.Contains(s, "Connection dropped") {
+		t.Fatalf("screen:\n%s", s)
+	}
+	down.Store(false)
+	want := strings.Join(fakeengine.Answer(tokens), "")
+	d.until("the pick-up", func() bool {
+		return !d.m.streaming && len(d.m.tr.entries) == 2 && d.m.tr.entries[1].runID == "" && d.m.tr.entries[1].text == want
+	})
+	if e := d.m.tr.entries[1]; e.failed || e.note != "" {
+		t.Fatalf("picked-up entry %+v", e)
+	}
+	ctx := context.Background()
+	conv := d.m.conv.ID
+	before, _ := api.AllMessages(ctx, conv)
+
+	d.keys("ctrl+r") // regenerate
+	d.until("the new answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 && d.m.tr.entries[1].id != before[1].ID })
+	after, err := api.AllMessages(ctx, conv)
+	if err != nil || len(after) != 2 || after[1].ID == before[1].ID || after[1].Content != want || after[0].ID != before[0].ID {
+		t.Fatalf("after regenerating: %+v %v (before %+v)", after, err, before)
+	}
+}
+
+// A conversation that ends on an unanswered prompt (a relaunch after a
+// failure) gets its answer with ctrl+r.
+func TestUnansweredPromptAnsweredWithCtrlR(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{})
+	api := guestAPI(t, srv.URL)
+	ctx := context.Background()
+	conv, _ := api.CreateConversation(ctx, client.ConversationParams{Title: "Left"}, "")
+	if _, err := api.CreateMessage(ctx, conv.ID, client.MessageParams{Role: "user", Content: "hello?"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	d := drive(t, Options{Client: api, Conversation: conv.ID}, 100, 30)
+	d.until("the conversation", func() bool { return d.m.conv != nil && d.m.opening == "" })
+	d.keys("ctrl+r")
+	d.until("the answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 })
+	if msgs, _ := api.AllMessages(ctx, conv.ID); len(msgs) != 2 || msgs[1].Role != "assistant" {
+		t.Fatalf("stored %+v", msgs)
+	}
+}

@@ -18,6 +18,9 @@ type entry struct {
 	model  string
 	note   string // "stopped", a failure, a cut stream: shown under the text
 	failed bool
+	// A cut answer whose run goes on on the server: picked up after the
+	// first after bytes (an event id) of run runID.
+	runID, after string
 
 	// The rendering, cached for one width: finished messages are rendered
 	// once per width.

@@ -31,6 +31,8 @@ type API interface {
 	CreateMessage(ctx context.Context, conversationID string, p client.MessageParams, key string) (*client.Message, error)
 	StreamRun(ctx context.Context, conversationID string, p client.RunParams, key string) (*client.Stream, error)
 	CancelRun(ctx context.Context, conversationID, runID string) (*client.Run, error)
+	ResumeRun(ctx context.Context, conversationID, runID, after string) (*client.Stream, error)
+	DeleteItem(ctx context.Context, conversationID, itemID string) error
 	Models(ctx context.Context) ([]client.Model, error)
 	ListProjects(ctx context.Context) ([]client.Project, error)
 }
