@@ -1,0 +1,380 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"github.com/rivo/uniseg"
+
+	"github.com/janhq/jan/internal/client"
+	"github.com/janhq/jan/internal/safetext"
+)
+
+// key handles a key press.
+func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	s := k.String()
+	if s == "ctrl+c" {
+		var cmd tea.Cmd
+		if m.streaming && m.runID != "" {
+			cmd = m.cancelRunWithin(m.streamConv, m.runID, 2*time.Second)
+		}
+		return tea.Sequence(cmd, tea.Quit)
+	}
+	if m.tooSmall() {
+		return nil
+	}
+	switch m.overlay {
+	case overlayHelp:
+		m.overlay = overlayNone
+		return nil
+	case overlayPicker:
+		return m.pickerKey(k)
+	case overlayConfirm:
+		switch s {
+		case "y", "Y":
+			m.overlay = overlayNone
+			return m.deleteConversation(m.confirm.id)
+		case "n", "N", "esc", "q", "enter": // enter keeps: deleting takes a y
+			m.overlay = overlayNone
+		}
+		return nil
+	}
+	if m.side.renaming {
+		return m.renameKey(k)
+	}
+	switch s {
+	case "f1":
+		m.overlay = overlayHelp
+		return nil
+	case "ctrl+l":
+		m.openPicker()
+		return nil
+	case "ctrl+n":
+		if m.streaming {
+			m.setNotice(stillComing)
+			return nil
+		}
+		m.newConversation()
+		m.focus = focusInput
+		return m.input.Focus()
+	case "tab", "shift+tab":
+		if m.focus == focusInput {
+			m.focus = focusSidebar
+			m.input.Blur()
+			return nil
+		}
+		m.focus = focusInput
+		return m.input.Focus()
+	case "pgup":
+		m.tr.scroll(m.transcriptHeight()-2, m.mainWidth(), m.transcriptHeight())
+		return nil
+	case "pgdown":
+		m.tr.scroll(-(m.transcriptHeight() - 2), m.mainWidth(), m.transcriptHeight())
+		return nil
+	case "ctrl+y":
+		return m.copy(m.tr.lastAnswer(), "the last answer")
+	case "alt+y":
+		return m.copy(lastCodeBlock(m.tr.lastAnswer()), "the last code block")
+	case "esc":
+		// One step back at a time: out of the sidebar, back to the end of
+		// the transcript, then (only at the end) stop the answer.
+		switch {
+		case m.focus == focusSidebar && m.side.filter != "":
+			m.side.filter = ""
+			m.side.clamp()
+		case m.focus == focusSidebar:
+			m.focus = focusInput
+			return m.input.Focus()
+		case m.tr.offset > 0:
+			m.tr.offset = 0
+		case m.streaming:
+			return m.stopAnswer()
+		case m.pend != nil && m.pend.queued:
+			m.unqueue()
+		case m.banner != "":
+			m.clearBanner()
+		}
+		return nil
+	}
+	if m.focus == focusSidebar {
+		return m.sidebarKey(k)
+	}
+	return m.inputKey(k)
+}
+
+func (m *Model) copy(text, what string) tea.Cmd {
+	if text == "" {
+		m.setNotice("Nothing to copy yet.")
+		return nil
+	}
+	m.setNotice("Copied " + what + " to the clipboard (OSC 52).")
+	return tea.SetClipboard(text)
+}
+
+func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "enter":
+		return m.submit()
+	case "ctrl+r":
+		switch {
+		case m.streaming:
+		case m.conn == connOffline:
+			return m.retry() // a queued message goes once the server answers
+		case m.pend != nil && m.input.Value() != "":
+			return m.submit()
+		case m.pend != nil && m.pend.posted:
+			return m.start(m.pend) // stored but unanswered: ask for the answer
+		case m.input.Value() == "":
+			return m.again()
+		}
+		return nil
+	case "?":
+		if m.input.Value() == "" {
+			m.overlay = overlayHelp
+			return nil
+		}
+	case "backspace":
+		m.repeatKey(tea.KeyBackspace, m.clusterRunes(-1))
+		return nil
+	case "ctrl+d", "delete":
+		m.repeatKey(tea.KeyDelete, m.clusterRunes(1))
+		return nil
+	case "up":
+		if m.recall(-1) {
+			return nil
+		}
+	case "down":
+		if m.histIdx < len(m.history) && m.recall(1) {
+			return nil
+		}
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(k)
+	return cmd
+}
+
+// clusterRunes is the number of runes of the grapheme cluster before
+// (dir < 0) or after the input's cursor: what one backspace or delete
+// takes, so a family emoji or a letter with its combining marks goes whole.
+// At a line's edge it is 1 (the line break).
+func (m *Model) clusterRunes(dir int) int {
+	lines := strings.Split(m.input.Value(), "\n")
+	if m.input.Line() >= len(lines) {
+		return 1
+	}
+	line := []rune(lines[m.input.Line()])
+	col := min(m.input.Column(), len(line))
+	part := string(line[col:])
+	if dir < 0 {
+		part = string(line[:col])
+	}
+	n := 0
+	for g := uniseg.NewGraphemes(part); g.Next(); {
+		if r := len(g.Runes()); dir < 0 {
+			n = r // the last one
+		} else {
+			return r
+		}
+	}
+	return max(n, 1)
+}
+
+// repeatKey gives the input n presses of k.
+func (m *Model) repeatKey(k rune, n int) {
+	for range n {
+		m.input, _ = m.input.Update(tea.KeyPressMsg{Code: k})
+	}
+}
+
+// recall shows an earlier (dir -1) or later (+1) prompt in the input, when
+// the input is empty or shows a recalled prompt unchanged.
+func (m *Model) recall(dir int) bool {
+	v := m.input.Value()
+	recalled := m.histIdx < len(m.history) && v == m.history[m.histIdx]
+	if v != "" && !recalled {
+		return false
+	}
+	if m.input.LineCount() > 1 && recalled && dir < 0 && m.input.Line() > 0 {
+		return false // move within a multi-line prompt first
+	}
+	i := m.histIdx + dir
+	if i < 0 || len(m.history) == 0 {
+		return true
+	}
+	if i >= len(m.history) {
+		m.histIdx = len(m.history)
+		m.input.SetValue(m.histSave)
+		return true
+	}
+	if !recalled {
+		m.histSave = v
+	}
+	m.histIdx = i
+	m.input.SetValue(m.history[i])
+	return true
+}
+
+func (m *Model) paste(p tea.PasteMsg) tea.Cmd {
+	if m.overlay != overlayNone || m.tooSmall() {
+		return nil
+	}
+	if m.side.renaming {
+		var cmd tea.Cmd
+		m.side.rename, cmd = m.side.rename.Update(p)
+		return cmd
+	}
+	if m.focus == focusSidebar {
+		m.side.filter += oneLine(safetext.Sanitize(p.Content))
+		m.side.cursor = 0
+		return nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(p)
+	return cmd
+}
+
+func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "up":
+		m.side.move(-1)
+	case "down":
+		m.side.move(1)
+	case "home":
+		m.side.cursor = 0
+	case "end":
+		m.side.cursor = len(m.side.visible()) - 1
+	case "enter":
+		c, ok := m.side.selected()
+		if !ok {
+			return nil
+		}
+		m.focus = focusInput
+		focusCmd := m.input.Focus()
+		if m.conv != nil && c.ID == m.conv.ID {
+			return focusCmd
+		}
+		if m.streaming {
+			m.setNotice(stillComing)
+			return focusCmd
+		}
+		m.opening = c.ID
+		m.pend = nil
+		return tea.Batch(focusCmd, m.openConversation(c.ID))
+	case "ctrl+r", "f2":
+		if c, ok := m.side.selected(); ok {
+			ti := textinput.New()
+			ti.Prompt = ""
+			ti.SetVirtualCursor(false)
+			ti.SetWidth(max(5, m.sidebarWidth()-4))
+			cmd := ti.Focus()
+			ti.SetValue(c.Title) // after the width: the view scrolls to the cursor, at the end
+			ti.CursorEnd()
+			m.side.rename = ti
+			m.side.renaming = true
+			return cmd
+		}
+	case "ctrl+d", "delete":
+		if c, ok := m.side.selected(); ok {
+			m.confirm.id, m.confirm.title = c.ID, titleOrUntitled(c.Title)
+			m.overlay = overlayConfirm
+		}
+	case "backspace":
+		if r := []rune(m.side.filter); len(r) > 0 {
+			m.side.filter = string(r[:len(r)-1])
+			m.side.clamp()
+		}
+	default:
+		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
+			m.side.filter += k.Text
+			m.side.cursor = 0
+		}
+	}
+	if m.side.wantsMore(m.listRows()) {
+		return m.loadConversations(false)
+	}
+	return nil
+}
+
+func (m *Model) renameKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "enter":
+		m.side.renaming = false
+		title := strings.TrimSpace(m.side.rename.Value())
+		c, ok := m.side.selected()
+		if !ok || title == "" || title == c.Title {
+			return nil
+		}
+		return m.renameConversation(c.ID, title)
+	case "esc":
+		m.side.renaming = false
+		return nil
+	}
+	var cmd tea.Cmd
+	m.side.rename, cmd = m.side.rename.Update(k)
+	return cmd
+}
+
+func (m *Model) openPicker() {
+	m.overlay = overlayPicker
+	m.picker.filter = ""
+	m.picker.cursor = 0
+	cur, _ := m.currentModel()
+	for i, md := range m.models {
+		if md.ID == cur {
+			m.picker.cursor = i
+		}
+	}
+}
+
+func (m *Model) pickerModels() []client.Model {
+	if m.picker.filter == "" {
+		return m.models
+	}
+	var out []client.Model
+	for _, md := range m.models {
+		if strings.Contains(strings.ToLower(md.ID), strings.ToLower(m.picker.filter)) {
+			out = append(out, md)
+		}
+	}
+	return out
+}
+
+func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
+	list := m.pickerModels()
+	switch k.String() {
+	case "esc", "ctrl+l":
+		m.overlay = overlayNone
+	case "up":
+		m.picker.cursor = max(0, m.picker.cursor-1)
+	case "down":
+		m.picker.cursor = min(len(list)-1, m.picker.cursor+1)
+	case "enter":
+		if m.picker.cursor >= 0 && m.picker.cursor < len(list) {
+			id := list[m.picker.cursor].ID
+			if m.conv != nil {
+				m.modelFor[m.conv.ID] = id
+			} else {
+				m.draftMdl = id
+			}
+			m.setNotice("Answers in this conversation now come from " + id + ".")
+		}
+		m.overlay = overlayNone
+	case "ctrl+r":
+		return m.loadModels()
+	case "backspace":
+		if r := []rune(m.picker.filter); len(r) > 0 {
+			m.picker.filter = string(r[:len(r)-1])
+		}
+		m.picker.cursor = 0
+	default:
+		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
+			m.picker.filter += k.Text
+			m.picker.cursor = 0
+		}
+	}
+	return nil
+}
+
+// Layout.

@@ -1,0 +1,295 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/janhq/jan/internal/client"
+	"github.com/janhq/jan/internal/safetext"
+)
+
+// submit sends what is in the input.
+func (m *Model) submit() tea.Cmd {
+	text := strings.TrimSpace(m.input.Value())
+	if text == "" {
+		return nil
+	}
+	if m.streaming {
+		m.setNotice(stillComing)
+		return nil
+	}
+	if m.opening != "" {
+		m.setNotice("The conversation is still loading; send again in a moment.")
+		return nil
+	}
+	model, isDefault := m.currentModel()
+	if isDefault {
+		model = "" // let the server pick its default
+	}
+	convID := ""
+	if m.conv != nil {
+		convID = m.conv.ID
+	}
+	p := m.pend
+	if p == nil || p.text != text || p.convID != convID {
+		p = newPending(text, convID, model, m.opts.Now())
+	} else {
+		p.started = m.opts.Now()
+		if p.model != model {
+			p.model, p.runKey = model, client.NewIdempotencyKey()
+		}
+	}
+	m.pend = p
+	if n := len(m.history); n == 0 || m.history[n-1] != text {
+		m.history = append(m.history, text)
+	}
+	m.histIdx = len(m.history)
+	m.input.Reset()
+	if !p.posted {
+		m.tr.entries = append(m.tr.entries, &entry{role: client.RoleUser, text: safetext.Sanitize(text)})
+	}
+	return m.start(p)
+}
+
+// start sends p and opens its answer's stream.
+func (m *Model) start(p *pending) tea.Cmd {
+	m.tr.offset = 0
+	m.streamID++
+	p.streamID, p.queued = m.streamID, false
+	m.setUserNote("")
+	m.streaming, m.streamConv, m.runID, m.stopping = true, p.convID, "", false
+	m.finalRun, m.streamErr, m.tokens, m.firstToken = nil, nil, 0, time.Time{}
+	m.tr.live = &live{model: p.model}
+	m.clearBanner()
+	return m.send(p)
+}
+
+// setUserNote sets the note under the last message when it is the user's.
+func (m *Model) setUserNote(note string) {
+	if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser && m.tr.entries[n-1].note != note {
+		e := m.tr.entries[n-1]
+		e.note, e.lines = note, nil
+	}
+}
+
+const queuedNote = "⏳ Not sent yet: it goes when the server is back · esc takes it back"
+
+func (m *Model) onSent(msg sentMsg) tea.Cmd {
+	if msg.created != nil {
+		c := *msg.created
+		c.Title = oneLine(safetext.Sanitize(c.Title))
+		m.conv = &c
+		m.pend.convID = c.ID
+		if m.draftMdl != "" {
+			m.modelFor[c.ID] = m.draftMdl
+		}
+		m.side.upsert(c)
+		m.side.selectID(c.ID)
+		m.streamConv = c.ID
+	}
+	if msg.err != nil {
+		m.streaming = false
+		m.tr.live = nil
+		var posted errPosted
+		if errors.As(msg.err, &posted) {
+			m.pend.posted = true // the prompt is stored: a retry only runs it
+		}
+		if client.IsUnreachable(msg.err) {
+			// Queued: sent again (same idempotency keys, so once) as soon
+			// as the server answers; the retries back off to 30 s.
+			m.pend.queued = true
+			m.setUserNote(queuedNote)
+			return m.offline("Not sent yet", msg.err)
+		}
+		if n := len(m.tr.entries); !m.pend.posted && n > 0 && m.tr.entries[n-1].role == client.RoleUser {
+			m.tr.entries = m.tr.entries[:n-1]
+		}
+		if m.input.Value() == "" {
+			m.input.SetValue(m.pend.text) // keep what was typed
+		}
+		if m.pend.posted {
+			m.setError("Sent, but no answer came", msg.err)
+		} else {
+			m.setError("Not sent", msg.err)
+		}
+		m.banner += " · enter to retry"
+		return nil
+	}
+	m.conn = connOK
+	m.stream, m.events = msg.stream, msg.events
+	m.runID = msg.runID
+	cmds := []tea.Cmd{listen(m.events)}
+	if m.stopping && m.runID != "" {
+		cmds = append(cmds, m.cancelRun(m.streamConv, m.runID))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) onRun(run *client.Run) tea.Cmd {
+	cmds := []tea.Cmd{listen(m.events)}
+	if run.Status == client.StatusInProgress {
+		first := m.runID == ""
+		m.runID = run.ID
+		if run.Model != "" && m.tr.live != nil {
+			m.tr.live.model = safetext.Sanitize(run.Model)
+		}
+		if first && m.stopping {
+			cmds = append(cmds, m.cancelRun(m.streamConv, m.runID))
+		}
+		return tea.Batch(cmds...)
+	}
+	m.finalRun = run
+	return tea.Batch(cmds...)
+}
+
+// finishStream turns the live answer into a transcript entry: the stored
+// message when the server sent it (every token), else what arrived. An
+// answer cut off (the stream's own reconnects failed) whose run goes on is
+// picked up once the server answers again.
+func (m *Model) finishStream(cut error, lastID string) tea.Cmd {
+	var cmd tea.Cmd
+	l := m.tr.live
+	e := &entry{role: client.RoleAssistant}
+	if l != nil {
+		e.text, e.model = l.text.String(), l.model
+	}
+	run := m.finalRun
+	if run != nil {
+		e.model = safetext.Sanitize(run.Model)
+		if run.Message != nil {
+			e.id = run.Message.ID
+			e.text = safetext.Sanitize(run.Message.Content)
+		}
+		if m.conv != nil && run.Model != "" {
+			m.conv.Model = e.model
+		}
+	}
+	switch {
+	case cut != nil && !errors.Is(cut, context.Canceled) && run == nil && m.runID != "" && m.conv != nil:
+		e.note, e.failed = cutNote, true
+		e.runID, e.after = m.runID, lastID // no id: all of it again
+		cmd = m.offline("The answer was cut short", &client.UnreachableError{URL: m.opts.Server, Err: cut})
+	case cut != nil && !errors.Is(cut, context.Canceled):
+		e.note, e.failed = "⚠ The connection dropped mid-answer.", true
+		m.setError("The answer was cut short", cut)
+	case m.streamErr != nil:
+		e.note, e.failed = "✗ "+safetext.Sanitize(m.streamErr.Message), true
+		m.setError("The answer failed", m.streamErr)
+	case run != nil && run.Status == client.StatusFailed:
+		msg := "the model failed"
+		if run.Error != nil {
+			msg = safetext.Sanitize(run.Error.Message)
+		}
+		e.note, e.failed = "✗ "+msg, true
+	case run != nil && run.Status == client.StatusIncomplete, m.stopping:
+		e.note = "⏹ Stopped: the partial answer is kept."
+	}
+	if e.text != "" || e.note != "" {
+		m.tr.entries = append(m.tr.entries, e)
+	}
+	if m.pend != nil && m.pend.resume != nil && e.runID == "" {
+		m.setNotice("Picked up the answer where the connection dropped.")
+	}
+	// Figures for the status line.
+	end := m.opts.Now()
+	tokens := m.tokens
+	if run != nil && run.Usage != nil && run.Usage.CompletionTokens > 0 {
+		tokens = run.Usage.CompletionTokens
+	}
+	if !m.firstToken.IsZero() && tokens > 1 {
+		if d := end.Sub(m.firstToken); d > 0 {
+			m.tps = float64(tokens-1) / d.Seconds()
+		}
+	}
+	m.tr.live = nil
+	m.streaming, m.stopping = false, false
+	m.stream, m.events = nil, nil
+	if m.banner == stillComing {
+		m.clearBanner() // it has come
+	}
+	m.pend = nil
+	if m.conv != nil {
+		m.side.upsert(*m.conv)
+	}
+	return cmd
+}
+
+// unqueue takes back a message waiting for the server: into the input
+// again, unless the server has it already (then it stays, unanswered).
+func (m *Model) unqueue() {
+	p := m.pend
+	p.queued = false
+	m.setUserNote("")
+	if p.posted {
+		m.setNotice("The server has that message already; ctrl+r asks for its answer.")
+		return
+	}
+	if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser {
+		m.tr.entries = m.tr.entries[:n-1]
+	}
+	if m.input.Value() == "" {
+		m.input.SetValue(p.text)
+	}
+	m.setNotice("Taken back: it is in the input.")
+}
+
+const cutNote = "⚠ Connection dropped mid-answer; the server goes on · ctrl+r picks it up"
+
+// again answers the last prompt anew (ctrl+r with nothing else to retry):
+// picks up an answer cut off while its run went on; answers a prompt left
+// unanswered; or regenerates the last answer — a new run, the old answer
+// deleted first (it would otherwise be history the new one follows).
+func (m *Model) again() tea.Cmd {
+	if m.conv == nil || m.opening != "" || len(m.tr.entries) == 0 {
+		return nil
+	}
+	n := len(m.tr.entries)
+	last := m.tr.entries[n-1]
+	model, isDefault := m.currentModel()
+	if isDefault {
+		model = ""
+	}
+	p := newPending("", m.conv.ID, model, m.opts.Now())
+	p.posted = true
+	switch {
+	case last.runID != "":
+		m.tr.entries = m.tr.entries[:n-1]
+		p.resume = last
+		m.pend = p
+		cmd := m.start(p)
+		m.tr.live.model = last.model
+		if last.after != "" {
+			m.tr.live.add(last.text) // what arrived before the cut, continued
+		}
+		return cmd
+	case last.role == client.RoleUser:
+		p.text = last.text
+	case last.role == client.RoleAssistant && n >= 2 && m.tr.entries[n-2].role == client.RoleUser:
+		if last.id == "" {
+			m.setNotice("That answer is not stored: reopen the conversation to regenerate it.")
+			return nil
+		}
+		p.text, p.replace = m.tr.entries[n-2].text, last.id
+		m.tr.entries = m.tr.entries[:n-1]
+	default:
+		return nil
+	}
+	m.pend = p
+	return m.start(p)
+}
+
+// stopAnswer asks the server to stop the answer being streamed.
+func (m *Model) stopAnswer() tea.Cmd {
+	if !m.streaming || m.stopping {
+		return nil
+	}
+	m.stopping = true
+	if m.runID == "" {
+		return nil // cancelled as soon as the run id arrives
+	}
+	return m.cancelRun(m.streamConv, m.runID)
+}
