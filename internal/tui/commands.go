@@ -139,10 +139,10 @@ type pending struct {
 	convKey  string
 	msgKey   string
 	runKey   string
-	posted   bool // the message is stored
+	posted   bool   // the message is stored
 	replace  string // an earlier answer to delete first (regenerating it)
 	resume   *entry // a cut answer to pick up instead of sending anything
-	queued   bool // the server was unreachable: sent when it answers again
+	queued   bool   // the server was unreachable: sent when it answers again
 	model    string
 	started  time.Time
 	streamID int

@@ -6,7 +6,6 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"github.com/rivo/uniseg"
 
 	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/safetext"
@@ -135,85 +134,8 @@ func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
 			m.overlay = overlayHelp
 			return nil
 		}
-	case "backspace":
-		m.repeatKey(tea.KeyBackspace, m.clusterRunes(-1))
-		return nil
-	case "ctrl+d", "delete":
-		m.repeatKey(tea.KeyDelete, m.clusterRunes(1))
-		return nil
-	case "up":
-		if m.recall(-1) {
-			return nil
-		}
-	case "down":
-		if m.histIdx < len(m.history) && m.recall(1) {
-			return nil
-		}
 	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(k)
-	return cmd
-}
-
-// clusterRunes is the number of runes of the grapheme cluster before
-// (dir < 0) or after the input's cursor: what one backspace or delete
-// takes, so a family emoji or a letter with its combining marks goes whole.
-// At a line's edge it is 1 (the line break).
-func (m *Model) clusterRunes(dir int) int {
-	lines := strings.Split(m.input.Value(), "\n")
-	if m.input.Line() >= len(lines) {
-		return 1
-	}
-	line := []rune(lines[m.input.Line()])
-	col := min(m.input.Column(), len(line))
-	part := string(line[col:])
-	if dir < 0 {
-		part = string(line[:col])
-	}
-	n := 0
-	for g := uniseg.NewGraphemes(part); g.Next(); {
-		if r := len(g.Runes()); dir < 0 {
-			n = r // the last one
-		} else {
-			return r
-		}
-	}
-	return max(n, 1)
-}
-
-// repeatKey gives the input n presses of k.
-func (m *Model) repeatKey(k rune, n int) {
-	for range n {
-		m.input, _ = m.input.Update(tea.KeyPressMsg{Code: k})
-	}
-}
-
-// recall shows an earlier (dir -1) or later (+1) prompt in the input, when
-// the input is empty or shows a recalled prompt unchanged.
-func (m *Model) recall(dir int) bool {
-	v := m.input.Value()
-	recalled := m.histIdx < len(m.history) && v == m.history[m.histIdx]
-	if v != "" && !recalled {
-		return false
-	}
-	if m.input.LineCount() > 1 && recalled && dir < 0 && m.input.Line() > 0 {
-		return false // move within a multi-line prompt first
-	}
-	i := m.histIdx + dir
-	if i < 0 || len(m.history) == 0 {
-		return true
-	}
-	if i >= len(m.history) {
-		m.histIdx = len(m.history)
-		m.input.SetValue(m.histSave)
-		return true
-	}
-	if !recalled {
-		m.histSave = v
-	}
-	m.histIdx = i
-	m.input.SetValue(m.history[i])
-	return true
+	return m.input.key(k)
 }
 
 func (m *Model) paste(p tea.PasteMsg) tea.Cmd {
@@ -230,9 +152,7 @@ func (m *Model) paste(p tea.PasteMsg) tea.Cmd {
 		m.side.cursor = 0
 		return nil
 	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(p)
-	return cmd
+	return m.input.update(p)
 }
 
 func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {

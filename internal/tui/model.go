@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/janhq/jan/internal/client"
@@ -59,11 +58,7 @@ type Model struct {
 	overlay overlay
 	side    sidebar
 	tr      transcript
-	input   textarea.Model
-
-	history  []string // prompts sent, oldest first
-	histIdx  int      // index being shown by up-arrow recall; len(history) when none
-	histSave string   // what was typed before recall started
+	input   editor
 
 	conv     *client.Conversation // nil: a new conversation not created yet
 	opening  string               // id of a conversation being loaded
@@ -77,19 +72,7 @@ type Model struct {
 	}
 	confirm struct{ id, title string }
 
-	// The answer being streamed (one at a time).
-	streaming  bool
-	streamID   int
-	streamConv string
-	runID      string
-	stopping   bool // Esc pressed: cancel once the run id is known
-	stream     *client.Stream
-	events     chan tea.Msg
-	pend       *pending
-	finalRun   *client.Run
-	streamErr  *client.Error
-	tokens     int
-	firstToken time.Time
+	turn // the answer being streamed, one at a time (turn.go)
 
 	// The last answer's figures, for the status line.
 	ttft time.Duration
@@ -104,7 +87,7 @@ type Model struct {
 // New builds the chat model; Run shows it.
 func New(o Options) *Model {
 	o.defaults()
-	m := &Model{opts: o, histIdx: 0, modelFor: map[string]string{}, draftMdl: o.Model}
+	m := &Model{opts: o, modelFor: map[string]string{}, draftMdl: o.Model}
 	m.base, m.stop = context.WithCancel(context.Background())
 	m.dark = true
 	m.noColor = o.Getenv("NO_COLOR") != ""
@@ -112,21 +95,7 @@ func New(o Options) *Model {
 	m.tr.th = &m.th
 	m.tr.style = m.th.glamour
 
-	ta := textarea.New()
-	ta.ShowLineNumbers = false
-	ta.Prompt = ""
-	ta.Placeholder = "Ask anything…  (enter sends · ctrl+j newline · ? help)"
-	ta.CharLimit = 0
-	ta.MaxHeight = 0
-	ta.SetHeight(inputHeight)
-	ta.SetVirtualCursor(false)
-	ta.KeyMap.InsertNewline.SetKeys("shift+enter", "ctrl+j", "alt+enter")
-	ta.KeyMap.LineNext.SetKeys("down")
-	ta.KeyMap.LinePrevious.SetKeys("up")
-	ta.KeyMap.DeleteCharacterForward.SetKeys("delete")
-	ta.SetStyles(m.th.inputStyles())
-	ta.Focus()
-	m.input = ta
+	m.input = newEditor(&m.th)
 	return m
 }
 

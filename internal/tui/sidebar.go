@@ -26,7 +26,7 @@ type sidebar struct {
 	// renameRow is the row the rename field was last drawn on (-1: not
 	// drawn), for the terminal's cursor.
 	renameRow int
-	projects map[string]string // project id → name, sanitised
+	projects  map[string]string // project id → name, sanitised
 }
 
 // nameProjects learns the projects' names (and that of current, which a

@@ -12,6 +12,22 @@ import (
 	"github.com/janhq/jan/internal/safetext"
 )
 
+// turn is the answer being streamed: one at a time.
+type turn struct {
+	streaming  bool
+	streamID   int    // the stream's messages carry it: a stale one's are dropped
+	streamConv string // the conversation it answers
+	runID      string
+	stopping   bool // esc pressed: cancel once the run id is known
+	stream     *client.Stream
+	events     chan tea.Msg
+	pend       *pending // the prompt on its way, until the answer ends
+	finalRun   *client.Run
+	streamErr  *client.Error
+	tokens     int
+	firstToken time.Time
+}
+
 // submit sends what is in the input.
 func (m *Model) submit() tea.Cmd {
 	text := strings.TrimSpace(m.input.Value())
@@ -44,10 +60,7 @@ func (m *Model) submit() tea.Cmd {
 		}
 	}
 	m.pend = p
-	if n := len(m.history); n == 0 || m.history[n-1] != text {
-		m.history = append(m.history, text)
-	}
-	m.histIdx = len(m.history)
+	m.input.remember(text)
 	m.input.Reset()
 	if !p.posted {
 		m.tr.entries = append(m.tr.entries, &entry{role: client.RoleUser, text: safetext.Sanitize(text)})
