@@ -21,15 +21,17 @@ func newEditor(th *theme) editor {
 	ta := textarea.New()
 	ta.ShowLineNumbers = false
 	ta.Prompt = ""
-	ta.Placeholder = "Ask anything…  (enter sends · ctrl+j newline · ? help)"
+	ta.Placeholder = "Ask anything…  (enter sends · ctrl+j newline · / commands · ? help)"
 	ta.CharLimit = 0
 	ta.MaxHeight = 0
 	ta.SetHeight(inputHeight)
 	ta.SetVirtualCursor(false)
 	ta.KeyMap.InsertNewline.SetKeys("shift+enter", "ctrl+j", "alt+enter")
+	ta.KeyMap.InsertNewline.SetHelp("shift+enter · ctrl+j", "new line")
 	ta.KeyMap.LineNext.SetKeys("down")
 	ta.KeyMap.LinePrevious.SetKeys("up")
 	ta.KeyMap.DeleteCharacterForward.SetKeys("delete")
+	ta.KeyMap.DeleteCharacterForward.SetHelp("ctrl+d · delete", "delete forward")
 	ta.SetStyles(th.inputStyles())
 	ta.Focus()
 	return editor{Model: ta}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	kb "charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
@@ -11,27 +12,24 @@ import (
 	"github.com/janhq/jan/internal/safetext"
 )
 
-// key handles a key press.
+// key handles a key press: the overlays and the rename field first, then
+// the keys that work anywhere, then the focused panel's.
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
-	s := k.String()
-	if s == "ctrl+c" {
-		var cmd tea.Cmd
-		if m.streaming && m.runID != "" {
-			cmd = m.cancelRunWithin(m.streamConv, m.runID, 2*time.Second)
-		}
-		return tea.Sequence(cmd, tea.Quit)
+	if kb.Matches(k, m.keys.Quit) {
+		return m.quit()
 	}
 	if m.tooSmall() {
 		return nil
 	}
 	switch m.overlay {
 	case overlayHelp:
-		m.overlay = overlayNone
-		return nil
+		return m.helpKey(k)
 	case overlayPicker:
 		return m.pickerKey(k)
+	case overlayPalette:
+		return m.paletteKey(k)
 	case overlayConfirm:
-		switch s {
+		switch k.String() {
 		case "y", "Y":
 			m.overlay = overlayNone
 			return m.deleteConversation(m.confirm.id)
@@ -43,22 +41,17 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	if m.side.renaming {
 		return m.renameKey(k)
 	}
-	switch s {
-	case "f1":
-		m.overlay = overlayHelp
-		return nil
-	case "ctrl+l":
+	emptyInput := m.focus == focusInput && m.input.Value() == ""
+	switch {
+	case kb.Matches(k, m.keys.Help) && (k.String() != "?" || emptyInput):
+		m.overlay, m.helpTop = overlayHelp, 0
+	case kb.Matches(k, m.keys.Palette) && emptyInput:
+		m.openPalette()
+	case kb.Matches(k, m.keys.PickModel):
 		m.openPicker()
-		return nil
-	case "ctrl+n":
-		if m.streaming {
-			m.setNotice(stillComing)
-			return nil
-		}
-		m.newConversation()
-		m.focus = focusInput
-		return m.input.Focus()
-	case "tab", "shift+tab":
+	case kb.Matches(k, m.keys.NewChat):
+		return m.startNewConversation()
+	case kb.Matches(k, m.keys.Focus):
 		if m.focus == focusInput {
 			m.focus = focusSidebar
 			m.input.Blur()
@@ -66,41 +59,75 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		}
 		m.focus = focusInput
 		return m.input.Focus()
-	case "pgup":
-		m.tr.scroll(m.transcriptHeight()-2, m.mainWidth(), m.transcriptHeight())
-		return nil
-	case "pgdown":
-		m.tr.scroll(-(m.transcriptHeight() - 2), m.mainWidth(), m.transcriptHeight())
-		return nil
-	case "ctrl+y":
+	case kb.Matches(k, m.keys.PageUp):
+		m.scroll(m.transcriptHeight() - 2)
+	case kb.Matches(k, m.keys.PageDown):
+		m.scroll(-(m.transcriptHeight() - 2))
+	case kb.Matches(k, m.keys.CopyAnswer):
 		return m.copy(m.tr.lastAnswer(), "the last answer")
-	case "alt+y":
+	case kb.Matches(k, m.keys.CopyCode):
 		return m.copy(lastCodeBlock(m.tr.lastAnswer()), "the last code block")
-	case "esc":
-		// One step back at a time: out of the sidebar, back to the end of
-		// the transcript, then (only at the end) stop the answer.
-		switch {
-		case m.focus == focusSidebar && m.side.filter != "":
-			m.side.filter = ""
-			m.side.clamp()
-		case m.focus == focusSidebar:
-			m.focus = focusInput
-			return m.input.Focus()
-		case m.tr.offset > 0:
-			m.tr.offset = 0
-		case m.streaming:
-			return m.stopAnswer()
-		case m.pend != nil && m.pend.queued:
-			m.unqueue()
-		case m.banner != "":
-			m.clearBanner()
-		}
+	case kb.Matches(k, m.keys.Back):
+		return m.back()
+	case m.focus == focusSidebar:
+		return m.sidebarKey(k)
+	default:
+		return m.inputKey(k)
+	}
+	return nil
+}
+
+// quit leaves the chat; a typed draft is cleared first (into the history,
+// so ↑ brings it back), so one stray ctrl+c never throws it away.
+func (m *Model) quit() tea.Cmd {
+	if draft := m.input.Value(); strings.TrimSpace(draft) != "" && !m.tooSmall() {
+		m.input.remember(draft)
+		m.input.Reset()
+		m.setNotice("Draft cleared: ↑ brings it back; ctrl+c again quits.")
 		return nil
 	}
-	if m.focus == focusSidebar {
-		return m.sidebarKey(k)
+	var cmd tea.Cmd
+	if m.streaming && m.runID != "" {
+		cmd = m.cancelRunWithin(m.streamConv, m.runID, 2*time.Second)
 	}
-	return m.inputKey(k)
+	return tea.Sequence(cmd, tea.Quit)
+}
+
+// back is esc: one step back at a time — out of the sidebar, back to the
+// end of the transcript, then (only at the end) stop the answer.
+func (m *Model) back() tea.Cmd {
+	switch {
+	case m.focus == focusSidebar && m.side.filter != "":
+		m.side.filter = ""
+		m.side.clamp()
+	case m.focus == focusSidebar:
+		m.focus = focusInput
+		return m.input.Focus()
+	case m.tr.offset > 0:
+		m.tr.offset = 0
+	case m.streaming:
+		return m.stopAnswer()
+	case m.pend != nil && m.pend.queued:
+		m.unqueue()
+	case m.banner != "":
+		m.clearBanner()
+	}
+	return nil
+}
+
+// scroll moves the transcript delta lines up (down when negative).
+func (m *Model) scroll(delta int) {
+	m.tr.scroll(delta, m.mainWidth(), m.transcriptHeight())
+}
+
+func (m *Model) startNewConversation() tea.Cmd {
+	if m.streaming {
+		m.setNotice(stillComing)
+		return nil
+	}
+	m.newConversation()
+	m.focus = focusInput
+	return m.input.Focus()
 }
 
 func (m *Model) copy(text, what string) tea.Cmd {
@@ -113,29 +140,30 @@ func (m *Model) copy(text, what string) tea.Cmd {
 }
 
 func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
-	switch k.String() {
-	case "enter":
+	switch {
+	case kb.Matches(k, m.keys.Send):
 		return m.submit()
-	case "ctrl+r":
-		switch {
-		case m.streaming:
-		case m.conn == connOffline:
-			return m.retry() // a queued message goes once the server answers
-		case m.pend != nil && m.input.Value() != "":
-			return m.submit()
-		case m.pend != nil && m.pend.posted:
-			return m.start(m.pend) // stored but unanswered: ask for the answer
-		case m.input.Value() == "":
-			return m.again()
-		}
-		return nil
-	case "?":
-		if m.input.Value() == "" {
-			m.overlay = overlayHelp
-			return nil
-		}
+	case kb.Matches(k, m.keys.Again):
+		return m.retryOrAgain()
 	}
 	return m.input.key(k)
+}
+
+// retryOrAgain is ctrl+r in the input: retry what failed, else answer the
+// last prompt anew (again).
+func (m *Model) retryOrAgain() tea.Cmd {
+	switch {
+	case m.streaming:
+	case m.conn == connOffline:
+		return m.retry() // a queued message goes once the server answers
+	case m.pend != nil && m.input.Value() != "":
+		return m.submit()
+	case m.pend != nil && m.pend.posted:
+		return m.start(m.pend) // stored but unanswered: ask for the answer
+	case m.input.Value() == "":
+		return m.again()
+	}
+	return nil
 }
 
 func (m *Model) paste(p tea.PasteMsg) tea.Cmd {
@@ -183,18 +211,7 @@ func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 		m.pend = nil
 		return tea.Batch(focusCmd, m.openConversation(c.ID))
 	case "ctrl+r", "f2":
-		if c, ok := m.side.selected(); ok {
-			ti := textinput.New()
-			ti.Prompt = ""
-			ti.SetVirtualCursor(false)
-			ti.SetWidth(max(5, m.sidebarWidth()-4))
-			cmd := ti.Focus()
-			ti.SetValue(c.Title) // after the width: the view scrolls to the cursor, at the end
-			ti.CursorEnd()
-			m.side.rename = ti
-			m.side.renaming = true
-			return cmd
-		}
+		return m.startRename()
 	case "ctrl+d", "delete":
 		if c, ok := m.side.selected(); ok {
 			m.confirm.id, m.confirm.title = c.ID, titleOrUntitled(c.Title)
@@ -215,6 +232,25 @@ func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.loadConversations(false)
 	}
 	return nil
+}
+
+// startRename opens the rename field on the selected conversation, at
+// the title's end.
+func (m *Model) startRename() tea.Cmd {
+	c, ok := m.side.selected()
+	if !ok {
+		return nil
+	}
+	ti := textinput.New()
+	ti.Prompt = ""
+	ti.SetVirtualCursor(false)
+	ti.SetWidth(max(5, m.sidebarWidth()-4))
+	cmd := ti.Focus()
+	ti.SetValue(c.Title) // after the width: the view scrolls to the cursor, at the end
+	ti.CursorEnd()
+	m.side.rename = ti
+	m.side.renaming = true
+	return cmd
 }
 
 func (m *Model) renameKey(k tea.KeyPressMsg) tea.Cmd {

@@ -33,6 +33,7 @@ const (
 	overlayHelp
 	overlayPicker
 	overlayConfirm
+	overlayPalette
 )
 
 type connState int
@@ -59,6 +60,8 @@ type Model struct {
 	side    sidebar
 	tr      transcript
 	input   editor
+	keys    keyMap
+	helpTop int // the help overlay's first line shown
 
 	conv     *client.Conversation // nil: a new conversation not created yet
 	opening  string               // id of a conversation being loaded
@@ -71,12 +74,15 @@ type Model struct {
 		filter string
 	}
 	confirm struct{ id, title string }
+	palette struct {
+		cursor int
+		filter string
+	}
 
 	turn // the answer being streamed, one at a time (turn.go)
 
-	// The last answer's figures, for the status line.
-	ttft time.Duration
-	tps  float64
+	// Each conversation's last answer's figures, for the status line.
+	figures map[string]figures
 
 	conn        connState
 	banner      string
@@ -87,7 +93,7 @@ type Model struct {
 // New builds the chat model; Run shows it.
 func New(o Options) *Model {
 	o.defaults()
-	m := &Model{opts: o, modelFor: map[string]string{}, draftMdl: o.Model}
+	m := &Model{opts: o, figures: map[string]figures{}, modelFor: map[string]string{}, draftMdl: o.Model}
 	m.base, m.stop = context.WithCancel(context.Background())
 	m.dark = true
 	m.noColor = o.Getenv("NO_COLOR") != ""
@@ -96,6 +102,7 @@ func New(o Options) *Model {
 	m.tr.style = m.th.glamour
 
 	m.input = newEditor(&m.th)
+	m.keys = defaultKeys()
 	return m
 }
 
@@ -164,7 +171,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.firstToken.IsZero() && !msg.first.IsZero() {
 			m.firstToken = msg.first
 			if m.pend != nil {
-				m.ttft = msg.first.Sub(m.pend.started)
+				f := m.figures[m.streamConv]
+				f.ttft = msg.first.Sub(m.pend.started)
+				m.figures[m.streamConv] = f
 			}
 		}
 		return m, listen(m.events)
@@ -213,9 +222,31 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.setNotice("Conversation deleted.")
 		return m, nil
+	case exportedMsg:
+		if msg.err != nil {
+			m.setError("Export failed", msg.err)
+		} else {
+			m.setNotice("Saved the conversation to " + msg.path + ".")
+		}
+		return m, nil
 	case noticeMsg:
 		m.setNotice(safetext.Sanitize(string(msg)))
 		return m, waitNotice(m.opts.Notices)
+	case waitTickMsg:
+		if msg.id == m.streamID && m.streaming && m.firstToken.IsZero() {
+			return m, waitTick(m.streamID) // the spinner turns until the first token
+		}
+		return m, nil
+	case tea.MouseWheelMsg:
+		if m.overlay == overlayNone && !m.tooSmall() {
+			switch msg.Button {
+			case tea.MouseWheelUp:
+				m.scroll(3)
+			case tea.MouseWheelDown:
+				m.scroll(-3)
+			}
+		}
+		return m, nil
 	case retryMsg:
 		if m.conn != connOffline {
 			return m, nil

@@ -4,45 +4,66 @@ import (
 	"fmt"
 	"strings"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
-// keyHelp is every key, as the help overlay shows it.
-var keyHelp = []struct{ group, keys, what string }{
-	{"Input", "enter", "send"},
-	{"", "shift+enter · ctrl+j", "new line"},
-	{"", "↑ / ↓", "recall earlier prompts (empty input)"},
-	{"", "esc", "stop the answer (keeps what came)"},
-	{"", "ctrl+r", "retry after an error"},
-	{"Chat", "ctrl+n", "new conversation"},
-	{"", "ctrl+l", "pick the model"},
-	{"", "pgup / pgdn", "scroll the transcript"},
-	{"", "ctrl+y", "copy the last answer (OSC 52)"},
-	{"", "alt+y", "copy its last code block"},
-	{"Sidebar", "tab", "switch between input and sidebar"},
-	{"", "type", "filter conversations"},
-	{"", "↑ / ↓ · enter", "choose · open"},
-	{"", "ctrl+r · f2", "rename"},
-	{"", "ctrl+d · delete", "delete (asks first)"},
-	{"", "?  · f1", "this help (any key closes)"},
-	{"", "ctrl+c", "quit"},
+// helpLines are the help overlay's lines: every binding of the keymap and
+// the input's editing keys, by section.
+func (m *Model) helpLines(w int) []string {
+	sections := m.keys.helpSections(m.input.KeyMap)
+	kw := 0
+	for _, sec := range sections {
+		for _, b := range sec.bindings {
+			kw = max(kw, ansi.StringWidth(b.Help().Key))
+		}
+	}
+	var lines []string
+	for i, sec := range sections {
+		if i > 0 {
+			lines = append(lines, "")
+		}
+		if sec.title != "" {
+			lines = append(lines, m.th.accent.Render(sec.title))
+		}
+		for _, b := range sec.bindings {
+			h := b.Help()
+			line := fmt.Sprintf("  %-*s  %s", kw, h.Key, m.th.dim.Render(h.Desc))
+			lines = append(lines, ansi.Truncate(line, max(10, w-4), "…"))
+		}
+	}
+	return lines
 }
 
-func (m *Model) helpView(w int) string {
-	var b strings.Builder
-	b.WriteString(m.th.title.Render("Keys") + "\n")
-	kw := 0
-	for _, k := range keyHelp {
-		kw = max(kw, ansi.StringWidth(k.keys))
+// helpView is the help overlay: as many lines as fit h rows, from helpTop;
+// ↑/↓ scroll it when it does not fit.
+func (m *Model) helpView(w, h int) string {
+	lines := m.helpLines(w)
+	room := max(1, h-3) // the title and the box's border
+	m.helpTop = max(0, min(m.helpTop, len(lines)-room))
+	title := m.th.title.Render("Keys")
+	if len(lines) > room {
+		title += m.th.dim.Render(fmt.Sprintf("  ↑/↓ scroll · %d–%d of %d", m.helpTop+1, m.helpTop+room, len(lines)))
+		lines = lines[m.helpTop : m.helpTop+room]
 	}
-	for _, k := range keyHelp {
-		if k.group != "" {
-			b.WriteString("\n" + m.th.accent.Render(k.group) + "\n")
-		}
-		line := fmt.Sprintf("  %-*s  %s", kw, k.keys, m.th.dim.Render(k.what))
-		b.WriteString(ansi.Truncate(line, max(10, w-4), "…") + "\n")
+	return m.th.overlay.Render(title + "\n" + strings.Join(lines, "\n"))
+}
+
+// helpKey scrolls the help (↑/↓, pgup/pgdn); any other key closes it.
+func (m *Model) helpKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
+	case "up":
+		m.helpTop = max(0, m.helpTop-1)
+	case "down":
+		m.helpTop++
+	case "pgup":
+		m.helpTop = max(0, m.helpTop-(m.transcriptHeight()-4))
+	case "pgdown":
+		m.helpTop += m.transcriptHeight() - 4
+	default:
+		m.overlay = overlayNone
 	}
-	return m.th.overlay.Render(strings.TrimSuffix(b.String(), "\n"))
+	return nil
 }
 
 func (m *Model) pickerView(w int) string {

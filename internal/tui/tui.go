@@ -51,6 +51,8 @@ type Options struct {
 	Getenv  func(string) string // NO_COLOR; default os.Getenv
 	// Now is the clock (tests fix it); default time.Now.
 	Now func() time.Time
+	// ExportDir is where /export writes (default: the working directory).
+	ExportDir string
 	// BatchInterval is how long streamed tokens are gathered before they
 	// reach Update; default 30ms.
 	BatchInterval time.Duration

@@ -78,7 +78,20 @@ func (m *Model) start(p *pending) tea.Cmd {
 	m.finalRun, m.streamErr, m.tokens, m.firstToken = nil, nil, 0, time.Time{}
 	m.tr.live = &live{model: p.model}
 	m.clearBanner()
-	return m.send(p)
+	return tea.Batch(m.send(p), waitTick(m.streamID))
+}
+
+// figures are an answer's time to first token and tokens per second.
+type figures struct {
+	ttft time.Duration
+	tps  float64
+}
+
+// waitTickMsg turns the spinner while an answer's first token is awaited.
+type waitTickMsg struct{ id int }
+
+func waitTick(id int) tea.Cmd {
+	return tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return waitTickMsg{id} })
 }
 
 // setUserNote sets the note under the last message when it is the user's.
@@ -215,7 +228,9 @@ func (m *Model) finishStream(cut error, lastID string) tea.Cmd {
 	}
 	if !m.firstToken.IsZero() && tokens > 1 {
 		if d := end.Sub(m.firstToken); d > 0 {
-			m.tps = float64(tokens-1) / d.Seconds()
+			f := m.figures[m.streamConv]
+			f.tps = float64(tokens-1) / d.Seconds()
+			m.figures[m.streamConv] = f
 		}
 	}
 	m.tr.live = nil

@@ -72,6 +72,7 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "jan chat"
+	v.MouseMode = tea.MouseModeCellMotion // the wheel scrolls; shift+drag selects text in most terminals
 	if c := m.cursor(); c != nil {
 		v.Cursor = c
 	}
@@ -140,11 +141,13 @@ func (m *Model) mainView(w, h int) string {
 	var body []string
 	switch m.overlay {
 	case overlayHelp:
-		body = placeBox(m.helpView(w), w, th)
+		body = placeBox(m.helpView(w, th), w, th)
 	case overlayPicker:
 		body = placeBox(m.pickerView(w), w, th)
 	case overlayConfirm:
 		body = placeBox(m.confirmView(w), w, th)
+	case overlayPalette:
+		body = placeBox(m.paletteView(w), w, th)
 	default:
 		if len(m.tr.entries) == 0 && m.tr.live == nil {
 			body = placeBox(m.emptyView(w), w, th)
@@ -193,6 +196,9 @@ func (m *Model) emptyView(w int) string {
 	return strings.Join(lines, "\n")
 }
 
+// spinner is the waiting spinner's frames, one per 100 ms.
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
 func (m *Model) statusLine() string {
 	var parts []string
 	switch {
@@ -202,6 +208,10 @@ func (m *Model) statusLine() string {
 		parts = append(parts, m.th.status.Render("◌ connecting"))
 	case m.streaming && m.stopping:
 		parts = append(parts, m.th.statusOK.Render("● stopping…"))
+	case m.streaming && m.firstToken.IsZero() && m.pend != nil:
+		waited := m.opts.Now().Sub(m.pend.started)
+		frame := spinner[int(waited/(100*time.Millisecond))%len(spinner)]
+		parts = append(parts, m.th.statusOK.Render(fmt.Sprintf("%s waiting %.1fs", frame, waited.Seconds())))
 	case m.streaming:
 		parts = append(parts, m.th.statusOK.Render(fmt.Sprintf("● streaming %d tokens", m.tokens)))
 	default:
@@ -215,11 +225,15 @@ func (m *Model) statusLine() string {
 	} else if m.modelErr != nil {
 		parts = append(parts, m.th.statusBad.Render("no models"))
 	}
-	if m.ttft > 0 {
-		parts = append(parts, m.th.status.Render("TTFT "+fmtDuration(m.ttft)))
+	conv := ""
+	if m.conv != nil {
+		conv = m.conv.ID
 	}
-	if m.tps > 0 {
-		parts = append(parts, m.th.status.Render(fmt.Sprintf("%.1f tok/s", m.tps)))
+	if f := m.figures[conv]; f.ttft > 0 { // this conversation's last answer
+		parts = append(parts, m.th.status.Render("TTFT "+fmtDuration(f.ttft)))
+		if f.tps > 0 {
+			parts = append(parts, m.th.status.Render(fmt.Sprintf("%.1f tok/s", f.tps)))
+		}
 	}
 	left := strings.Join(parts, m.th.dim.Render(" │ "))
 	right := m.th.dim.Render("? help · ctrl+c quit")
