@@ -57,6 +57,7 @@ With no saved token, jan chat gets a guest token (and says so).`,
 	f.StringVarP(&o.Prompt, "prompt", "p", "", "send this prompt, print the answer and exit")
 	f.BoolVar(&o.JSON, "json", false, "with -p or piped input: print the run's events as JSON lines")
 	f.StringVar(&o.Project, "project", "", "start new conversations in this `project` (its name or id; made when missing)")
+	cmd.AddCommand(newChatExportCmd())
 	return cmd
 }
 

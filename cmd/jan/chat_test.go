@@ -383,3 +383,41 @@ func TestChatUnknownModelStoresNothing(t *testing.T) {
 		t.Fatalf("conversations after the refusal: %+v %v", page, err)
 	}
 }
+
+// jan chat export writes a conversation as Markdown or JSON.
+func TestChatExport(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 4}})
+	io, out, _, _ := testIO(t, srv.URL, "")
+	if err := runChat(testCtx(t), &chatOptions{clientOptions: clientOptions{IO: io}, Prompt: "Plan a trip"}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := (&clientOptions{IO: io}).session(false)
+	page, err := s.ListConversations(testCtx(t), client.ListParams{})
+	if err != nil || len(page.Data) != 1 {
+		t.Fatalf("%+v %v", page, err)
+	}
+	id := page.Data[0].ID
+	out.Reset()
+	cmd := cmdWithContext(t)
+	if err := runChatExport(cmd, &exportOptions{clientOptions: clientOptions{IO: io}, Format: "md"}, id); err != nil {
+		t.Fatal(err)
+	}
+	if md := out.String(); !strings.HasPrefix(md, "# Plan a trip\n") || !strings.Contains(md, "## You\n\nPlan a trip\n") || !strings.Contains(md, "## jan · fake-model\n\nHello from the fake") {
+		t.Fatalf("markdown:\n%s", md)
+	}
+	out.Reset()
+	if err := runChatExport(cmd, &exportOptions{clientOptions: clientOptions{IO: io}, Format: "json"}, id); err != nil {
+		t.Fatal(err)
+	}
+	var e client.Export
+	if err := json.Unmarshal(out.Bytes(), &e); err != nil || e.Conversation.ID != id || len(e.Messages) != 2 {
+		t.Fatalf("json %v: %s", err, out.String())
+	}
+	if err := runChatExport(cmd, &exportOptions{clientOptions: clientOptions{IO: io}, Format: "pdf"}, id); err == nil || !strings.Contains(err.Error(), "want md or json") {
+		t.Fatalf("--format pdf: %v", err)
+	}
+	if err := runChatExport(cmd, &exportOptions{clientOptions: clientOptions{IO: io}, Format: "md"}, "conv_nope"); err == nil || !strings.Contains(err.Error(), "conv_nope") {
+		t.Fatalf("an unknown conversation: %v", err)
+	}
+}
