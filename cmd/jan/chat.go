@@ -168,8 +168,12 @@ func runChatTUI(ctx context.Context, o *chatOptions) error {
 	if err != nil {
 		return err
 	}
+	statePath, err := client.StatePath(o.IO.Getenv)
+	if err != nil {
+		statePath = "" // nothing remembered between runs; the chat works regardless
+	}
 	return tui.Run(ctx, tui.Options{
-		Client: s.Client, Server: s.Server, ConfigPath: s.ConfigPath, TokenFromEnv: s.FromEnv,
+		Client: s.Client, Server: s.Server, ConfigPath: s.ConfigPath, TokenFromEnv: s.FromEnv, StatePath: statePath,
 		Conversation: o.Conversation, Model: o.Model, Notices: notices, Getenv: o.IO.Getenv, Project: project,
 	})
 }

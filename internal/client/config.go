@@ -42,6 +42,27 @@ func ConfigPath(getenv Getenv) (string, error) {
 	return filepath.Join(home, ".config", "jan", "config.json"), nil
 }
 
+// StatePath is where jan chat keeps what it remembers between runs (the
+// last conversation, the prompts sent): $XDG_STATE_HOME/jan/chat.json,
+// else ~/.local/state/jan/chat.json.
+func StatePath(getenv Getenv) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if x := getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "jan", "chat.json"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no state directory: set XDG_STATE_HOME or HOME: %w", err)
+		}
+		home = h
+	}
+	return filepath.Join(home, ".local", "state", "jan", "chat.json"), nil
+}
+
 // LoadConfig reads the config file; a missing file is an empty Config.
 func LoadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)

@@ -168,3 +168,42 @@ func TestExportCommand(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// A relaunch opens the conversation the last run was in, and ↑ recalls
+// the prompts of earlier runs; a remembered conversation that is gone
+// starts a new one without an error.
+func TestRelaunchContinues(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 4}})
+	api := guestAPI(t, srv.URL)
+	state := filepath.Join(t.TempDir(), "state", "chat.json")
+	o := Options{Client: api, Server: srv.URL, StatePath: state}
+	d := drive(t, o, 100, 30)
+	d.until("the first page", func() bool { return d.m.side.loaded })
+	d.typeText("Remember me")
+	d.keys("enter")
+	d.until("the answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 })
+	conv := d.m.conv.ID
+	d.until("the state saved", func() bool { return loadState(state).Conversations[srv.URL] == conv })
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file %v %v", fi, err)
+	}
+	d.m.shutdown()
+
+	d = drive(t, o, 100, 30)
+	d.until("the last conversation", func() bool { return d.m.conv != nil && d.m.conv.ID == conv && d.m.opening == "" })
+	d.keys("up")
+	if d.m.input.Value() != "Remember me" {
+		t.Fatalf("↑ after a relaunch: %q", d.m.input.Value())
+	}
+	if err := api.DeleteConversation(context.Background(), conv); err != nil {
+		t.Fatal(err)
+	}
+	d.m.shutdown()
+
+	d = drive(t, o, 100, 30)
+	d.until("a new conversation", func() bool { return d.m.side.loaded && d.m.opening == "" && !d.m.resuming })
+	if d.m.conv != nil || d.m.bannerIsErr {
+		t.Fatalf("conversation %+v, banner %q", d.m.conv, d.m.banner)
+	}
+}

@@ -127,7 +127,7 @@ func (m *Model) startNewConversation() tea.Cmd {
 	}
 	m.newConversation()
 	m.focus = focusInput
-	return m.input.Focus()
+	return tea.Batch(m.input.Focus(), m.rememberConversation(""))
 }
 
 func (m *Model) copy(text, what string) tea.Cmd {

@@ -81,6 +81,9 @@ type Model struct {
 
 	turn // the answer being streamed, one at a time (turn.go)
 
+	state    chatState // remembered between runs (state.go)
+	resuming bool      // opening the conversation the last run left open
+
 	// Each conversation's last answer's figures, for the status line.
 	figures map[string]figures
 
@@ -102,6 +105,9 @@ func New(o Options) *Model {
 	m.tr.style = m.th.glamour
 
 	m.input = newEditor(&m.th)
+	m.state = loadState(o.StatePath)
+	m.input.history = append([]string(nil), m.state.Prompts...)
+	m.input.histIdx = len(m.input.history)
 	m.keys = defaultKeys()
 	return m
 }
@@ -117,9 +123,14 @@ func (m *Model) shutdown() {
 // Init starts loading the conversations and models.
 func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.loadConversations(true), m.loadModels(), m.loadProjects(), waitNotice(m.opts.Notices), tea.RequestBackgroundColor}
-	if m.opts.Conversation != "" {
-		m.opening = m.opts.Conversation
-		cmds = append(cmds, m.openConversation(m.opts.Conversation))
+	open := m.opts.Conversation
+	if open == "" {
+		open = m.state.Conversations[m.opts.Server] // where the last run left off
+		m.resuming = open != ""
+	}
+	if open != "" {
+		m.opening = open
+		cmds = append(cmds, m.openConversation(open))
 	}
 	return tea.Batch(cmds...)
 }
@@ -217,17 +228,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.side.remove(msg.id)
+		var cmd tea.Cmd
 		if m.conv != nil && m.conv.ID == msg.id {
 			m.newConversation()
+			cmd = m.rememberConversation("")
 		}
 		m.setNotice("Conversation deleted.")
-		return m, nil
+		return m, cmd
 	case exportedMsg:
 		if msg.err != nil {
 			m.setError("Export failed", msg.err)
 		} else {
 			m.setNotice("Saved the conversation to " + msg.path + ".")
 		}
+		return m, nil
+	case stateErrMsg:
+		m.setError("Could not remember this session (chatting works as before)", msg.err)
 		return m, nil
 	case noticeMsg:
 		m.setNotice(safetext.Sanitize(string(msg)))
@@ -304,6 +320,11 @@ func (m *Model) offline(what string, err error) tea.Cmd {
 }
 
 func (m *Model) onOpened(msg openedMsg) tea.Cmd {
+	if msg.err != nil && m.resuming && !client.IsUnreachable(msg.err) {
+		// The conversation the last run left open is gone: start afresh.
+		m.resuming, m.opening = false, ""
+		return m.rememberConversation("")
+	}
 	if msg.err != nil {
 		if !client.IsUnreachable(msg.err) {
 			m.opening = "" // not found, say: no retry
@@ -325,7 +346,10 @@ func (m *Model) onOpened(msg openedMsg) tea.Cmd {
 	}
 	m.tr.offset = 0
 	m.side.selectID(c.ID)
-	return nil
+	m.resuming = false
+	m.input.history = historyWith(m.state.Prompts, msg.messages)
+	m.input.histIdx = len(m.input.history)
+	return m.rememberConversation(c.ID)
 }
 
 func (m *Model) newConversation() {

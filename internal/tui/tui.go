@@ -51,6 +51,9 @@ type Options struct {
 	Getenv  func(string) string // NO_COLOR; default os.Getenv
 	// Now is the clock (tests fix it); default time.Now.
 	Now func() time.Time
+	// StatePath is where the chat remembers, between runs, the conversation
+	// open on each server and the prompts sent ("": nothing is remembered).
+	StatePath string
 	// ExportDir is where /export writes (default: the working directory).
 	ExportDir string
 	// BatchInterval is how long streamed tokens are gathered before they

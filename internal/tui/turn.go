@@ -61,11 +61,12 @@ func (m *Model) submit() tea.Cmd {
 	}
 	m.pend = p
 	m.input.remember(text)
+	save := m.rememberPrompt(text)
 	m.input.Reset()
 	if !p.posted {
 		m.tr.entries = append(m.tr.entries, &entry{role: client.RoleUser, text: safetext.Sanitize(text)})
 	}
-	return m.start(p)
+	return tea.Batch(m.start(p), save)
 }
 
 // start sends p and opens its answer's stream.
@@ -105,6 +106,7 @@ func (m *Model) setUserNote(note string) {
 const queuedNote = "⏳ Not sent yet: it goes when the server is back · esc takes it back"
 
 func (m *Model) onSent(msg sentMsg) tea.Cmd {
+	var save tea.Cmd
 	if msg.created != nil {
 		c := *msg.created
 		c.Title = oneLine(safetext.Sanitize(c.Title))
@@ -116,6 +118,7 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 		m.side.upsert(c)
 		m.side.selectID(c.ID)
 		m.streamConv = c.ID
+		save = m.rememberConversation(c.ID)
 	}
 	if msg.err != nil {
 		m.streaming = false
@@ -129,7 +132,7 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 			// as the server answers; the retries back off to 30 s.
 			m.pend.queued = true
 			m.setUserNote(queuedNote)
-			return m.offline("Not sent yet", msg.err)
+			return tea.Batch(save, m.offline("Not sent yet", msg.err))
 		}
 		if n := len(m.tr.entries); !m.pend.posted && n > 0 && m.tr.entries[n-1].role == client.RoleUser {
 			m.tr.entries = m.tr.entries[:n-1]
@@ -143,12 +146,12 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 			m.setError("Not sent", msg.err)
 		}
 		m.banner += " · enter to retry"
-		return nil
+		return save
 	}
 	m.conn = connOK
 	m.stream, m.events = msg.stream, msg.events
 	m.runID = msg.runID
-	cmds := []tea.Cmd{listen(m.events)}
+	cmds := []tea.Cmd{listen(m.events), save}
 	if m.stopping && m.runID != "" {
 		cmds = append(cmds, m.cancelRun(m.streamConv, m.runID))
 	}
