@@ -188,7 +188,7 @@ func TestChatExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := servertest.Start(t, servertest.Options{})
-	env := append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "JAN_SERVER_URL="+srv.URL, "JAN_TOKEN=")
+	env := append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir(), "JAN_SERVER_URL="+srv.URL, "JAN_TOKEN=")
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ func TestChatInTmux(t *testing.T) {
 	addr := freeAddr(t)
 	startServe(t, addr, t.TempDir(), "--engine", engine)
 
-	env := []string{"XDG_CONFIG_HOME=" + t.TempDir(), "JAN_SERVER_URL=http://" + addr, "JAN_TOKEN=", "NO_COLOR="}
+	env := []string{"XDG_CONFIG_HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "JAN_SERVER_URL=http://" + addr, "JAN_TOKEN=", "NO_COLOR="}
 	shell := "env " + strings.Join(env, " ") + " " + bin + " chat; echo jan-exited-$?; sleep 60"
 	tm.cmd("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", shell)
 	tm.waitFor("Conversations", "Ask anything.", "● connected", "No saved token: signed in as a new guest")
@@ -245,7 +246,7 @@ func TestChatPerformance(t *testing.T) {
 		}
 	}
 
-	env := "env XDG_CONFIG_HOME=" + cfgDir + " JAN_SERVER_URL=http://" + addr + " JAN_TOKEN= "
+	env := "env XDG_CONFIG_HOME=" + cfgDir + " XDG_STATE_HOME=" + t.TempDir() + " JAN_SERVER_URL=http://" + addr + " JAN_TOKEN= "
 	start := time.Now()
 	tm.cmd("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", env+bin+" chat --conversation "+conv.ID+"; sleep 60")
 	for !strings.Contains(tm.screen(), "Answer 999.") {
@@ -289,4 +290,113 @@ func TestChatPerformance(t *testing.T) {
 	if rssAfter > 100<<10 {
 		t.Errorf("RSS %d MiB (budget 100 MiB)", rssAfter>>10)
 	}
+}
+
+// A day of use, in tmux (issue 15): esc while scrolled follows and the run
+// completes on the server; enter in the delete dialog keeps; ctrl+c with a
+// draft does not quit; the mouse wheel scrolls; a message sent while the
+// server is down arrives once after it is back, with no key pressed; a
+// relaunch shows the last conversation.
+func TestChatDailyDriverInTmux(t *testing.T) {
+	tm := newTmux(t)
+	bin, err := janBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := startEngine(t, "--tokens", "40", "--token-delay", "2ms")
+	addr, dataDir := freeAddr(t), t.TempDir()
+	serve := startServe(t, addr, dataDir, "--engine", engine)
+	cfg, state := t.TempDir(), t.TempDir()
+	shell := "env XDG_CONFIG_HOME=" + cfg + " XDG_STATE_HOME=" + state + " JAN_SERVER_URL=http://" + addr + " JAN_TOKEN= NO_COLOR= " +
+		bin + " chat; echo jan-exited-$?; sleep 60"
+	tm.cmd("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", shell)
+	tm.waitFor("Conversations", "● connected")
+
+	// A long answer streaming; scrolled up, esc follows and does not stop it.
+	tm.typeText("Tell me a long story [fake:tokens=1500] [fake:delay=2ms]")
+	tm.send("Enter")
+	tm.waitUntil("a screenful of answer", func(s string) bool { return strings.Contains(s, "● streaming") && !strings.Contains(s, "│You") })
+	tm.send("PageUp")
+	tm.waitFor("esc to follow")
+	tm.send("Escape")
+	s := tm.waitUntil("the end of the answer", func(s string) bool { return strings.Contains(s, "tok/s") && !strings.Contains(s, "streaming") })
+	if strings.Contains(s, "Stopped") || strings.Contains(s, "esc to follow") {
+		t.Fatalf("esc while scrolled stopped the answer or did not follow:\n%s", s)
+	}
+	api := chatAPI(t, cfg, addr)
+	convs, err := api.ListConversations(testCtx(t), client.ListParams{})
+	if err != nil || len(convs.Data) != 1 {
+		t.Fatalf("%+v %v", convs, err)
+	}
+	conv := convs.Data[0].ID
+	if msgs, _ := api.AllMessages(testCtx(t), conv); len(msgs) != 2 || msgs[1].Status != "completed" {
+		t.Fatalf("on the server: %+v", msgs)
+	}
+
+	// The wheel scrolls the transcript.
+	tm.typeText("\x1b[<64;60;10M")
+	tm.waitFor("esc to follow")
+	tm.send("Escape")
+	tm.waitUntil("following", func(s string) bool { return !strings.Contains(s, "esc to follow") })
+
+	// Enter in the delete dialog keeps the conversation.
+	tm.send("Tab")
+	tm.send("C-d")
+	tm.waitFor("y delete")
+	tm.send("Enter")
+	time.Sleep(300 * time.Millisecond)
+	if s := tm.waitUntil("the dialog to close", func(s string) bool { return !strings.Contains(s, "y delete") }); !strings.Contains(s, "Tell me a long story") {
+		t.Fatalf("after enter in the delete dialog:\n%s", s)
+	}
+	if page, _ := api.ListConversations(testCtx(t), client.ListParams{}); len(page.Data) != 1 {
+		t.Fatal("enter deleted the conversation")
+	}
+	tm.send("Tab")
+
+	// ctrl+c with a draft clears it instead of quitting.
+	tm.typeText("a draft")
+	tm.send("C-c")
+	tm.waitFor("Draft cleared")
+	if strings.Contains(tm.screen(), "jan-exited") {
+		t.Fatal("ctrl+c with a draft quit")
+	}
+
+	// The server goes away; a message sent meanwhile waits, then arrives
+	// once when it is back — no key pressed.
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = serve.Wait()
+	tm.typeText("While you were away")
+	tm.send("Enter")
+	tm.waitFor("Not sent yet", "○ offline")
+	startServe(t, addr, dataDir, "--engine", engine)
+	tm.waitUntil("the queued message's answer", func(s string) bool {
+		return strings.Contains(s, "● connected") && !strings.Contains(s, "Not sent yet") && strings.Count(s, "jan · fake-model") >= 1 && !strings.Contains(s, "streaming")
+	})
+	msgs, err := api.AllMessages(testCtx(t), conv)
+	if err != nil || len(msgs) != 4 || msgs[2].Content != "While you were away" || msgs[3].Role != "assistant" {
+		t.Fatalf("after the server came back: %d messages %v", len(msgs), err)
+	}
+
+	// Quit and relaunch: the last conversation is open.
+	tm.send("C-c")
+	tm.waitFor("jan-exited-0")
+	tm.cmd("kill-session", "-t", "chat")
+	tm.cmd("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", shell)
+	tm.waitFor("While you were away", "● connected")
+	tm.send("C-c")
+	tm.waitFor("jan-exited-0")
+}
+
+// chatAPI is a client with the token jan chat saved in cfg.
+func chatAPI(t *testing.T, cfg, addr string) *client.Client {
+	t.Helper()
+	s, err := client.OpenSession(client.SessionOptions{Getenv: func(k string) string {
+		return map[string]string{"XDG_CONFIG_HOME": cfg, "JAN_SERVER_URL": "http://" + addr}[k]
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Client
 }
