@@ -5,7 +5,6 @@ import (
 	"time"
 
 	kb "charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/janhq/jan/internal/client"
@@ -171,9 +170,7 @@ func (m *Model) paste(p tea.PasteMsg) tea.Cmd {
 		return nil
 	}
 	if m.side.renaming {
-		var cmd tea.Cmd
-		m.side.rename, cmd = m.side.rename.Update(p)
-		return cmd
+		return m.side.pasteRename(p)
 	}
 	if m.focus == focusSidebar {
 		m.side.filter += oneLine(safetext.Sanitize(p.Content))
@@ -234,41 +231,13 @@ func (m *Model) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// startRename opens the rename field on the selected conversation, at
-// the title's end.
-func (m *Model) startRename() tea.Cmd {
-	c, ok := m.side.selected()
-	if !ok {
-		return nil
-	}
-	ti := textinput.New()
-	ti.Prompt = ""
-	ti.SetVirtualCursor(false)
-	ti.SetWidth(max(5, m.sidebarWidth()-4))
-	cmd := ti.Focus()
-	ti.SetValue(c.Title) // after the width: the view scrolls to the cursor, at the end
-	ti.CursorEnd()
-	m.side.rename = ti
-	m.side.renaming = true
-	return cmd
-}
+func (m *Model) startRename() tea.Cmd { return m.side.startRename(m.sidebarWidth() - 4) }
 
 func (m *Model) renameKey(k tea.KeyPressMsg) tea.Cmd {
-	switch k.String() {
-	case "enter":
-		m.side.renaming = false
-		title := strings.TrimSpace(m.side.rename.Value())
-		c, ok := m.side.selected()
-		if !ok || title == "" || title == c.Title {
-			return nil
-		}
-		return m.renameConversation(c.ID, title)
-	case "esc":
-		m.side.renaming = false
-		return nil
+	cmd, id, title := m.side.renameKey(k)
+	if id != "" {
+		return m.renameConversation(id, title)
 	}
-	var cmd tea.Cmd
-	m.side.rename, cmd = m.side.rename.Update(k)
 	return cmd
 }
 

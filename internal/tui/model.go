@@ -301,7 +301,7 @@ func (m *Model) onConversations(msg conversationsMsg) tea.Cmd {
 	}
 	if p := m.pend; p != nil && p.queued && !m.streaming {
 		cmds = append(cmds, m.start(p)) // the server is back: send what waited
-	} else if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].runID != "" && !m.streaming && m.pend == nil {
+	} else if last := m.tr.back(0); last != nil && last.runID != "" && !m.streaming && m.pend == nil {
 		cmds = append(cmds, m.again()) // and a cut answer goes on
 	}
 	return tea.Batch(cmds...)
@@ -340,11 +340,7 @@ func (m *Model) onOpened(msg openedMsg) tea.Cmd {
 	c.Title = oneLine(safetext.Sanitize(c.Title))
 	c.Model = safetext.Sanitize(c.Model)
 	m.conv = &c
-	m.tr.entries = m.tr.entries[:0]
-	for _, msg := range msg.messages {
-		m.tr.entries = append(m.tr.entries, entryOf(msg))
-	}
-	m.tr.offset = 0
+	m.tr.show(msg.messages)
 	m.side.selectID(c.ID)
 	m.resuming = false
 	m.input.history = historyWith(m.state.Prompts, msg.messages)
@@ -355,8 +351,7 @@ func (m *Model) onOpened(msg openedMsg) tea.Cmd {
 func (m *Model) newConversation() {
 	m.conv = nil
 	m.opening = ""
-	m.tr.entries = nil
-	m.tr.offset = 0
+	m.tr.clear()
 	m.draftMdl = m.opts.Model
 	m.pend = nil
 }

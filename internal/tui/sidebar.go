@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/janhq/jan/internal/client"
@@ -228,4 +229,62 @@ func padRight(s string, w int) string {
 		return s + strings.Repeat(" ", w-n)
 	}
 	return s
+}
+
+// startRename opens the rename field on the selected conversation, width
+// cells wide, with the cursor at the title's end.
+func (s *sidebar) startRename(width int) tea.Cmd {
+	c, ok := s.selected()
+	if !ok {
+		return nil
+	}
+	ti := textinput.New()
+	ti.Prompt = ""
+	ti.SetVirtualCursor(false)
+	ti.SetWidth(max(5, width))
+	cmd := ti.Focus()
+	ti.SetValue(c.Title) // after the width: the view scrolls to the cursor, at the end
+	ti.CursorEnd()
+	s.rename, s.renaming = ti, true
+	return cmd
+}
+
+// renameKey handles a key while renaming. On enter it returns the
+// conversation and its new title, when the title changed.
+func (s *sidebar) renameKey(k tea.KeyPressMsg) (cmd tea.Cmd, id, title string) {
+	switch k.String() {
+	case "enter":
+		s.renaming = false
+		title := strings.TrimSpace(s.rename.Value())
+		if c, ok := s.selected(); ok && title != "" && title != c.Title {
+			return nil, c.ID, title
+		}
+		return nil, "", ""
+	case "esc":
+		s.renaming = false
+		return nil, "", ""
+	}
+	s.rename, cmd = s.rename.Update(k)
+	return cmd, "", ""
+}
+
+// pasteRename pastes into the rename field.
+func (s *sidebar) pasteRename(p tea.PasteMsg) tea.Cmd {
+	var cmd tea.Cmd
+	s.rename, cmd = s.rename.Update(p)
+	return cmd
+}
+
+// renameCursor is the terminal cursor in the rename field, relative to
+// the sidebar; nil when the field is not drawn.
+func (s *sidebar) renameCursor() *tea.Cursor {
+	if !s.renaming || s.renameRow < 0 {
+		return nil
+	}
+	c := s.rename.Cursor()
+	if c != nil {
+		c.X += 2 // the row's mark
+		c.Y += s.renameRow
+	}
+	return c
 }

@@ -72,6 +72,53 @@ type transcript struct {
 	th       *theme
 }
 
+// empty reports whether there is nothing to show.
+func (t *transcript) empty() bool { return len(t.entries) == 0 && t.live == nil }
+
+// show replaces the entries with a conversation's messages, at the end.
+func (t *transcript) show(msgs []client.Message) {
+	t.entries = t.entries[:0]
+	for _, msg := range msgs {
+		t.entries = append(t.entries, entryOf(msg))
+	}
+	t.offset = 0
+}
+
+// clear empties the transcript (a new conversation).
+func (t *transcript) clear() { t.entries, t.offset = nil, 0 }
+
+// add appends an entry.
+func (t *transcript) add(e *entry) { t.entries = append(t.entries, e) }
+
+// back is the entry i places from the end (0: the last); nil past the
+// start.
+func (t *transcript) back(i int) *entry {
+	if n := len(t.entries); i < n {
+		return t.entries[n-1-i]
+	}
+	return nil
+}
+
+// dropLast removes the last entry.
+func (t *transcript) dropLast() {
+	if n := len(t.entries); n > 0 {
+		t.entries = t.entries[:n-1]
+	}
+}
+
+// lastIsUser reports whether the last entry is the user's.
+func (t *transcript) lastIsUser() bool {
+	e := t.back(0)
+	return e != nil && e.role == client.RoleUser
+}
+
+// noteLastUser sets the note under the last entry when it is the user's.
+func (t *transcript) noteLastUser(note string) {
+	if e := t.back(0); e != nil && e.role == client.RoleUser && e.note != note {
+		e.note, e.lines = note, nil
+	}
+}
+
 // markdown renders text for the current width; it never fails (plain
 // text is the fallback).
 func (t *transcript) markdown(text string, width int) []string {

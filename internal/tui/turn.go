@@ -64,7 +64,7 @@ func (m *Model) submit() tea.Cmd {
 	save := m.rememberPrompt(text)
 	m.input.Reset()
 	if !p.posted {
-		m.tr.entries = append(m.tr.entries, &entry{role: client.RoleUser, text: safetext.Sanitize(text)})
+		m.tr.add(&entry{role: client.RoleUser, text: safetext.Sanitize(text)})
 	}
 	return tea.Batch(m.start(p), save)
 }
@@ -74,7 +74,7 @@ func (m *Model) start(p *pending) tea.Cmd {
 	m.tr.offset = 0
 	m.streamID++
 	p.streamID, p.queued = m.streamID, false
-	m.setUserNote("")
+	m.tr.noteLastUser("")
 	m.streaming, m.streamConv, m.runID, m.stopping = true, p.convID, "", false
 	m.finalRun, m.streamErr, m.tokens, m.firstToken = nil, nil, 0, time.Time{}
 	m.tr.live = &live{model: p.model}
@@ -93,14 +93,6 @@ type waitTickMsg struct{ id int }
 
 func waitTick(id int) tea.Cmd {
 	return tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return waitTickMsg{id} })
-}
-
-// setUserNote sets the note under the last message when it is the user's.
-func (m *Model) setUserNote(note string) {
-	if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser && m.tr.entries[n-1].note != note {
-		e := m.tr.entries[n-1]
-		e.note, e.lines = note, nil
-	}
 }
 
 const queuedNote = "⏳ Not sent yet: it goes when the server is back · esc takes it back"
@@ -131,11 +123,11 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 			// Queued: sent again (same idempotency keys, so once) as soon
 			// as the server answers; the retries back off to 30 s.
 			m.pend.queued = true
-			m.setUserNote(queuedNote)
+			m.tr.noteLastUser(queuedNote)
 			return tea.Batch(save, m.offline("Not sent yet", msg.err))
 		}
-		if n := len(m.tr.entries); !m.pend.posted && n > 0 && m.tr.entries[n-1].role == client.RoleUser {
-			m.tr.entries = m.tr.entries[:n-1]
+		if !m.pend.posted && m.tr.lastIsUser() {
+			m.tr.dropLast()
 		}
 		if m.input.Value() == "" {
 			m.input.SetValue(m.pend.text) // keep what was typed
@@ -218,7 +210,7 @@ func (m *Model) finishStream(cut error, lastID string) tea.Cmd {
 		e.note = "⏹ Stopped: the partial answer is kept."
 	}
 	if e.text != "" || e.note != "" {
-		m.tr.entries = append(m.tr.entries, e)
+		m.tr.add(e)
 	}
 	if m.pend != nil && m.pend.resume != nil && e.runID == "" {
 		m.setNotice("Picked up the answer where the connection dropped.")
@@ -254,13 +246,13 @@ func (m *Model) finishStream(cut error, lastID string) tea.Cmd {
 func (m *Model) unqueue() {
 	p := m.pend
 	p.queued = false
-	m.setUserNote("")
+	m.tr.noteLastUser("")
 	if p.posted {
 		m.setNotice("The server has that message already; ctrl+r asks for its answer.")
 		return
 	}
-	if n := len(m.tr.entries); n > 0 && m.tr.entries[n-1].role == client.RoleUser {
-		m.tr.entries = m.tr.entries[:n-1]
+	if m.tr.lastIsUser() {
+		m.tr.dropLast()
 	}
 	if m.input.Value() == "" {
 		m.input.SetValue(p.text)
@@ -275,11 +267,10 @@ const cutNote = "⚠ Connection dropped mid-answer; the server goes on · ctrl+r
 // unanswered; or regenerates the last answer — a new run, the old answer
 // deleted first (it would otherwise be history the new one follows).
 func (m *Model) again() tea.Cmd {
-	if m.conv == nil || m.opening != "" || len(m.tr.entries) == 0 {
+	last, prev := m.tr.back(0), m.tr.back(1)
+	if m.conv == nil || m.opening != "" || last == nil {
 		return nil
 	}
-	n := len(m.tr.entries)
-	last := m.tr.entries[n-1]
 	model, isDefault := m.currentModel()
 	if isDefault {
 		model = ""
@@ -288,7 +279,7 @@ func (m *Model) again() tea.Cmd {
 	p.posted = true
 	switch {
 	case last.runID != "":
-		m.tr.entries = m.tr.entries[:n-1]
+		m.tr.dropLast()
 		p.resume = last
 		m.pend = p
 		cmd := m.start(p)
@@ -299,13 +290,13 @@ func (m *Model) again() tea.Cmd {
 		return cmd
 	case last.role == client.RoleUser:
 		p.text = last.text
-	case last.role == client.RoleAssistant && n >= 2 && m.tr.entries[n-2].role == client.RoleUser:
+	case last.role == client.RoleAssistant && prev != nil && prev.role == client.RoleUser:
 		if last.id == "" {
 			m.setNotice("That answer is not stored: reopen the conversation to regenerate it.")
 			return nil
 		}
-		p.text, p.replace = m.tr.entries[n-2].text, last.id
-		m.tr.entries = m.tr.entries[:n-1]
+		p.text, p.replace = prev.text, last.id
+		m.tr.dropLast()
 	default:
 		return nil
 	}

@@ -149,7 +149,7 @@ func (m *Model) mainView(w, h int) string {
 	case overlayPalette:
 		body = placeBox(m.paletteView(w), w, th)
 	default:
-		if len(m.tr.entries) == 0 && m.tr.live == nil {
+		if m.tr.empty() {
 			body = placeBox(m.emptyView(w), w, th)
 		} else {
 			body = m.tr.view(w, th)
@@ -257,13 +257,8 @@ func (m *Model) cursor() *tea.Cursor {
 	if m.tooSmall() || m.overlay != overlayNone || m.width == 0 {
 		return nil
 	}
-	if m.focus == focusSidebar && m.side.renaming && m.side.renameRow >= 0 {
-		c := m.side.rename.Cursor()
-		if c != nil {
-			c.X += 2 // the row's mark
-			c.Y += m.side.renameRow
-		}
-		return c
+	if m.focus == focusSidebar && m.side.renaming {
+		return m.side.renameCursor()
 	}
 	if m.focus != focusInput {
 		return nil
