@@ -207,3 +207,50 @@ func TestRelaunchContinues(t *testing.T) {
 		t.Fatalf("conversation %+v, banner %q", d.m.conv, d.m.banner)
 	}
 }
+
+// A drag over the transcript selects its text — never the sidebar's — and
+// the release copies it.
+func TestMouseSelectionCopiesTranscriptText(t *testing.T) {
+	m, _ := loaded(t, 100, 30, "Reverse a list in Go")
+	open(m, "conv_a", "Reverse a list in Go", history)
+	s := screen(m)
+	rows := strings.Split(s, "\n")
+	y := -1
+	for i, r := range rows {
+		if strings.Contains(r, "How do I reverse") {
+			y = i
+		}
+	}
+	if y < 0 {
+		t.Fatalf("no prompt on screen:\n%s", s)
+	}
+	x0 := m.sidebarWidth() + 1
+	m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, X: 0, Y: y}) // on the sidebar: nothing
+	m.Update(tea.MouseReleaseMsg{Button: tea.MouseLeft, X: 5, Y: y})
+	if m.banner != "" {
+		t.Fatalf("a drag on the sidebar copied: %q", m.banner)
+	}
+	m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, X: x0, Y: y})
+	m.Update(tea.MouseMotionMsg{Button: tea.MouseLeft, X: x0 + 20, Y: y + 3})
+	if !m.sel.active || !strings.Contains(m.View().Content, "\x1b[") {
+		t.Fatal("no selection while dragging")
+	}
+	_, cmd := m.Update(tea.MouseReleaseMsg{Button: tea.MouseLeft, X: x0 + 20, Y: y + 3})
+	if cmd == nil || !strings.HasPrefix(m.banner, "Copied") {
+		t.Fatalf("release: banner %q", m.banner)
+	}
+	got := m.selectedTextFor(x0, y, x0+20, y+3)
+	if !strings.Contains(got, "How do I reverse") || strings.Contains(got, "Conversations") || strings.Contains(got, "Reverse a list in Go  ") {
+		t.Fatalf("selected %q", got)
+	}
+}
+
+// selectedTextFor is the text a drag from (x0, y0) to (x1, y1) selects.
+func (m *Model) selectedTextFor(x0, y0, x1, y1 int) string {
+	saved := m.sel
+	defer func() { m.sel = saved }()
+	c0, r0, _ := m.bodyPoint(x0, y0)
+	c1, r1, _ := m.bodyPoint(x1, y1)
+	m.sel = selection{active: true, fromCol: c0, fromRow: r0, toCol: c1, toRow: r1}
+	return m.selectedText()
+}

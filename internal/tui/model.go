@@ -62,6 +62,8 @@ type Model struct {
 	input   editor
 	keys    keyMap
 	helpTop int // the help overlay's first line shown
+	sel     selection
+	body    []string // the transcript's lines as last drawn, for a selection
 
 	conv     *client.Conversation // nil: a new conversation not created yet
 	opening  string               // id of a conversation being loaded
@@ -253,16 +255,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, waitTick(m.streamID) // the spinner turns until the first token
 		}
 		return m, nil
-	case tea.MouseWheelMsg:
-		if m.overlay == overlayNone && !m.tooSmall() {
-			switch msg.Button {
-			case tea.MouseWheelUp:
-				m.scroll(3)
-			case tea.MouseWheelDown:
-				m.scroll(-3)
-			}
-		}
-		return m, nil
+	case tea.MouseMsg:
+		return m, m.mouse(msg)
 	case retryMsg:
 		if m.conn != connOffline {
 			return m, nil

@@ -72,7 +72,7 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "jan chat"
-	v.MouseMode = tea.MouseModeCellMotion // the wheel scrolls; shift+drag selects text in most terminals
+	v.MouseMode = tea.MouseModeCellMotion // the wheel scrolls, a drag selects transcript text (mouse.go)
 	if c := m.cursor(); c != nil {
 		v.Cursor = c
 	}
@@ -152,8 +152,9 @@ func (m *Model) mainView(w, h int) string {
 		if m.tr.empty() {
 			body = placeBox(m.emptyView(w), w, th)
 		} else {
-			body = m.tr.view(w, th)
+			body = m.highlight(m.tr.view(w, th))
 		}
+		m.body = body
 	}
 	lines = append(lines, body...)
 	lines = append(lines, m.bannerLines()...)
