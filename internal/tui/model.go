@@ -168,7 +168,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.models[i].ID = safetext.Sanitize(m.models[i].ID)
 		}
 		if msg.err == nil {
-			m.conn = connOK
+			return m, m.online()
 		}
 		return m, nil
 	case openedMsg:
@@ -289,16 +289,27 @@ func (m *Model) onConversations(msg conversationsMsg) tea.Cmd {
 	}
 	m.retryIn = 0
 	m.side.add(msg.page, msg.reset, msg.params)
-	var cmds []tea.Cmd
+	cmds := []tea.Cmd{m.online()}
 	if m.side.wantsMore(m.listRows()) {
 		cmds = append(cmds, m.loadConversations(false))
 	}
-	if p := m.pend; p != nil && p.queued && !m.streaming {
-		cmds = append(cmds, m.start(p)) // the server is back: send what waited
-	} else if last := m.tr.back(0); last != nil && last.runID != "" && !m.streaming && m.pend == nil {
-		cmds = append(cmds, m.again()) // and a cut answer goes on
-	}
 	return tea.Batch(cmds...)
+}
+
+// online records that the server answered; what waited for it goes now:
+// a message queued while it was unreachable, an answer cut off mid-stream.
+func (m *Model) online() tea.Cmd {
+	m.conn = connOK
+	if m.streaming || m.opening != "" {
+		return nil
+	}
+	if p := m.pend; p != nil && p.queued {
+		return m.start(p)
+	}
+	if last := m.tr.back(0); last != nil && last.runID != "" && m.pend == nil {
+		return m.again()
+	}
+	return nil
 }
 
 // offline reports a failure; when the server is unreachable it retries
@@ -329,7 +340,6 @@ func (m *Model) onOpened(msg openedMsg) tea.Cmd {
 		return nil // another one was asked for since
 	}
 	m.opening = ""
-	m.conn = connOK
 	c := *msg.conv
 	c.Title = oneLine(safetext.Sanitize(c.Title))
 	c.Model = safetext.Sanitize(c.Model)
@@ -339,7 +349,7 @@ func (m *Model) onOpened(msg openedMsg) tea.Cmd {
 	m.resuming = false
 	m.input.history = historyWith(m.state.Prompts, msg.messages)
 	m.input.histIdx = len(m.input.history)
-	return m.rememberConversation(c.ID)
+	return tea.Batch(m.rememberConversation(c.ID), m.online())
 }
 
 func (m *Model) newConversation() {
