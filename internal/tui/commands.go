@@ -38,6 +38,7 @@ type (
 	sentMsg struct {
 		created *client.Conversation
 		convID  string
+		msgID   string // the prompt's stored id, when this send stored it
 		stream  *client.Stream
 		runID   string
 		events  chan tea.Msg
@@ -140,7 +141,7 @@ type pending struct {
 	msgKey   string
 	runKey   string
 	posted   bool   // the message is stored
-	replace  string // an earlier answer to delete first (regenerating it)
+	replace  []string // stored messages to delete first: an answer regenerated, a prompt edited and its answer
 	resume   *entry // a cut answer to pick up instead of sending anything
 	queued   bool   // the server was unreachable: sent when it answers again
 	model    string
@@ -183,11 +184,14 @@ func (m *Model) send(p *pending) tea.Cmd {
 			go pump(base, s, events, id, interval, now)
 			return sentMsg{convID: p.convID, stream: s, runID: e.runID, events: events}
 		}
-		if p.replace != "" {
-			if err := api.DeleteItem(ctx, p.convID, p.replace); err != nil && client.StatusCode(err) != 404 {
-				return sentMsg{convID: p.convID, err: errPosted{err}}
+		for len(p.replace) > 0 { // an answer regenerated, or a prompt edited and its answer
+			if err := api.DeleteItem(ctx, p.convID, p.replace[0]); err != nil && client.StatusCode(err) != 404 {
+				if p.posted {
+					err = errPosted{err}
+				}
+				return sentMsg{convID: p.convID, err: err}
 			}
-			p.replace = ""
+			p.replace = p.replace[1:]
 		}
 		var created *client.Conversation
 		convID := p.convID
@@ -198,19 +202,22 @@ func (m *Model) send(p *pending) tea.Cmd {
 			}
 			created, convID = c, c.ID
 		}
+		msgID := ""
 		if !p.posted {
-			if _, err := api.CreateMessage(ctx, convID, client.MessageParams{Role: client.RoleUser, Content: p.text}, p.msgKey); err != nil {
+			msg, err := api.CreateMessage(ctx, convID, client.MessageParams{Role: client.RoleUser, Content: p.text}, p.msgKey)
+			if err != nil {
 				return sentMsg{created: created, convID: convID, err: err}
 			}
+			msgID = msg.ID
 		}
 		// The stream outlives this command: it is bound to base, not ctx.
 		s, err := api.StreamRun(base, convID, client.RunParams{Model: p.model, Background: true}, p.runKey) // resumed if the connection drops
 		if err != nil {
-			return sentMsg{created: created, convID: convID, err: errPosted{err}}
+			return sentMsg{created: created, convID: convID, msgID: msgID, err: errPosted{err}}
 		}
 		events := make(chan tea.Msg, 16)
 		go pump(base, s, events, id, interval, now)
-		return sentMsg{created: created, convID: convID, stream: s, runID: s.RunID(), events: events}
+		return sentMsg{created: created, convID: convID, msgID: msgID, stream: s, runID: s.RunID(), events: events}
 	}
 }
 

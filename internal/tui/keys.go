@@ -108,6 +108,10 @@ func (m *Model) back() tea.Cmd {
 		return m.stopAnswer()
 	case m.pend != nil && m.pend.queued:
 		m.unqueue()
+	case m.editing != nil:
+		m.editing = nil
+		m.input.Reset()
+		m.setNotice("Edit cancelled: the prompt and its answer are kept.")
 	case m.banner != "":
 		m.clearBanner()
 	}

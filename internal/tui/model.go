@@ -83,6 +83,7 @@ type Model struct {
 
 	turn // the answer being streamed, one at a time (turn.go)
 
+	editing  []string  // /edit: the stored prompt (and answer) the input's text replaces
 	state    chatState // remembered between runs (state.go)
 	resuming bool      // opening the conversation the last run left open
 

@@ -424,3 +424,36 @@ func TestUnansweredPromptAnsweredWithCtrlR(t *testing.T) {
 		t.Fatalf("stored %+v", msgs)
 	}
 }
+
+// /edit puts the last prompt in the input; sending the edit replaces that
+// prompt and its answer, on the server too. esc keeps them.
+func TestEditLastPrompt(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 4}})
+	api := guestAPI(t, srv.URL)
+	d := drive(t, Options{Client: api}, 100, 30)
+	d.until("the first page", func() bool { return d.m.side.loaded })
+	d.typeText("Plan a trip to Lisbn")
+	d.keys("enter")
+	d.until("the answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 })
+	d.keys("/")
+	d.typeText("edit")
+	d.keys("enter")
+	if d.m.input.Value() != "Plan a trip to Lisbn" {
+		t.Fatalf("input %q", d.m.input.Value())
+	}
+	d.keys("esc")
+	if d.m.editing != nil || d.m.input.Value() != "" {
+		t.Fatal("esc did not cancel the edit")
+	}
+	d.keys("/")
+	d.typeText("edit")
+	d.keys("enter", "backspace", "backspace")
+	d.typeText("bon")
+	d.keys("enter")
+	d.until("the new answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 && d.m.tr.entries[0].text == "Plan a trip to Lisbon" })
+	msgs, err := api.AllMessages(context.Background(), d.m.conv.ID)
+	if err != nil || len(msgs) != 2 || msgs[0].Content != "Plan a trip to Lisbon" || msgs[1].Role != "assistant" {
+		t.Fatalf("stored %+v %v", msgs, err)
+	}
+}

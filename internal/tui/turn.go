@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,10 @@ func (m *Model) submit() tea.Cmd {
 	p := m.pend
 	if p == nil || p.text != text || p.convID != convID {
 		p = newPending(text, convID, model, m.opts.Now())
+		if m.editing != nil && convID != "" {
+			p.replace = m.editing // the prompt edited and its answer go first
+			m.dropEdited()
+		}
 	} else {
 		p.started = m.opts.Now()
 		if p.model != model {
@@ -60,6 +65,7 @@ func (m *Model) submit() tea.Cmd {
 		}
 	}
 	m.pend = p
+	m.editing = nil
 	m.input.remember(text)
 	save := m.rememberPrompt(text)
 	m.input.Reset()
@@ -111,6 +117,9 @@ func (m *Model) onSent(msg sentMsg) tea.Cmd {
 		m.side.selectID(c.ID)
 		m.streamConv = c.ID
 		save = m.rememberConversation(c.ID)
+	}
+	if e := m.tr.back(0); msg.msgID != "" && e != nil && e.role == client.RoleUser && e.id == "" {
+		e.id = msg.msgID // stored: it can be edited now
 	}
 	if msg.err != nil {
 		m.streaming = false
@@ -295,13 +304,45 @@ func (m *Model) again() tea.Cmd {
 			m.setNotice("That answer is not stored: reopen the conversation to regenerate it.")
 			return nil
 		}
-		p.text, p.replace = prev.text, last.id
+		p.text, p.replace = prev.text, []string{last.id}
 		m.tr.dropLast()
 	default:
 		return nil
 	}
 	m.pend = p
 	return m.start(p)
+}
+
+// editLast puts the last prompt in the input to be edited; sending it
+// replaces that prompt and its answer in the conversation (/edit).
+func (m *Model) editLast() tea.Cmd {
+	if m.streaming || m.conv == nil {
+		m.setNotice("Nothing to edit: send a prompt first (or wait for the answer).")
+		return nil
+	}
+	var ids []string
+	e := m.tr.back(0)
+	if e != nil && e.role == client.RoleAssistant {
+		ids = append(ids, e.id)
+		e = m.tr.back(1)
+	}
+	if e == nil || e.role != client.RoleUser || e.id == "" || slices.Contains(ids, "") {
+		m.setNotice("The last prompt is not stored yet: reopen the conversation to edit it.")
+		return nil
+	}
+	m.editing = append(ids, e.id)
+	m.input.SetValue(e.text)
+	m.input.CursorEnd()
+	m.setNotice("Editing the last prompt: enter replaces it and its answer; esc keeps them.")
+	return m.input.Focus()
+}
+
+// dropEdited removes the prompt being edited (and its answer) from the
+// transcript: the edited prompt takes their place.
+func (m *Model) dropEdited() {
+	for range m.editing {
+		m.tr.dropLast()
+	}
 }
 
 // stopAnswer asks the server to stop the answer being streamed.
