@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -102,7 +103,7 @@ func kongServe(ctx context.Context, p proc) int {
 	if err != nil {
 		return fail(err)
 	}
-	proxyAddrs, err := kongListen("KONG_PROXY_LISTEN", cmpOr(p.getenv("KONG_PROXY_LISTEN"), "0.0.0.0:8000"))
+	proxyAddrs, err := kongListen("KONG_PROXY_LISTEN", cmp.Or(p.getenv("KONG_PROXY_LISTEN"), "0.0.0.0:8000"))
 	if err != nil {
 		return fail(err)
 	}
@@ -114,7 +115,7 @@ func kongServe(ctx context.Context, p proc) int {
 	if err != nil {
 		return fail(err)
 	}
-	errLog, err := kongLogWriter(cmpOr(p.getenv("KONG_PROXY_ERROR_LOG"), "/dev/stderr"), p)
+	errLog, err := kongLogWriter(cmp.Or(p.getenv("KONG_PROXY_ERROR_LOG"), "/dev/stderr"), p)
 	if err != nil {
 		return fail(err)
 	}
@@ -139,7 +140,7 @@ func kongServe(ctx context.Context, p proc) int {
 		servers = append(servers, server{ln, proxy.statusHandler()})
 	}
 	fmt.Fprintf(p.stderr, "[notice] Kong %s (%s) started: proxy %s, status %s, %d route(s) from %s\n",
-		kongVersion, version, strings.Join(proxyAddrs, ", "), cmpOr(strings.Join(statusAddrs, ", "), "off"), len(g.routes), path)
+		kongVersion, version, strings.Join(proxyAddrs, ", "), cmp.Or(strings.Join(statusAddrs, ", "), "off"), len(g.routes), path)
 	if err := serveAll(ctx, servers...); err != nil {
 		return fail(err)
 	}
@@ -290,7 +291,7 @@ func (kp *kongProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Kong's default (nginx "combined" plus the request id).
 		kp.access.Printf("%s - - [%s] \"%s %s %s\" %d %d %q %q kong_request_id: %q",
 			clientIP(r), st.start.Format("02/Jan/2006:15:04:05 -0700"), r.Method, r.URL.RequestURI(), r.Proto,
-			rec.code(r), rec.bytes, cmpOr(r.Referer(), "-"), cmpOr(r.UserAgent(), "-"), st.id)
+			rec.code(r), rec.bytes, cmp.Or(r.Referer(), "-"), cmp.Or(r.UserAgent(), "-"), st.id)
 	}()
 
 	st.route = kp.g.match(r)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -125,14 +126,14 @@ func checkKeys(n *yaml.Node, kind, where string) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s (line %d): want a mapping", cmpOr(where, "top level"), n.Line)
+		return fmt.Errorf("%s (line %d): want a mapping", cmp.Or(where, "top level"), n.Line)
 	}
 	allowed := allowedKeys[kind]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i].Value
 		if !slices.Contains(allowed, k) {
 			return fmt.Errorf("%s (line %d): %q is not implemented by the stand-in (it implements %s)",
-				cmpOr(where, "top level"), n.Content[i].Line, k, strings.Join(allowed, ", "))
+				cmp.Or(where, "top level"), n.Content[i].Line, k, strings.Join(allowed, ", "))
 		}
 	}
 	return nil

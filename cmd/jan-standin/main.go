@@ -1,5 +1,5 @@
 // Command jan-standin stands in for the third-party images of jan's stack
-// (vLLM, Keycloak, Kong, the OpenTelemetry collector) where no container
+// (vLLM, Keycloak, Kong) where no container
 // registry can be reached: tests build it into FROM scratch images
 // (internal/stack/stacktest) and run assets/compose.yaml's services from
 // them with the file's own commands, environment and healthchecks.
@@ -13,9 +13,10 @@
 //	keycloak         the Keycloak double (internal/auth/keycloaktest) + :9000 health
 //	bash             the Keycloak healthcheck: bash -c "exec 3<>/dev/tcp/… && printf … >&3 && grep -q … <&3"
 //	kong             a DB-less gateway for the parts of Kong that assets/kong.yml uses; `kong health`
-//	otelcol-contrib  an OTLP/HTTP receiver that counts spans; `--version`
 //
-// `jan-standin <personality> args…` runs one by name, for local runs.
+// `jan-standin <personality> args…` runs one by name, for local runs. The
+// OpenTelemetry collector is the real one, built from its Go modules
+// (tools/otelcol).
 //
 // A stand-in implements what jan's stack uses of the real program and
 // refuses the rest loudly (an unknown Kong plugin, a shell script that is not
@@ -52,12 +53,11 @@ type personality func(ctx context.Context, p proc) int
 
 func personalities() map[string]personality {
 	return map[string]personality{
-		"vllm":            runVLLM,
-		"python3":         runPython,
-		"keycloak":        runKeycloak,
-		"bash":            runBash,
-		"kong":            runKong,
-		"otelcol-contrib": runOtelcol,
+		"vllm":     runVLLM,
+		"python3":  runPython,
+		"keycloak": runKeycloak,
+		"bash":     runBash,
+		"kong":     runKong,
 	}
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -17,11 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/janhq/jan/assets"
 	"github.com/janhq/jan/internal/fakeengine"
@@ -91,100 +84,6 @@ func TestVLLMKeyGuardsV1Only(t *testing.T) {
 	}
 	if !logs.waitFor(`"GET /health HTTP/1.1" 200 OK`) {
 		t.Errorf("access log:\n%s", logs.String())
-	}
-}
-
-func TestOtelConfig(t *testing.T) {
-	t.Parallel()
-	e, err := parseOtelConfig(assets.OtelCollectorYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.http != "0.0.0.0:4318" || e.grpc != "0.0.0.0:4317" {
-		t.Errorf("endpoints %+v", e)
-	}
-	if e, err := parseOtelConfig([]byte("receivers:\n  otlp:\n    protocols:\n      http:\n")); err != nil || e.http != "localhost:4318" || e.grpc != "" {
-		t.Errorf("defaults: %+v, %v", e, err)
-	}
-	if _, err := parseOtelConfig([]byte("receivers:\n  jaeger: {}\n")); err == nil {
-		t.Error("a configuration without otlp accepted")
-	}
-	cmd := composeService(t, stack.ProfileCPU, stack.ServiceOtelCollector).Cmd
-	if path, v, err := parseOtelcolArgs(cmd); err != nil || v || path != "/etc/otelcol/config.yaml" {
-		t.Errorf("compose command %q: %q %v %v", cmd, path, v, err)
-	}
-}
-
-func TestOTLPReceiverCountsSpans(t *testing.T) {
-	t.Parallel()
-	logs := &syncBuffer{}
-	srv := httptest.NewServer(newOTLPReceiver(log.New(logs, "", 0)))
-	defer srv.Close()
-
-	str := func(s string) *commonpb.AnyValue {
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
-	}
-	td := &tracepb.TracesData{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: str("jan")}}},
-		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "a"}, {Name: "b"}}}},
-	}}}
-	pb, err := proto.Marshal(td)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(pb)
-	zw.Close()
-	jsonBody := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"kong"}}]},
-		"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"c"}]}]}]}`
-
-	post := func(path, ctype, enc string, body []byte) (int, string) {
-		req, _ := http.NewRequest("POST", srv.URL+path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		if enc != "" {
-			req.Header.Set("Content-Encoding", enc)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		return res.StatusCode, res.Header.Get("Content-Type")
-	}
-	for _, tc := range []struct {
-		name, path, ctype, enc string
-		body                   []byte
-		status                 int
-	}{
-		{"protobuf", "/v1/traces", "application/x-protobuf", "", pb, 200},
-		{"gzip protobuf", "/v1/traces", "application/x-protobuf", "gzip", gz.Bytes(), 200},
-		{"json", "/v1/traces", "application/json", "", []byte(jsonBody), 200},
-		{"metrics", "/v1/metrics", "application/x-protobuf", "", nil, 200},
-		{"form", "/v1/traces", "application/x-www-form-urlencoded", "", pb, 415},
-		{"zstd", "/v1/traces", "application/x-protobuf", "zstd", pb, 400},
-		{"garbage", "/v1/traces", "application/json", "", []byte("{"), 400},
-	} {
-		status, ctype := post(tc.path, tc.ctype, tc.enc, tc.body)
-		if status != tc.status || (status == 200 && ctype != tc.ctype) {
-			t.Errorf("%s: %d %s, want %d %s", tc.name, status, ctype, tc.status, tc.ctype)
-		}
-	}
-
-	res, err := http.Get(srv.URL + "/stand-in/spans")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var rep spanReport
-	if err := json.NewDecoder(res.Body).Decode(&rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.Spans != 5 || !slices.Equal(rep.Services, []string{"jan", "kong"}) {
-		t.Errorf("report %+v, want 5 spans of jan and kong", rep)
-	}
-	if !logs.waitFor(`"resource spans": 1, "spans": 2`) {
-		t.Errorf("debug log:\n%s", logs.String())
 	}
 }
 

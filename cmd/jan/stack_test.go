@@ -57,6 +57,8 @@ func newStackRun(t *testing.T) *stackRun {
 		"JAN_GATEWAY_PORT": r.gateway, "JAN_OTEL_HTTP_PORT": r.otelHTTP, "JAN_OTEL_GRPC_PORT": port(),
 		"JAN_KEYCLOAK_PORT": port(), "JAN_API_DB_PORT": port(), "JAN_KEYCLOAK_DB_PORT": port(), "JAN_VLLM_PORT": port(),
 		"LOG_FORMAT": "json",
+		// OTLP metrics every second instead of every minute (the SDK reads it).
+		"OTEL_METRIC_EXPORT_INTERVAL": "1000",
 	}
 	for k, v := range imgs.Env() {
 		env[k] = v
@@ -197,23 +199,17 @@ func TestStackUpThroughKong(t *testing.T) {
 		t.Fatalf("stream through Kong: done=%v text=%q", done, text.String())
 	}
 
-	// Spans reach the collector stand-in (the exporter batches: poll).
-	deadline := time.Now().Add(20 * time.Second)
+	// Spans and metrics reach the real collector: its debug exporter prints
+	// them (`jan logs otel-collector`, as a user would look). The exporters
+	// batch: poll.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://127.0.0.1:" + r.otelHTTP + "/stand-in/spans")
-		var got struct {
-			Spans    int      `json:"spans"`
-			Services []string `json:"services"`
-		}
-		if err == nil {
-			_ = json.NewDecoder(resp.Body).Decode(&got)
-			resp.Body.Close()
-		}
-		if got.Spans > 0 && strings.Contains(strings.Join(got.Services, ","), "jan-llm-api") {
+		out, err := r.jan("logs", "otel-collector")
+		if err == nil && strings.Contains(out, `"otelcol.signal": "traces"`) && strings.Contains(out, `"otelcol.signal": "metrics"`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no spans from jan-llm-api at the collector: %+v %v", got, err)
+			t.Fatalf("no spans and metrics in the collector's debug output (%v):\n%s", err, out)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ const PostgresImage = "jan-test/postgres:15"
 type StandIns struct {
 	Kong          string // jan-test/kong:<digest>
 	Keycloak      string // jan-test/keycloak:<digest>
-	OtelCollector string // jan-test/otel-collector:<digest>
+	OtelCollector string // jan-test/otelcol:<digest>: the real collector, built from tools/otelcol
 	VLLM          string // jan-test/vllm:<digest>, for vllm-cpu and vllm-llama
 	Postgres      string // PostgresImage, for api-db and keycloak-db
 }
@@ -59,8 +60,8 @@ func (s StandIns) Env() map[string]string {
 	return env
 }
 
-// standInImage is one image of the stand-in binary: where the binary is
-// copied (the entrypoint first, then the programs its healthcheck runs).
+// standInImage is one FROM scratch image of one binary: where the binary
+// is copied (the entrypoint first, then the programs its healthcheck runs).
 type standInImage struct {
 	repo  string
 	paths []string
@@ -69,9 +70,12 @@ type standInImage struct {
 var standInImages = []standInImage{
 	{"jan-test/kong", []string{"/usr/local/bin/kong"}},
 	{"jan-test/keycloak", []string{"/opt/keycloak/bin/keycloak", "/bin/bash"}},
-	{"jan-test/otel-collector", []string{"/otelcol-contrib"}},
 	{"jan-test/vllm", []string{"/usr/local/bin/vllm", "/usr/bin/python3"}},
 }
+
+// collectorImage is the real OpenTelemetry Collector (tools/otelcol), its
+// binary where the contrib image has it.
+var collectorImage = standInImage{"jan-test/otelcol", []string{"/otelcol-contrib"}}
 
 var (
 	buildOnce sync.Once
@@ -101,7 +105,7 @@ func Images(t testing.TB, cli *client.Client) StandIns {
 func standIns(t testing.TB, cli *client.Client) StandIns {
 	t.Helper()
 	buildOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // the collector's first build takes minutes
 		defer cancel()
 		start := time.Now()
 		built, buildErr = buildStandIns(ctx, cli)
@@ -123,50 +127,64 @@ func buildStandIns(ctx context.Context, cli *client.Client) (StandIns, error) {
 	if v.Os != "linux" {
 		return StandIns{}, fmt.Errorf("the engine runs %s containers; the stand-ins are Linux images", v.Os)
 	}
-	bin, err := buildBinary(ctx, v.Arch)
+	root, err := moduleRoot(ctx)
 	if err != nil {
 		return StandIns{}, err
 	}
-	sum := sha256.Sum256(bin)
-	tag := hex.EncodeToString(sum[:])[:12]
-
-	refs := make([]string, len(standInImages))
-	errs := make([]error, len(standInImages))
+	bin, err := buildBinary(ctx, root, "./cmd/jan-standin", v.Arch)
+	if err != nil {
+		return StandIns{}, err
+	}
+	otelcol, err := buildBinary(ctx, filepath.Join(root, "tools", "otelcol"), ".", v.Arch)
+	if err != nil {
+		return StandIns{}, err
+	}
+	images := append(slices.Clone(standInImages), collectorImage)
+	bins := [][]byte{bin, bin, bin, otelcol}
+	refs := make([]string, len(images))
+	errs := make([]error, len(images))
 	var wg sync.WaitGroup
-	for i, img := range standInImages {
-		refs[i] = img.repo + ":" + tag
-		wg.Go(func() { errs[i] = ensureImage(ctx, cli, refs[i], img, bin) })
+	for i, img := range images {
+		sum := sha256.Sum256(bins[i])
+		refs[i] = img.repo + ":" + hex.EncodeToString(sum[:])[:12]
+		wg.Go(func() { errs[i] = ensureImage(ctx, cli, refs[i], img, bins[i]) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return StandIns{}, err
 	}
-	return StandIns{Kong: refs[0], Keycloak: refs[1], OtelCollector: refs[2], VLLM: refs[3]}, nil
+	return StandIns{Kong: refs[0], Keycloak: refs[1], VLLM: refs[2], OtelCollector: refs[3]}, nil
 }
 
-// buildBinary compiles cmd/jan-standin statically for the engine's
-// architecture; -trimpath keeps the bytes, and so the tag, the same for the
-// same source wherever the checkout is.
-func buildBinary(ctx context.Context, arch string) ([]byte, error) {
+// moduleRoot is the main module's directory.
+func moduleRoot(ctx context.Context) (string, error) {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
-		return nil, fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
 	if _, err := os.Stat(filepath.Join(root, "cmd", "jan-standin")); err != nil {
-		return nil, fmt.Errorf("no cmd/jan-standin under the module root %s: %w", root, err)
+		return "", fmt.Errorf("no cmd/jan-standin under the module root %s: %w", root, err)
 	}
-	dir, err := os.MkdirTemp("", "jan-standin-")
+	return root, nil
+}
+
+// buildBinary compiles pkg in dir (a module's directory) statically for
+// the engine's architecture; -trimpath keeps the bytes, and so the tag, the
+// same for the same source wherever the checkout is. .ci/run builds
+// tools/otelcol the same way first, so the build cache has it.
+func buildBinary(ctx context.Context, dir, pkg, arch string) ([]byte, error) {
+	tmp, err := os.MkdirTemp("", "jan-test-image-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "jan-standin")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/jan-standin")
-	cmd.Dir = root
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "bin")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/jan-standin: %w\n%s", err, msg)
+		return nil, fmt.Errorf("go build %s in %s: %w\n%s", pkg, dir, err, msg)
 	}
 	return os.ReadFile(out)
 }
@@ -186,7 +204,7 @@ func ensureImage(ctx context.Context, cli *client.Client, ref string, img standI
 	}
 	fmt.Fprintf(&df, "ENV PATH=/usr/local/bin:/usr/bin:/bin\n")
 	fmt.Fprintf(&df, "ENTRYPOINT [%q]\n", img.paths[0])
-	fmt.Fprintf(&df, "LABEL org.jan.test-image=standin org.jan.test-image.personality=%s\n", filepath.Base(img.paths[0]))
+	fmt.Fprintf(&df, "LABEL org.jan.test-image=%s org.jan.test-image.personality=%s\n", img.repo, filepath.Base(img.paths[0]))
 
 	var buildCtx bytes.Buffer
 	tw := tar.NewWriter(&buildCtx)
