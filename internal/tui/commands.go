@@ -140,10 +140,10 @@ type pending struct {
 	convKey  string
 	msgKey   string
 	runKey   string
-	posted   bool   // the message is stored
+	posted   bool     // the message is stored
 	replace  []string // stored messages to delete first: an answer regenerated, a prompt edited and its answer
-	resume   *entry // a cut answer to pick up instead of sending anything
-	queued   bool   // the server was unreachable: sent when it answers again
+	resume   *entry   // a cut answer to pick up instead of sending anything
+	queued   bool     // the server was unreachable: sent when it answers again
 	model    string
 	started  time.Time
 	streamID int

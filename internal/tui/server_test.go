@@ -451,7 +451,9 @@ func TestEditLastPrompt(t *testing.T) {
 	d.keys("enter", "backspace", "backspace")
 	d.typeText("bon")
 	d.keys("enter")
-	d.until("the new answer", func() bool { return !d.m.streaming && len(d.m.tr.entries) == 2 && d.m.tr.entries[0].text == "Plan a trip to Lisbon" })
+	d.until("the new answer", func() bool {
+		return !d.m.streaming && len(d.m.tr.entries) == 2 && d.m.tr.entries[0].text == "Plan a trip to Lisbon"
+	})
 	msgs, err := api.AllMessages(context.Background(), d.m.conv.ID)
 	if err != nil || len(msgs) != 2 || msgs[0].Content != "Plan a trip to Lisbon" || msgs[1].Role != "assistant" {
 		t.Fatalf("stored %+v %v", msgs, err)
