@@ -165,22 +165,88 @@ func runKeycloak(ctx context.Context, p proc) int {
 	if err != nil {
 		return fail(1, fmt.Errorf("import realm: %w", err))
 	}
+	store, err := openKeycloakStore(ctx, p.getenv)
+	if err != nil {
+		return fail(1, err)
+	}
+	imported := true
+	handler := d.Handler()
+	if store != nil {
+		defer store.db.Close()
+		state, err := store.load(ctx)
+		if err != nil {
+			return fail(1, fmt.Errorf("keycloak database: %w", err))
+		}
+		if state != nil {
+			if err := d.Restore(state); err != nil {
+				return fail(1, err)
+			}
+			imported = false
+		}
+		var stop func()
+		handler, stop = persisting(ctx, d, store, handler, p)
+		defer stop()
+	}
 	httpAddr := net.JoinHostPort(o.host, strconv.Itoa(o.httpPort))
 	ln, err := listen("keycloak", httpAddr)
 	if err != nil {
 		return fail(1, err)
 	}
 	ready.Store(true)
-	fmt.Fprintf(p.stdout, "INFO  [org.keycloak.exportimport.util.ImportUtils] Realm '%s' imported\n", d.Realm)
+	if imported {
+		fmt.Fprintf(p.stdout, "INFO  [org.keycloak.exportimport.util.ImportUtils] Realm '%s' imported\n", d.Realm)
+	} else {
+		fmt.Fprintf(p.stdout, "INFO  [org.keycloak.exportimport.dir.DirImportProvider] Realm '%s' already exists. Import skipped\n", d.Realm)
+	}
 	fmt.Fprintf(p.stdout, "INFO  [io.quarkus] Keycloak %s (%s) started in %.3fs. Listening on: http://%s. Management interface listening on http://%s.\n",
 		keycloakVersion, version, time.Since(start).Seconds(), httpAddr, mgmtAddr)
 	if o.command == "start-dev" {
 		fmt.Fprintln(p.stdout, "WARN  [org.keycloak.quarkus.runtime.KeycloakMain] Running the server in development mode. DO NOT use this configuration in production.")
 	}
-	if err := serveAll(ctx, server{ln, d.Handler()}); err != nil {
+	if err := serveAll(ctx, server{ln, handler}); err != nil {
 		return fail(1, err)
 	}
 	return 0
+}
+
+// persisting saves the double's state after every request that may change
+// it (anything but GET and HEAD), in the background, one save at a time;
+// stop makes the last save.
+func persisting(ctx context.Context, d *keycloaktest.Double, store *keycloakStore, next http.Handler, p proc) (http.Handler, func()) {
+	dirty := make(chan struct{}, 1)
+	quit, done := make(chan struct{}), make(chan struct{})
+	save := func() {
+		state, err := d.Snapshot()
+		if err == nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err = store.save(sctx, state)
+			cancel()
+		}
+		if err != nil {
+			fmt.Fprintf(p.stderr, "ERROR [org.keycloak.storage] saving the realm's data: %v\n", err)
+		}
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-dirty:
+				save()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			select {
+			case dirty <- struct{}{}:
+			default: // a save is due already: it will see this change
+			}
+		}
+	})
+	return h, func() { close(quit); <-done; save() }
 }
 
 // keycloakManagement is the management interface: the health endpoints

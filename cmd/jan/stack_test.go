@@ -443,3 +443,45 @@ func TestStackOverSSH(t *testing.T) {
 		t.Errorf("ssh was run with %q", got)
 	}
 }
+
+// An identity outlives jan down and jan up: a guest's access token from
+// before is accepted after (Keycloak — here its double, which keeps its
+// keys, users and sessions in keycloak-db as Keycloak does — signs with
+// the same key), its refresh token still refreshes, and its conversations
+// are still its own.
+func TestStackKeepsIdentitiesAcrossDownUp(t *testing.T) {
+	r := newStackRun(t)
+	r.mustJan("up", "-d")
+	code, body := r.do("POST", "/auth/guest", "", "")
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if code != 201 || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("guest through Kong: %d %s", code, body)
+	}
+	code, body = r.do("POST", "/v1/conversations", tok.AccessToken, `{"title":"mine across down"}`)
+	if code != 201 {
+		t.Fatalf("create conversation: %d %s", code, body)
+	}
+
+	r.mustJan("down")
+	r.mustJan("up", "-d")
+	if logs := r.mustJan("logs", "keycloak"); !strings.Contains(logs, "already exists. Import skipped") {
+		t.Errorf("keycloak imported its realm again instead of keeping it:\n%s", logs)
+	}
+	code, body = r.do("GET", "/v1/conversations", tok.AccessToken, "")
+	if code != 200 || !strings.Contains(string(body), "mine across down") {
+		t.Fatalf("the token from before down, after up: %d %s", code, body)
+	}
+	code, body = r.do("POST", "/auth/refresh", "", `{"refresh_token":"`+tok.RefreshToken+`"}`)
+	var fresh struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code != 200 || json.Unmarshal(body, &fresh) != nil || fresh.AccessToken == "" {
+		t.Fatalf("the refresh token from before down, after up: %d %s", code, body)
+	}
+	if code, body = r.do("GET", "/v1/conversations", fresh.AccessToken, ""); code != 200 || !strings.Contains(string(body), "mine across down") {
+		t.Fatalf("the refreshed token: %d %s", code, body)
+	}
+}

@@ -1,6 +1,8 @@
 package keycloaktest_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -401,4 +403,65 @@ func TestRealmFileDrivesTheDouble(t *testing.T) {
 	if aud, ok := claims(t, body["access_token"].(string))["aud"]; ok {
 		t.Fatalf("aud %v without an audience mapper", aud)
 	}
+}
+
+// A double restored from another's Snapshot is that Keycloak after a
+// restart: its users sign in with their passwords, its JWKS verifies the
+// tokens signed before, and a refresh token issued before still refreshes.
+func TestSnapshotRestore(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048) // not the process's shared key
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One address before and after, as a restarted Keycloak keeps its hostname (tokens name it).
+	a := keycloaktest.New(t, keycloaktest.Options{Key: key, BackendClientSecret: "s3cret", BaseURL: "http://keycloak.test"})
+	id, err := a.CreateUser(keycloaktest.UserSpec{Username: "alice", Password: "pw-alice-123", RealmRoles: []string{"user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := client{t, a.URL()}
+	tokenPath := "/realms/jan/protocol/openid-connect/token"
+	_, tok := ca.form(tokenPath, url.Values{"grant_type": {"password"}, "client_id": {"llm-api"}, "username": {"alice"}, "password": {"pw-alice-123"}})
+	refresh, _ := tok["refresh_token"].(string)
+	if refresh == "" {
+		t.Fatalf("no refresh token: %v", tok)
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := keycloaktest.New(t, keycloaktest.Options{BackendClientSecret: "s3cret", BaseURL: "http://keycloak.test"})
+	if err := b.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	cb := client{t, b.URL()}
+	jwksA, jwksB := get(t, a.URL()+"/realms/jan/protocol/openid-connect/certs"), get(t, b.URL()+"/realms/jan/protocol/openid-connect/certs")
+	if jwksA != jwksB {
+		t.Errorf("the restored JWKS differs:\n%s\n%s", jwksA, jwksB)
+	}
+	if u, ok := b.User(id); !ok || u.Username != "alice" {
+		t.Fatalf("user %s after the restore: %+v %v", id, u, ok)
+	}
+	if code, body := cb.form(tokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {"llm-api"}, "refresh_token": {refresh}}); code != 200 {
+		t.Errorf("a refresh token from before the restore: %d %v", code, body)
+	}
+	if code, body := cb.form(tokenPath, url.Values{"grant_type": {"password"}, "client_id": {"llm-api"}, "username": {"alice"}, "password": {"pw-alice-123"}}); code != 200 {
+		t.Errorf("the password after the restore: %d %v", code, body)
+	}
+	if err := b.Restore([]byte(`{"key_pem":"nope"}`)); err == nil {
+		t.Error("a broken state restored")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
