@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -483,5 +485,77 @@ func TestStackKeepsIdentitiesAcrossDownUp(t *testing.T) {
 	}
 	if code, body = r.do("GET", "/v1/conversations", fresh.AccessToken, ""); code != 200 || !strings.Contains(string(body), "mine across down") {
 		t.Fatalf("the refreshed token: %d %s", code, body)
+	}
+}
+
+// compose is Docker Compose built from its module (tools/compose), run
+// standalone against the test's engine.
+var composeBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "jan-compose-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "docker-compose")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", bin, "github.com/docker/compose/v5/cmd")
+	cmd.Dir = filepath.Join("..", "..", "tools", "compose")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build docker compose: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func (r *stackRun) compose(args ...string) (string, error) {
+	r.t.Helper()
+	bin, err := composeBinary()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-p", r.project}, args...)...)
+	cmd.Env = r.env
+	cmd.Dir = r.t.TempDir() // no compose file here: Compose works from the containers' labels
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Docker Compose sees jan's stack as a Compose project: ps lists the six
+// services with their health, logs reads a service's output, down removes
+// what jan made (and --volumes its volumes).
+func TestComposeSeesTheStack(t *testing.T) {
+	r := newStackRun(t)
+	r.mustJan("up", "-d")
+	out, err := r.compose("ps", "--format", "json")
+	if err != nil {
+		t.Fatalf("docker compose ps: %v\n%s", err, out)
+	}
+	services := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var c struct{ Service, State, Health string }
+		if json.Unmarshal([]byte(line), &c) == nil && c.Service != "" {
+			services[c.Service] = c.State + "/" + c.Health
+		}
+	}
+	for _, s := range []string{"api-db", "keycloak-db", "keycloak", "kong", "otel-collector", "vllm-cpu"} {
+		if services[s] != "running/healthy" {
+			t.Errorf("docker compose ps: %s is %q\n%s", s, services[s], out)
+		}
+	}
+	if len(services) != 6 {
+		t.Errorf("docker compose ps lists %d services: %v", len(services), services)
+	}
+	r.do("GET", "/v1/models", "", "") // an access log line at Kong
+	if out, err := r.compose("logs", "kong"); err != nil || !strings.Contains(out, "kong") || !strings.Contains(out, "/v1/models") {
+		t.Errorf("docker compose logs kong: %v\n%s", err, out)
+	}
+	if out, err := r.compose("down", "--volumes"); err != nil {
+		t.Fatalf("docker compose down: %v\n%s", err, out)
+	}
+	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
+		t.Errorf("after docker compose down --volumes: containers %v, volumes %v", cs, vs)
+	}
+	nets, err := r.cli.NetworkList(context.Background(), client.NetworkListOptions{Filters: client.Filters{}.Add("label", stack.LabelProject+"="+r.project)})
+	if err != nil || len(nets.Items) != 0 {
+		t.Errorf("after docker compose down: networks %v %v", nets.Items, err)
 	}
 }

@@ -13,16 +13,28 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// Labels every resource of the stack carries. The compose ones let
-// `docker compose -p jan ps` and `docker ps --filter label=…` see the stack;
-// LabelOwner marks what jan created (and may remove); LabelConfigHash is
-// how a re-run tells an unchanged container from one to recreate.
+// Labels every resource of the stack carries. The compose ones are the set
+// Docker Compose writes and filters on, so `docker compose -p jan ps|logs|
+// down` see the stack as a Compose project (TestComposeSeesTheStack, with
+// Compose v5.6.0 built from its module) and `docker ps --filter label=…`
+// finds it; LabelOwner marks what jan created (and may remove);
+// LabelConfigHash is how a re-run tells an unchanged container from one to
+// recreate.
 const (
 	LabelProject    = "com.docker.compose.project"
 	LabelService    = "com.docker.compose.service"
 	LabelOwner      = "ai.jan.managed"
 	LabelConfigHash = "ai.jan.config-hash"
+
+	labelOneoff          = "com.docker.compose.oneoff"           // "False": a service's container, not a `run`
+	labelContainerNumber = "com.docker.compose.container-number" // jan runs one container a service
+	labelDependsOn       = "com.docker.compose.depends_on"       // service:condition:restart,… (down's order)
+	labelComposeHash     = "com.docker.compose.config-hash"
+	labelComposeVersion  = "com.docker.compose.version"
 )
+
+// composeVersion is the Compose release whose labels these are.
+const composeVersion = "5.6.0"
 
 // Container is one service as the Engine API will create it: plain values,
 // no compose types, so the engine code and its tests need no compose-go.
@@ -275,7 +287,18 @@ func convertService(project string, proj *types.Project, s types.ServiceConfig, 
 	c.Labels[LabelProject] = project
 	c.Labels[LabelService] = s.Name
 	c.Labels[LabelOwner] = "true"
+	c.Labels[labelOneoff] = "False"
+	c.Labels[labelContainerNumber] = "1"
+	c.Labels[labelComposeVersion] = composeVersion
+	var deps []string
+	for _, d := range c.DependsOn {
+		deps = append(deps, d.Service+":"+d.Condition+":false")
+	}
+	if len(deps) > 0 {
+		c.Labels[labelDependsOn] = strings.Join(deps, ",")
+	}
 	c.Labels[LabelConfigHash] = ConfigHash(c)
+	c.Labels[labelComposeHash] = c.Labels[LabelConfigHash]
 	return c, nil
 }
 
@@ -344,7 +367,7 @@ func convertDeploy(d *types.DeployConfig) ([]DeviceRequest, error) {
 func ConfigHash(c Container) string {
 	labels := make(map[string]string, len(c.Labels))
 	for k, v := range c.Labels {
-		if k != LabelConfigHash {
+		if k != LabelConfigHash && k != labelComposeHash {
 			labels[k] = v
 		}
 	}
