@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,9 @@ func TestKeycloakStandIn(t *testing.T) {
 	cli := Docker(t)
 	imgs := standIns(t, cli)
 	c := composeContainer(t, imgs, stack.ProfileCPU, stack.ServiceKeycloak, stack.KongConfig{})
+	// Alone, without keycloak-db: the double keeps nothing (keeping its
+	// data there is TestStackKeepsIdentitiesAcrossDownUp's).
+	c.Env = slices.DeleteFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "KC_DB") })
 	base := "http://" + startHealthy(t, cli, c).ports[8085]
 
 	status, body := get(t, base+"/realms/jan/.well-known/openid-configuration", nil)
