@@ -399,6 +399,47 @@ func TestKongUpstreamDown(t *testing.T) {
 	}
 }
 
+// What Kong 3.9's declarative schema refuses, for the entities and plugins
+// jan's kong.yml uses, the stand-in refuses too: a file that passes here
+// does not fail on the real gateway for one of these reasons.
+func TestKongRefusesWhatKong39Refuses(t *testing.T) {
+	t.Parallel()
+	base := string(renderedKong(t, "http://host.docker.internal:8080"))
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"a negative timeout", "connect_timeout: 5000", "connect_timeout: -1", "connect_timeout"},
+		{"a timeout past 2^31-2", "read_timeout: 600000", "read_timeout: 2147483647", "read_timeout"},
+		{"a string timeout", "write_timeout: 600000", "write_timeout: soon", "write_timeout"},
+		{"retries past 32767", "    connect_timeout: 5000\n", "    connect_timeout: 5000\n    retries: 40000\n", "retries"},
+		{"a service name with a space", "  - name: llm-api\n    url:", "  - name: llm api\n    url:", `"llm api"`},
+		{"a duplicate route name", "        preserve_host: true\n", "        preserve_host: true\n      - name: llm-api\n        paths: [\"/x\"]\n", "used twice"},
+		{"a lower-case route method", "        strip_path: false\n", "        strip_path: false\n        methods: [get]\n", `"get"`},
+		{"a string strip_path", "strip_path: false", "strip_path: nope", "strip_path"},
+		{"a consumer with neither name", "  - username: anonymous\n    custom_id: anonymous\n", "  - username: anonymous\n    custom_id: anonymous\n  - keyauth_credentials: [{key: k}]\n", "username or custom_id"},
+		{"a duplicate consumer", "  - username: anonymous\n    custom_id: anonymous\n", "  - username: anonymous\n    custom_id: anonymous\n  - username: anonymous\n", "used twice"},
+		{"a key name that is not a header", "key_names: [apikey]", "key_names: [\"api key\"]", `"api key"`},
+		{"a boolean hide_credentials as text", "hide_credentials: true", "hide_credentials: sure", "hide_credentials"},
+		{"a cors method Kong does not know", "methods: [GET, POST,", "methods: [GET, FETCH, POST,", `"FETCH"`},
+		{"a cors header that is not a token", "exposed_headers: [X-Request-Id]", "exposed_headers: [\"X Request\"]", `"X Request"`},
+		{"a negative max_age", "max_age: 3600", "max_age: -1", "max_age"},
+		{"a removed header that is not a token", "headers: [X-Jan-Gateway-Secret]", "headers: [\"X-Jan: Secret\"]", "remove"},
+		{"an added header without a value", "      add:\n        headers:\n", "      append:\n        headers: [X-Only]\n      add:\n        headers:\n", "not name:value"},
+	} {
+		cfg := strings.Replace(base, tc.old, tc.new, 1)
+		if cfg == base {
+			t.Fatalf("%s: %q is not in the rendered kong.yml", tc.name, tc.old)
+		}
+		_, err := parseKongConfig([]byte(cfg))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.want)
+		}
+	}
+	if _, err := parseKongConfig([]byte(base)); err != nil {
+		t.Fatalf("the rendered kong.yml: %v", err)
+	}
+}
+
 func TestKongRefusesWhatItDoesNotImplement(t *testing.T) {
 	t.Parallel()
 	base := string(renderedKong(t, "http://host.docker.internal:8080"))

@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -245,10 +247,13 @@ func parseKongConfig(data []byte) (*kongGateway, error) {
 
 	var cfg kongConfig
 	if err := doc.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("kong.yml: %w", err)
+		return nil, fmt.Errorf("kong.yml: %w", quoteLines(err, data))
 	}
 	sum := sha1.Sum(data)
 	g := &kongGateway{consumers: cfg.Consumers, hash: fmt.Sprintf("%x", sum[:16])}
+	if err := checkKong39(&cfg); err != nil {
+		return nil, fmt.Errorf("kong.yml: %w", err)
+	}
 	for i := range cfg.Services {
 		s := &cfg.Services[i]
 		u, err := url.Parse(s.URL)
@@ -307,13 +312,18 @@ func parseKongConfig(data []byte) (*kongGateway, error) {
 		case "key-auth":
 			c := &keyAuthConfig{}
 			if err := p.Config.Decode(c); err != nil && p.Config.Kind != 0 {
-				return nil, fmt.Errorf("kong.yml: plugins[%d] (key-auth): %w", i, err)
+				return nil, fmt.Errorf("kong.yml: plugins[%d] (key-auth): %w", i, quoteLines(err, data))
 			}
 			if len(c.KeyNames) == 0 {
 				c.KeyNames = []string{"apikey"}
 			}
 			if c.KeyInBody {
 				return nil, fmt.Errorf("kong.yml: plugins[%d] (key-auth): key_in_body is not implemented by the stand-in", i)
+			}
+			for _, k := range c.KeyNames {
+				if !headerName.MatchString(k) {
+					return nil, fmt.Errorf("kong.yml: plugins[%d] (key-auth): key_names: %q is not a header name (Kong 3.9 refuses it)", i, k)
+				}
 			}
 			if c.Anonymous != "" && g.consumer(c.Anonymous) == nil {
 				return nil, fmt.Errorf("kong.yml: plugins[%d] (key-auth): anonymous consumer %q is not declared", i, c.Anonymous)
@@ -322,7 +332,22 @@ func parseKongConfig(data []byte) (*kongGateway, error) {
 		case "cors":
 			c := &corsConfig{}
 			if err := p.Config.Decode(c); err != nil && p.Config.Kind != 0 {
-				return nil, fmt.Errorf("kong.yml: plugins[%d] (cors): %w", i, err)
+				return nil, fmt.Errorf("kong.yml: plugins[%d] (cors): %w", i, quoteLines(err, data))
+			}
+			for _, m := range c.Methods {
+				if !slices.Contains(corsMethods, m) {
+					return nil, fmt.Errorf("kong.yml: plugins[%d] (cors): methods: %q is not one of %s (Kong 3.9 refuses it)", i, m, strings.Join(corsMethods, ", "))
+				}
+			}
+			for _, list := range [][]string{c.Headers, c.ExposedHeaders} {
+				for _, h := range list {
+					if !headerName.MatchString(h) {
+						return nil, fmt.Errorf("kong.yml: plugins[%d] (cors): %q is not a header name", i, h)
+					}
+				}
+			}
+			if c.MaxAge != nil && *c.MaxAge < 0 {
+				return nil, fmt.Errorf("kong.yml: plugins[%d] (cors): max_age must not be negative", i)
 			}
 			for _, o := range c.Origins {
 				if _, err := regexp.Compile(o); err != nil && o != "*" {
@@ -333,11 +358,21 @@ func parseKongConfig(data []byte) (*kongGateway, error) {
 		case "request-transformer":
 			c := &requestTransformerConfig{}
 			if err := p.Config.Decode(c); err != nil && p.Config.Kind != 0 {
-				return nil, fmt.Errorf("kong.yml: plugins[%d] (request-transformer): %w", i, err)
+				return nil, fmt.Errorf("kong.yml: plugins[%d] (request-transformer): %w", i, quoteLines(err, data))
 			}
-			for _, list := range [][]string{c.Rename.Headers, c.Replace.Headers, c.Add.Headers, c.Append.Headers} {
+			for _, h := range c.Remove.Headers {
+				if !headerName.MatchString(h) {
+					return nil, fmt.Errorf("kong.yml: plugins[%d] (request-transformer): remove: %q is not a header name (Kong 3.9 refuses it)", i, h)
+				}
+			}
+			for _, h := range c.Rename.Headers {
+				if from, to, ok := strings.Cut(h, ":"); !ok || !headerName.MatchString(from) || !headerName.MatchString(to) {
+					return nil, fmt.Errorf("kong.yml: plugins[%d] (request-transformer): rename: %q is not old:new header names", i, h)
+				}
+			}
+			for _, list := range [][]string{c.Replace.Headers, c.Add.Headers, c.Append.Headers} {
 				for _, h := range list {
-					if k, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(k) == "" {
+					if k, _, ok := strings.Cut(h, ":"); !ok || !headerName.MatchString(k) {
 						return nil, fmt.Errorf("kong.yml: plugins[%d] (request-transformer): %q is not name:value", i, h)
 					}
 					if strings.Contains(h, "$(") {
@@ -349,6 +384,89 @@ func parseKongConfig(data []byte) (*kongGateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// Kong 3.9's schema rules for what jan's kong.yml uses (kong/db/schema
+// typedefs and the entity and plugin schemas): checked so that a file Kong
+// would refuse is refused here too, not served.
+var (
+	// headerName is typedefs.header_name: an HTTP token.
+	headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+	// entityName is typedefs.utf8_name: service and route names.
+	entityName = regexp.MustCompile(`^[\p{L}\p{N}._~-]+$`)
+	// routeMethod is an HTTP method as a route's methods need it.
+	routeMethod = regexp.MustCompile(`^[A-Z]+$`)
+	corsMethods = []string{"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+// maxTimeout is Kong's timeout bound (typedefs.timeout: 1 to 2^31 - 2 ms).
+const maxTimeout = 1<<31 - 2
+
+// checkKong39 checks the services, routes and consumers against Kong 3.9's
+// schema: names, timeouts, retries, methods, and unique names.
+func checkKong39(cfg *kongConfig) error {
+	services, routes := map[string]bool{}, map[string]bool{}
+	for i, s := range cfg.Services {
+		where := fmt.Sprintf("services[%d]", i)
+		if s.Name != "" {
+			if !entityName.MatchString(s.Name) {
+				return fmt.Errorf("%s: name %q has characters Kong 3.9 refuses", where, s.Name)
+			}
+			if services[s.Name] {
+				return fmt.Errorf("%s: service name %q is used twice (Kong: UNIQUE violation)", where, s.Name)
+			}
+			services[s.Name] = true
+		}
+		for name, v := range map[string]int{"connect_timeout": s.ConnectTimeout, "read_timeout": s.ReadTimeout, "write_timeout": s.WriteTimeout} {
+			if v != 0 && (v < 1 || v > maxTimeout) {
+				return fmt.Errorf("%s: %s %d is outside 1..%d (Kong 3.9 refuses it)", where, name, v, maxTimeout)
+			}
+		}
+		if s.Retries != nil && (*s.Retries < 0 || *s.Retries > 32767) {
+			return fmt.Errorf("%s: retries %d is outside 0..32767", where, *s.Retries)
+		}
+		for j, r := range s.Routes {
+			where := fmt.Sprintf("%s.routes[%d]", where, j)
+			if r.Name != "" {
+				if !entityName.MatchString(r.Name) {
+					return fmt.Errorf("%s: name %q has characters Kong 3.9 refuses", where, r.Name)
+				}
+				if routes[r.Name] {
+					return fmt.Errorf("%s: route name %q is used twice (Kong: UNIQUE violation)", where, r.Name)
+				}
+				routes[r.Name] = true
+			}
+			for _, m := range r.Methods {
+				if !routeMethod.MatchString(m) {
+					return fmt.Errorf("%s: method %q must be upper case letters (Kong 3.9 refuses it)", where, m)
+				}
+			}
+		}
+	}
+	usernames, customIDs := map[string]bool{}, map[string]bool{}
+	for i, c := range cfg.Consumers {
+		if c.Username != "" && usernames[c.Username] || c.CustomID != "" && customIDs[c.CustomID] {
+			return fmt.Errorf("consumers[%d]: username or custom_id used twice (Kong: UNIQUE violation)", i)
+		}
+		usernames[c.Username], customIDs[c.CustomID] = true, true
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// quoteLines adds to a YAML decoding error the lines it names, so the
+// message shows the key whose value has the wrong type.
+func quoteLines(err error, data []byte) error {
+	lines := strings.Split(string(data), "\n")
+	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
+		if n < 1 || n > len(lines) {
+			return m
+		}
+		return fmt.Sprintf("line %d (%s): ", n, strings.TrimSpace(lines[n-1]))
+	})
+	return errors.New(msg)
 }
 
 // consumer finds a consumer by id or username, as the anonymous option does.
