@@ -353,6 +353,7 @@ func TestThreeServeReplicas(t *testing.T) {
 	})
 
 	t.Run("cancel through another replica", func(t *testing.T) {
+		pgtest.AwaitListeners(t, dsn, 3)
 		conv, s := runningOn(t, a.url(), tok, "a long story [fake:tokens=500] [fake:delay=20ms]", false, 3) // it is answering on A
 		defer s.close()
 		ended := make(chan time.Time, 1)

@@ -66,6 +66,7 @@ func TestCancelThroughAnotherReplica(t *testing.T) {
 	slow := fakeengine.Options{TokenDelay: 50 * time.Millisecond, Tokens: 200} // 10 s unless stopped
 	a := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
 	b := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	pgtest.AwaitListeners(t, dsn, 2)
 	tok := a.guest()
 	conv := a.newConversation(tok, "tell me a long story")
 
@@ -125,6 +126,7 @@ func BenchmarkCrossReplicaCancel(b *testing.B) {
 	slow := fakeengine.Options{TokenDelay: 20 * time.Millisecond, Tokens: 1000}
 	a := newEnv(b, envOptions{dsn: dsn, publicURL: public, engine: slow})
 	other := newEnv(b, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	pgtest.AwaitListeners(b, dsn, 2)
 	tok := a.guest()
 	conv := a.newConversation(tok, "go on")
 	var took []time.Duration
@@ -297,6 +299,7 @@ func TestCancelResponseThroughAnotherReplica(t *testing.T) {
 	slow := fakeengine.Options{TokenDelay: 50 * time.Millisecond, Tokens: 200}
 	a := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
 	b := newEnv(t, envOptions{dsn: dsn, publicURL: public, engine: slow})
+	pgtest.AwaitListeners(t, dsn, 2)
 	tok := a.guest()
 	r := a.do("POST", "/v1/responses", tok, map[string]any{"model": testModel, "input": "a long story", "background": true}, nil)
 	var resp struct{ ID, Status string }

@@ -144,3 +144,25 @@ func (s *pgServer) stopCluster() {
 func fsyncSetting() string {
 	return cmp.Or(os.Getenv("JAN_TEST_PG_FSYNC"), "off")
 }
+
+// AwaitListeners waits until n connections LISTEN on dsn's database: a
+// server starts listening for notifications moments after it starts, and
+// a notification sent before then is lost (its poll hears it later).
+func AwaitListeners(t testing.TB, dsn string, n int) {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var got int
+		err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&got)
+		if err == nil && got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgtest: %d of %d connections LISTEN (%v)", got, n, err)
+		}
+	}
+}
