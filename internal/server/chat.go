@@ -490,6 +490,10 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		defer t.sse.close()
 	}
 	err := ans.Err
+	var out []byte // the JSON answer, when there is one
+	if t.sse == nil && err == nil {
+		out = withMember(ans.JSON, tag)
+	}
 	if req.Store && (t.sse != nil || err == nil) { // the engine answered: keep what it said
 		all := append(newMsgs, &store.Message{Role: store.RoleAssistant, Content: ans.Content, Status: ans.status(), Model: rt.PublicID, Usage: ans.Usage})
 		write := func(ctx context.Context) error { return s.appendOnce(ctx, uid, conv.ID, all) }
@@ -497,7 +501,11 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 			conv.Model = rt.PublicID
 			write = func(ctx context.Context) error { return s.createOnce(ctx, conv, all) }
 		}
-		if serr := t.save(ctx, w, write); serr != nil && err == nil {
+		wctx := ctx
+		if out != nil {
+			wctx = recordWith(ctx, w, http.StatusOK, out) // the turn and the Idempotency-Key's record: one commit
+		}
+		if serr := t.save(wctx, w, write); serr != nil && err == nil {
 			err = serr
 		}
 	}
@@ -507,7 +515,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	case err != nil:
 		writeError(w, r, err)
 	default:
-		writeRawJSON(w, http.StatusOK, withMember(ans.JSON, tag))
+		writeRawJSON(w, http.StatusOK, out)
 	}
 }
 

@@ -230,3 +230,42 @@ func TestCheckpointsAtMostOncePerSecond(t *testing.T) {
 		t.Fatalf("%d checkpoints in a run of %s, want at least one and at most one a second", n, took)
 	}
 }
+
+// idempotencyCounter counts the separate writes of an Idempotency-Key's
+// record.
+type idempotencyCounter struct {
+	store.Store
+	completes atomic.Int32
+}
+
+func (c *idempotencyCounter) CompleteIdempotent(ctx context.Context, k store.IdempotencyKey, status int, ct string, body []byte) error {
+	c.completes.Add(1)
+	return c.Store.CompleteIdempotent(ctx, k, status, ct, body)
+}
+
+// A stored chat turn with an Idempotency-Key is one commit: the record of
+// the answer is written in the turn's transaction, not after it — on both
+// backends — and a retry replays it byte for byte.
+func TestIdempotentTurnIsOneCommit(t *testing.T) {
+	onBothBackends(t, envOptions{}, func(t *testing.T, e *env) {
+		counter := &idempotencyCounter{Store: e.store}
+		e.srv.store = counter
+		tok := e.guest()
+		conv := e.newConversation(tok, "")
+		body := map[string]any{"model": testModel, "conversation": conv, "messages": []map[string]string{{"role": "user", "content": "once"}}}
+		first := e.do("POST", "/v1/chat/completions", tok, body, map[string]string{"Idempotency-Key": "turn-1"})
+		if first.status != 200 {
+			t.Fatalf("chat: %d %s", first.status, first.body)
+		}
+		if n := counter.completes.Load(); n != 0 {
+			t.Errorf("the record was completed in %d write(s) of its own, want it in the turn's", n)
+		}
+		again := e.do("POST", "/v1/chat/completions", tok, body, map[string]string{"Idempotency-Key": "turn-1"})
+		if again.status != 200 || string(again.body) != string(first.body) || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: %d %s", again.status, again.body)
+		}
+		if msgs := e.messages(tok, conv); len(msgs) != 2 {
+			t.Errorf("%d messages after a replayed turn", len(msgs))
+		}
+	})
+}

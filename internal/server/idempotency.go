@@ -45,13 +45,16 @@ func (s *Server) idempotency(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 
-		cw := &capture{ResponseWriter: w}
+		cw := &capture{ResponseWriter: w, key: rec.IdempotencyKey}
 		completed := false
 		defer func() {
 			// Record or release the key even if the client went away.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 			defer cancel()
 			var err error
+			if completed && cw.done != nil && cw.done.Applied() && cw.done.Status == cw.status {
+				return // recorded with the effect, in its transaction (recordWith)
+			}
 			if completed && !cw.retryable && (cw.status < 300 || (cw.status < 500 && cw.executed)) {
 				err = s.store.CompleteIdempotent(ctx, rec.IdempotencyKey, cw.status, cw.Header().Get("Content-Type"), cw.buf.Bytes())
 			} else {
@@ -99,6 +102,8 @@ type capture struct {
 	buf       bytes.Buffer
 	executed  bool
 	retryable bool
+	key       store.IdempotencyKey
+	done      *store.IdempotentDone // the response, recorded with the effect's write
 }
 
 func (c *capture) WriteHeader(code int) {
@@ -124,6 +129,19 @@ func markExecuted(w http.ResponseWriter) {
 	if c, ok := w.(*capture); ok {
 		c.executed = true
 	}
+}
+
+// recordWith returns ctx carrying the response a handler is about to send
+// (status, JSON body), so that the write that is the request's effect also
+// records it for the Idempotency-Key, in one transaction; the handler must
+// then send exactly that. Without a key, ctx is returned as it is.
+func recordWith(ctx context.Context, w http.ResponseWriter, status int, body []byte) context.Context {
+	c, ok := w.(*capture)
+	if !ok {
+		return ctx
+	}
+	c.done = &store.IdempotentDone{Key: c.key, Status: status, ContentType: "application/json", Body: body}
+	return store.WithIdempotentDone(ctx, c.done)
 }
 
 // markRetryable tells the idempotency layer that the request's effect was

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -121,4 +122,49 @@ func (s *sqlStore) PurgeIdempotency(ctx context.Context) (int64, error) {
 		return err
 	})
 	return n, err
+}
+
+// IdempotentDone is a request's finished response, to be recorded in the
+// same transaction as the write that is its effect (WithIdempotentDone):
+// one commit per request instead of two, and never an effect stored whose
+// record says it is still running.
+type IdempotentDone struct {
+	Key         IdempotencyKey
+	Status      int
+	ContentType string
+	Body        []byte
+	applied     atomic.Bool
+}
+
+// Applied reports whether a committed write recorded the response.
+func (d *IdempotentDone) Applied() bool { return d.applied.Load() }
+
+type idempotentDoneKey struct{}
+
+// WithIdempotentDone makes the next multi-statement write made with ctx
+// (AppendMessages, CreateConversation, …) also record d, in its
+// transaction; d.Applied says whether it did.
+func WithIdempotentDone(ctx context.Context, d *IdempotentDone) context.Context {
+	return context.WithValue(ctx, idempotentDoneKey{}, d)
+}
+
+// withDone is fn followed, in the same transaction, by the completion of
+// the idempotency record ctx carries (none: fn itself); markApplied is
+// called once the transaction has committed.
+func (s *sqlStore) withDone(ctx context.Context, fn txFunc) (txFunc, func()) {
+	d, _ := ctx.Value(idempotentDoneKey{}).(*IdempotentDone)
+	if d == nil || d.applied.Load() {
+		return fn, func() {}
+	}
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	return func(ctx context.Context, q queryer) error {
+		if err := fn(ctx, q); err != nil {
+			return err
+		}
+		return s.execOne(ctx, q, "UPDATE idempotency SET done = ?, status = ?, content_type = ?, body = ? WHERE "+idempotencyScope,
+			true, d.Status, d.ContentType, body, d.Key.PrincipalID, d.Key.Method, d.Key.Path, d.Key.Key)
+	}, func() { d.applied.Store(true) }
 }

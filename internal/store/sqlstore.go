@@ -175,11 +175,21 @@ func (s *sqlStore) execOne(ctx context.Context, q queryer, query string, args ..
 // the write lock is taken up front and two processes cannot deadlock
 // upgrading read locks), on Postgres in a transaction of its own. It returns
 // once fn's writes are committed, or fn's error.
+//
+// A context made by WithIdempotentDone adds the completion of that request's
+// idempotency record to the transaction.
 func (s *sqlStore) inTx(ctx context.Context, op string, fn txFunc) error {
+	fn, applied := s.withDone(ctx, fn)
+	var err error
 	if s.group != nil {
-		return s.fail(op, s.group.do(ctx, false, fn))
+		err = s.fail(op, s.group.do(ctx, false, fn))
+	} else {
+		err = s.runTx(ctx, s.write, nil, op, fn)
 	}
-	return s.runTx(ctx, s.write, nil, op, fn)
+	if err == nil {
+		applied()
+	}
+	return err
 }
 
 // write1 runs fn, a write of one statement: like inTx, but on Postgres
