@@ -32,7 +32,12 @@ Markdown; JSON keeps the text exactly (as JSON strings).`,
 		Example: `  jan chat export conv_0123 > trip.md
   jan chat export conv_0123 --format json | jq '.messages | length'
   jan chat export conv_0123 -o trip.md`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return errors.New("name one conversation by its id: jan chat export conv_… (ids are in jan chat's sidebar, /export saves the open one)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runChatExport(cmd, o, args[0]) },
 	}
 	o.addFlags(cmd)

@@ -70,6 +70,8 @@ func TestDeployRender(t *testing.T) {
 		{[]string{"-f", "/nonexistent.yaml"}, "values file:"},
 		{[]string{"--set", "database.type=sqlite"}, "sqlite serves one replica"},
 		{[]string{"--set", "novalue"}, "want key.path=value"},
+		{[]string{"--release", "Bad Name"}, `release name "Bad Name"`},
+		{[]string{"--namespace", "-ns"}, `namespace "-ns"`},
 	} {
 		out, err := run("", append([]string{"deploy", "render"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {

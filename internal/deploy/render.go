@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -25,6 +26,8 @@ type Options struct {
 	Values    [][]byte // values files (YAML), each merged over the last
 	Set       []string // key.path=value, merged last (as helm --set)
 }
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // chartMeta is the part of Chart.yaml templates read (.Chart).
 type chartMeta struct {
@@ -44,6 +47,14 @@ func Render(chart fs.FS, o Options) (string, error) {
 	}
 	if o.Namespace == "" {
 		o.Namespace = "default"
+	}
+	// Helm's rules: a release name is a DNS-1123 label of at most 53
+	// characters (its objects' names add suffixes), a namespace one of 63.
+	if len(o.Release) > 53 || !dnsLabel.MatchString(o.Release) {
+		return "", fmt.Errorf("release name %q: want lower-case letters, digits and '-', starting and ending with a letter or digit, at most 53 characters", o.Release)
+	}
+	if len(o.Namespace) > 63 || !dnsLabel.MatchString(o.Namespace) {
+		return "", fmt.Errorf("namespace %q: want lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", o.Namespace)
 	}
 	var meta chartMeta
 	b, err := fs.ReadFile(chart, "Chart.yaml")
