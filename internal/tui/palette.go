@@ -24,7 +24,7 @@ var commands = []command{
 	{"new", "start a new conversation", func(m *Model) tea.Cmd { return m.startNewConversation() }},
 	{"model", "pick the model for this conversation", func(m *Model) tea.Cmd { m.openPicker(); return nil }},
 	{"regenerate", "answer the last prompt again (replaces the answer)", func(m *Model) tea.Cmd { return m.again() }},
-	{"edit", "edit the last prompt and send it again (replaces it)", func(m *Model) tea.Cmd { return m.editLast() }},
+	{"edit", "edit the last prompt and resend it (replaces it)", func(m *Model) tea.Cmd { return m.editLast() }},
 	{"rename", "rename this conversation", func(m *Model) tea.Cmd { return m.renameCurrent() }},
 	{"delete", "delete this conversation (asks first)", func(m *Model) tea.Cmd { m.confirmDelete(); return nil }},
 	{"copy", "copy the last answer (OSC 52)", func(m *Model) tea.Cmd { return m.copy(m.tr.lastAnswer(), "the last answer") }},
