@@ -36,6 +36,8 @@ func funcs(t *template.Template) template.FuncMap {
 			return v, nil
 		},
 		"fail": func(msg string) (string, error) { return "", errors.New(msg) },
+		// sigs.k8s.io/yaml, as Helm's toYaml: the bytes matter (the chart
+		// hashes providers.yaml's into a checksum annotation).
 		"toYaml": func(v any) string {
 			b, err := yaml.Marshal(v)
 			if err != nil {
