@@ -165,11 +165,21 @@ func (s *sqlStore) History(ctx context.Context, userID, conversationID string) (
 // transaction, so both come from one snapshot; the conversation query is the
 // ownership check.
 func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error) {
-	var conv *Conversation
+	// Most turns find the history cached for the conversation's current
+	// state: then one statement (the conversation row, which says which
+	// state that is) is all it takes — no transaction around it.
+	conv, err := scanConversation(s.queryRow(ctx, s.read,
+		"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
+	if err != nil {
+		return nil, nil, s.fail("conversation history", err)
+	}
+	if cached, ok := s.cache.get(conv); ok {
+		return conv, cached, nil
+	}
 	var list []Message
 	// Repeatable read gives Postgres one snapshot for both queries; SQLite
 	// transactions always read one snapshot (and ignore the level).
-	err := s.runTx(ctx, s.read, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "conversation history",
+	err = s.runTx(ctx, s.read, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "conversation history",
 		func(ctx context.Context, tx queryer) error {
 			var err error
 			conv, err = scanConversation(s.queryRow(ctx, tx,
