@@ -66,7 +66,13 @@ func (tm *tmux) waitFor(what ...string) string {
 // after one waits for the redraw rather than reading the first capture.
 func (tm *tmux) waitUntil(desc string, ok func(screen string) bool) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	return tm.waitUntilFor(desc, 15*time.Second, ok)
+}
+
+// waitUntilFor is waitUntil with its own time limit.
+func (tm *tmux) waitUntilFor(desc string, limit time.Duration, ok func(screen string) bool) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		s := tm.screen()
 		if ok(s) {
@@ -371,7 +377,9 @@ func TestChatDailyDriverInTmux(t *testing.T) {
 	tm.send("Enter")
 	tm.waitFor("Not sent yet", "○ offline")
 	startServe(t, addr, dataDir, "--engine", engine)
-	tm.waitUntil("the queued message's answer", func(s string) bool {
+	// The chat retries by itself, backing off (2 s, 4 s, 8 s…): allow for
+	// a retry that just missed the restart.
+	tm.waitUntilFor("the queued message's answer", 40*time.Second, func(s string) bool {
 		return strings.Contains(s, "● connected") && !strings.Contains(s, "Not sent yet") && strings.Count(s, "jan · fake-model") >= 1 && !strings.Contains(s, "streaming")
 	})
 	msgs, err := api.AllMessages(testCtx(t), conv)
