@@ -486,37 +486,53 @@ func TestKongServeAndHealth(t *testing.T) {
 	if err := os.WriteFile(path, renderedKong(t, up.URL), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	status := freeAddr(t)
-	proxy := freeAddr(t)
 	env := map[string]string{}
 	for _, kv := range composeService(t, stack.ProfileCPU, stack.ServiceKong).Env {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
 	env["KONG_DECLARATIVE_CONFIG"] = path
-	env["KONG_PROXY_LISTEN"] = proxy
-	env["KONG_STATUS_LISTEN"] = status + " reuseport"
-	getenv := func(k string) string { return env[k] }
+	var mu sync.Mutex // env changes between attempts; getenv reads it
+	getenv := func(k string) string { mu.Lock(); defer mu.Unlock(); return env[k] }
 
 	health := func() int {
 		var out bytes.Buffer
 		return run(context.Background(), []string{"kong", "health"}, getenv, &out, &out)
 	}
-	if code := health(); code != 1 {
-		t.Fatalf("kong health before start: exit %d", code)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var out syncBuffer
-	go func() { done <- run(ctx, []string{"/usr/local/bin/kong"}, getenv, &out, &out) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for health() != 0 {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("kong health never passed; output:\n%s", out.String())
+	var (
+		proxy  string
+		cancel context.CancelFunc
+		done   chan int
+		out    *syncBuffer
+	)
+	// A free port found here can be taken by another test process before
+	// kong binds it: then it starts again on new ones.
+	for attempt := 0; ; attempt++ {
+		mu.Lock()
+		proxy = freeAddr(t)
+		env["KONG_PROXY_LISTEN"] = proxy
+		env["KONG_STATUS_LISTEN"] = freeAddr(t) + " reuseport"
+		mu.Unlock()
+		if code := health(); code != 1 {
+			t.Fatalf("kong health before start: exit %d", code)
 		}
-		time.Sleep(20 * time.Millisecond)
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		done, out = make(chan int, 1), &syncBuffer{}
+		go func(out *syncBuffer, done chan int) { done <- run(ctx, []string{"/usr/local/bin/kong"}, getenv, out, out) }(out, done)
+		deadline := time.Now().Add(5 * time.Second)
+		for health() != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if health() == 0 {
+			break
+		}
+		cancel()
+		<-done
+		if attempt < 2 && strings.Contains(out.String(), "address already in use") {
+			continue
+		}
+		t.Fatalf("kong health never passed; output:\n%s", out.String())
 	}
 	if res, body := do(t, "GET", "http://"+proxy+"/x", nil); res.StatusCode != 200 || body != "upstream says hi" {
 		t.Errorf("proxy: %s %q", res.Status, body)
