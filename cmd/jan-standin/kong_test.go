@@ -519,7 +519,9 @@ func TestKongServeAndHealth(t *testing.T) {
 		var ctx context.Context
 		ctx, cancel = context.WithCancel(context.Background())
 		done, out = make(chan int, 1), &syncBuffer{}
-		go func(out *syncBuffer, done chan int) { done <- run(ctx, []string{"/usr/local/bin/kong"}, getenv, out, out) }(out, done)
+		go func(out *syncBuffer, done chan int) {
+			done <- run(ctx, []string{"/usr/local/bin/kong"}, getenv, out, out)
+		}(out, done)
 		deadline := time.Now().Add(5 * time.Second)
 		for health() != 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
