@@ -500,6 +500,11 @@ func TestThreeServeReplicas(t *testing.T) {
 		}
 		killed := time.Now()
 		_ = a.cmd.Wait()
+		// The balancer stops sending to A at its next probe (every 20 ms),
+		// as a Service drops an endpoint whose probe fails.
+		for a.ready.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
 		var run struct {
 			Status  string
 			Message *struct{ Content, Status string }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,12 +53,8 @@ func newStackRun(t *testing.T) *stackRun {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	r := &stackRun{t: t, bin: bin, dataDir: t.TempDir(), project: "jane2e" + hex.EncodeToString(b), cli: cli, addr: freeAddr(t)}
-	port := func() string { _, p, _ := net.SplitHostPort(freeAddr(t)); return p }
-	r.gateway, r.otelHTTP = port(), port()
 	env := map[string]string{
 		"JAN_DATA_DIR": r.dataDir, "XDG_CONFIG_HOME": t.TempDir(), stack.ProjectEnv: r.project, "JAN_ADDR": r.addr,
-		"JAN_GATEWAY_PORT": r.gateway, "JAN_OTEL_HTTP_PORT": r.otelHTTP, "JAN_OTEL_GRPC_PORT": port(),
-		"JAN_KEYCLOAK_PORT": port(), "JAN_API_DB_PORT": port(), "JAN_KEYCLOAK_DB_PORT": port(), "JAN_VLLM_PORT": port(),
 		"LOG_FORMAT": "json",
 		// OTLP metrics every second instead of every minute (the SDK reads it).
 		"OTEL_METRIC_EXPORT_INTERVAL": "1000",
@@ -69,6 +66,7 @@ func newStackRun(t *testing.T) *stackRun {
 	for k, v := range env {
 		r.env = append(r.env, k+"="+v)
 	}
+	r.drawPorts()
 	t.Cleanup(func() {
 		out, err := r.jan("down", "--volumes")
 		if err != nil {
@@ -78,14 +76,43 @@ func newStackRun(t *testing.T) *stackRun {
 	return r
 }
 
-// jan runs the binary to completion.
+// portVars are the host ports the stack publishes.
+var portVars = []string{"JAN_GATEWAY_PORT", "JAN_OTEL_HTTP_PORT", "JAN_OTEL_GRPC_PORT", "JAN_KEYCLOAK_PORT",
+	"JAN_API_DB_PORT", "JAN_KEYCLOAK_DB_PORT", "JAN_VLLM_PORT"}
+
+// drawPorts picks free host ports for the stack (again, when another test
+// process took one between the pick and Docker's bind).
+func (r *stackRun) drawPorts() {
+	r.env = slices.DeleteFunc(r.env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(portVars, k)
+	})
+	ports := map[string]string{}
+	for _, k := range portVars {
+		_, p, _ := net.SplitHostPort(freeAddr(r.t))
+		ports[k] = p
+		r.env = append(r.env, k+"="+p)
+	}
+	r.gateway, r.otelHTTP = ports["JAN_GATEWAY_PORT"], ports["JAN_OTEL_HTTP_PORT"]
+}
+
+// jan runs the binary to completion. A `jan up` that lost a published port
+// to another test process (Docker: "port is already allocated") runs again
+// on new ports, up to twice.
 func (r *stackRun) jan(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, r.bin, args...)
-	cmd.Env, cmd.Dir = r.env, r.dataDir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		cmd := exec.CommandContext(ctx, r.bin, args...)
+		cmd.Env, cmd.Dir = r.env, r.dataDir
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil && len(args) > 0 && args[0] == "up" && attempt < 2 && strings.Contains(string(out), "port is already allocated") {
+			r.t.Logf("jan up lost a port to another process; again on new ports")
+			r.drawPorts()
+			continue
+		}
+		return string(out), err
+	}
 }
 
 func (r *stackRun) mustJan(args ...string) string {
