@@ -399,15 +399,30 @@ func TestKongUpstreamDown(t *testing.T) {
 	}
 }
 
+// configChange is a kong.yml with one change (old → new) that must be
+// refused with a message naming want.
+type configChange struct{ name, old, new, want string }
+
+// refused checks that the change to base makes parseKongConfig fail naming
+// tc.want.
+func refused(t *testing.T, base string, tc configChange) {
+	t.Helper()
+	cfg := strings.Replace(base, tc.old, tc.new, 1)
+	if cfg == base {
+		t.Fatalf("%s: %q is not in the rendered kong.yml", tc.name, tc.old)
+	}
+	if _, err := parseKongConfig([]byte(cfg)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.want)
+	}
+}
+
 // What Kong 3.9's declarative schema refuses, for the entities and plugins
 // jan's kong.yml uses, the stand-in refuses too: a file that passes here
 // does not fail on the real gateway for one of these reasons.
 func TestKongRefusesWhatKong39Refuses(t *testing.T) {
 	t.Parallel()
 	base := string(renderedKong(t, "http://host.docker.internal:8080"))
-	for _, tc := range []struct {
-		name, old, new, want string
-	}{
+	for _, tc := range []configChange{
 		{"a negative timeout", "connect_timeout: 5000", "connect_timeout: -1", "connect_timeout"},
 		{"a timeout past 2^31-2", "read_timeout: 600000", "read_timeout: 2147483647", "read_timeout"},
 		{"a string timeout", "write_timeout: 600000", "write_timeout: soon", "write_timeout"},
@@ -426,14 +441,7 @@ func TestKongRefusesWhatKong39Refuses(t *testing.T) {
 		{"a removed header that is not a token", "headers: [X-Jan-Gateway-Secret]", "headers: [\"X-Jan: Secret\"]", "remove"},
 		{"an added header without a value", "      add:\n        headers:\n", "      append:\n        headers: [X-Only]\n      add:\n        headers:\n", "not name:value"},
 	} {
-		cfg := strings.Replace(base, tc.old, tc.new, 1)
-		if cfg == base {
-			t.Fatalf("%s: %q is not in the rendered kong.yml", tc.name, tc.old)
-		}
-		_, err := parseKongConfig([]byte(cfg))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.want)
-		}
+		refused(t, base, tc)
 	}
 	if _, err := parseKongConfig([]byte(base)); err != nil {
 		t.Fatalf("the rendered kong.yml: %v", err)
@@ -443,9 +451,7 @@ func TestKongRefusesWhatKong39Refuses(t *testing.T) {
 func TestKongRefusesWhatItDoesNotImplement(t *testing.T) {
 	t.Parallel()
 	base := string(renderedKong(t, "http://host.docker.internal:8080"))
-	for _, tc := range []struct {
-		name, old, new, want string
-	}{
+	for _, tc := range []configChange{
 		{"a plugin", "  - name: cors\n", "  - name: rate-limiting\n    config: {minute: 5}\n  - name: cors\n", `plugin "rate-limiting"`},
 		{"a route attribute", "        strip_path: false\n", "        strip_path: false\n        hosts: [a.example]\n", `"hosts"`},
 		{"a nested plugin", "    routes:\n", "    plugins: []\n    routes:\n", `"plugins"`},
@@ -457,14 +463,7 @@ func TestKongRefusesWhatItDoesNotImplement(t *testing.T) {
 		{"an undeclared anonymous", "      anonymous: anonymous\n", "      anonymous: nobody\n", `"nobody"`},
 		{"another format", `_format_version: "3.0"`, `_format_version: "1.1"`, "_format_version"},
 	} {
-		cfg := strings.Replace(base, tc.old, tc.new, 1)
-		if cfg == base {
-			t.Fatalf("%s: %q is not in the rendered kong.yml", tc.name, tc.old)
-		}
-		_, err := parseKongConfig([]byte(cfg))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.want)
-		}
+		refused(t, base, tc)
 	}
 	for _, v := range []string{"0.0.0.0:8443 ssl", "0.0.0.0:8000 http2", "0.0.0.0:8000 proxy_protocol", "8000"} {
 		if _, err := kongListen("KONG_PROXY_LISTEN", v); err == nil {

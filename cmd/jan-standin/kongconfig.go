@@ -402,20 +402,30 @@ var (
 // maxTimeout is Kong's timeout bound (typedefs.timeout: 1 to 2^31 - 2 ms).
 const maxTimeout = 1<<31 - 2
 
+// uniqueName checks an entity's optional name: characters Kong accepts,
+// and not seen before among its kind.
+func uniqueName(seen map[string]bool, where, kind, name string) error {
+	if name == "" {
+		return nil
+	}
+	if !entityName.MatchString(name) {
+		return fmt.Errorf("%s: name %q has characters Kong 3.9 refuses", where, name)
+	}
+	if seen[name] {
+		return fmt.Errorf("%s: %s name %q is used twice (Kong: UNIQUE violation)", where, kind, name)
+	}
+	seen[name] = true
+	return nil
+}
+
 // checkKong39 checks the services, routes and consumers against Kong 3.9's
 // schema: names, timeouts, retries, methods, and unique names.
 func checkKong39(cfg *kongConfig) error {
 	services, routes := map[string]bool{}, map[string]bool{}
 	for i, s := range cfg.Services {
 		where := fmt.Sprintf("services[%d]", i)
-		if s.Name != "" {
-			if !entityName.MatchString(s.Name) {
-				return fmt.Errorf("%s: name %q has characters Kong 3.9 refuses", where, s.Name)
-			}
-			if services[s.Name] {
-				return fmt.Errorf("%s: service name %q is used twice (Kong: UNIQUE violation)", where, s.Name)
-			}
-			services[s.Name] = true
+		if err := uniqueName(services, where, "service", s.Name); err != nil {
+			return err
 		}
 		for name, v := range map[string]int{"connect_timeout": s.ConnectTimeout, "read_timeout": s.ReadTimeout, "write_timeout": s.WriteTimeout} {
 			if v != 0 && (v < 1 || v > maxTimeout) {
@@ -427,14 +437,8 @@ func checkKong39(cfg *kongConfig) error {
 		}
 		for j, r := range s.Routes {
 			where := fmt.Sprintf("%s.routes[%d]", where, j)
-			if r.Name != "" {
-				if !entityName.MatchString(r.Name) {
-					return fmt.Errorf("%s: name %q has characters Kong 3.9 refuses", where, r.Name)
-				}
-				if routes[r.Name] {
-					return fmt.Errorf("%s: route name %q is used twice (Kong: UNIQUE violation)", where, r.Name)
-				}
-				routes[r.Name] = true
+			if err := uniqueName(routes, where, "route", r.Name); err != nil {
+				return err
 			}
 			for _, m := range r.Methods {
 				if !routeMethod.MatchString(m) {

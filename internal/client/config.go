@@ -23,44 +23,37 @@ type Config struct {
 // Getenv reads the environment (os.Getenv in production).
 type Getenv func(string) string
 
-// ConfigPath is where the config file lives.
+// ConfigPath is where the config file lives: $XDG_CONFIG_HOME/jan/config.json,
+// else ~/.config/jan/config.json.
 func ConfigPath(getenv Getenv) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if x := getenv("XDG_CONFIG_HOME"); x != "" {
-		return filepath.Join(x, "jan", "config.json"), nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no config directory: set XDG_CONFIG_HOME or HOME: %w", err)
-		}
-		home = h
-	}
-	return filepath.Join(home, ".config", "jan", "config.json"), nil
+	return xdgFile(getenv, "XDG_CONFIG_HOME", ".config", "config.json")
 }
 
 // StatePath is where jan chat keeps what it remembers between runs (the
 // last conversation, the prompts sent): $XDG_STATE_HOME/jan/chat.json,
 // else ~/.local/state/jan/chat.json.
 func StatePath(getenv Getenv) (string, error) {
+	return xdgFile(getenv, "XDG_STATE_HOME", filepath.Join(".local", "state"), "chat.json")
+}
+
+// xdgFile is jan's file name in the XDG base directory xdgVar names, else
+// in home/homeDir.
+func xdgFile(getenv Getenv, xdgVar, homeDir, name string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if x := getenv("XDG_STATE_HOME"); x != "" {
-		return filepath.Join(x, "jan", "chat.json"), nil
+	if x := getenv(xdgVar); x != "" {
+		return filepath.Join(x, "jan", name), nil
 	}
 	home := getenv("HOME")
 	if home == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
-			return "", fmt.Errorf("no state directory: set XDG_STATE_HOME or HOME: %w", err)
+			return "", fmt.Errorf("no directory for %s: set %s or HOME: %w", name, xdgVar, err)
 		}
 		home = h
 	}
-	return filepath.Join(home, ".local", "state", "jan", "chat.json"), nil
+	return filepath.Join(home, homeDir, "jan", name), nil
 }
 
 // LoadConfig reads the config file; a missing file is an empty Config.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,7 +167,6 @@ func TestExportCommand(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", name, err, b)
 		}
 	}
-	_ = context.Background
 }
 
 // A relaunch opens the conversation the last run was in, and ↑ recalls
@@ -253,4 +253,30 @@ func (m *Model) selectedTextFor(x0, y0, x1, y1 int) string {
 	c1, r1, _ := m.bodyPoint(x1, y1)
 	m.sel = selection{active: true, fromCol: c0, fromRow: r0, toCol: c1, toRow: r1}
 	return m.selectedText()
+}
+
+// What the chat remembers is bounded when it is read back: a state file
+// that is not what saveState writes (too big, not JSON) is an empty state,
+// and the chat starts.
+func TestStateFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"garbage": "not json",
+		"huge":    `{"prompts":["` + strings.Repeat("x", maxStateBytes) + `"]}`,
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if st := loadState(path); len(st.Prompts) != 0 || len(st.Conversations) != 0 {
+			t.Errorf("%s: state %d prompts", name, len(st.Prompts))
+		}
+	}
+	st := chatState{Prompts: make([]string, keepPrompts+10)}
+	b, _ := json.Marshal(st)
+	path := filepath.Join(dir, "many")
+	_ = os.WriteFile(path, b, 0o600)
+	if got := loadState(path); len(got.Prompts) != keepPrompts {
+		t.Errorf("%d prompts kept, want %d", len(got.Prompts), keepPrompts)
+	}
 }

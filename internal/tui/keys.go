@@ -247,8 +247,7 @@ func (m *Model) renameKey(k tea.KeyPressMsg) tea.Cmd {
 
 func (m *Model) openPicker() {
 	m.overlay = overlayPicker
-	m.picker.filter = ""
-	m.picker.cursor = 0
+	m.picker = listFilter{}
 	cur, _ := m.currentModel()
 	for i, md := range m.models {
 		if md.ID == cur {
@@ -275,10 +274,6 @@ func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
 	switch k.String() {
 	case "esc", "ctrl+l":
 		m.overlay = overlayNone
-	case "up":
-		m.picker.cursor = max(0, m.picker.cursor-1)
-	case "down":
-		m.picker.cursor = min(len(list)-1, m.picker.cursor+1)
 	case "enter":
 		if m.picker.cursor >= 0 && m.picker.cursor < len(list) {
 			id := list[m.picker.cursor].ID
@@ -292,16 +287,8 @@ func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
 		m.overlay = overlayNone
 	case "ctrl+r":
 		return m.loadModels()
-	case "backspace":
-		if r := []rune(m.picker.filter); len(r) > 0 {
-			m.picker.filter = string(r[:len(r)-1])
-		}
-		m.picker.cursor = 0
 	default:
-		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
-			m.picker.filter += k.Text
-			m.picker.cursor = 0
-		}
+		m.picker.key(k, len(list))
 	}
 	return nil
 }

@@ -71,15 +71,9 @@ type Model struct {
 	modelErr error
 	modelFor map[string]string // conversation id → model picked for it
 	draftMdl string            // model picked for the new conversation
-	picker   struct {
-		cursor int
-		filter string
-	}
-	confirm struct{ id, title string }
-	palette struct {
-		cursor int
-		filter string
-	}
+	picker   listFilter
+	confirm  struct{ id, title string }
+	palette  listFilter
 
 	turn // the answer being streamed, one at a time (turn.go)
 

@@ -8,6 +8,37 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
+// listFilter is a filtered list in an overlay (the model picker, the
+// command palette): the text typed and the cursor over the matches.
+type listFilter struct {
+	filter string
+	cursor int
+}
+
+// key moves the cursor over n matches (↑/↓) or edits the filter (typing,
+// backspace), and reports whether it took the key; backspace on an empty
+// filter it does not take.
+func (f *listFilter) key(k tea.KeyPressMsg, n int) bool {
+	switch k.String() {
+	case "up":
+		f.cursor = max(0, f.cursor-1)
+	case "down":
+		f.cursor = min(n-1, f.cursor+1)
+	case "backspace":
+		r := []rune(f.filter)
+		if len(r) == 0 {
+			return false
+		}
+		f.filter, f.cursor = string(r[:len(r)-1]), 0
+	default:
+		if k.Text == "" || k.Mod&(tea.ModCtrl|tea.ModAlt) != 0 {
+			return false
+		}
+		f.filter, f.cursor = f.filter+k.Text, 0
+	}
+	return true
+}
+
 // helpLines are the help overlay's lines: every binding of the keymap and
 // the input's editing keys, by section.
 func (m *Model) helpLines(w int) []string {

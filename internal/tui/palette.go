@@ -35,7 +35,7 @@ var commands = []command{
 
 func (m *Model) openPalette() {
 	m.overlay = overlayPalette
-	m.palette.filter, m.palette.cursor = "", 0
+	m.palette = listFilter{}
 }
 
 // paletteCommands are the commands whose name starts with the filter
@@ -59,26 +59,14 @@ func (m *Model) paletteKey(k tea.KeyPressMsg) tea.Cmd {
 	switch k.String() {
 	case "esc":
 		m.overlay = overlayNone
-	case "up":
-		m.palette.cursor = max(0, m.palette.cursor-1)
-	case "down":
-		m.palette.cursor = min(len(list)-1, m.palette.cursor+1)
 	case "enter", "tab":
 		m.overlay = overlayNone
 		if m.palette.cursor >= 0 && m.palette.cursor < len(list) {
 			return list[m.palette.cursor].run(m)
 		}
-	case "backspace":
-		if r := []rune(m.palette.filter); len(r) > 0 {
-			m.palette.filter = string(r[:len(r)-1])
-		} else {
-			m.overlay = overlayNone // backspace over the "/"
-		}
-		m.palette.cursor = 0
 	default:
-		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
-			m.palette.filter += k.Text
-			m.palette.cursor = 0
+		if !m.palette.key(k, len(list)) && k.String() == "backspace" {
+			m.overlay = overlayNone // backspace over the "/"
 		}
 	}
 	return nil

@@ -197,25 +197,13 @@ func TestUnreachableSendGoesWhenTheServerIsBack(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: 8}})
 	var down atomic.Bool
 	var posts atomic.Int32
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				conn.Close() // as a server that is not there
-			}
-			return
-		}
+	api, url := unreliable(t, srv, &down, func(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/messages") {
 			posts.Add(1)
 		}
-		srv.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	api := client.New(client.Options{BaseURL: proxy.URL, Retries: -1})
-	if _, err := api.EnsureToken(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	d := drive(t, Options{Client: api, Server: proxy.URL}, 100, 30)
+		return w
+	})
+	d := drive(t, Options{Client: api, Server: url}, 100, 30)
 	d.until("the first page", func() bool { return d.m.side.loaded })
 	down.Store(true)
 	d.typeText("Are you there?")
@@ -234,12 +222,35 @@ func TestUnreachableSendGoesWhenTheServerIsBack(t *testing.T) {
 		t.Fatalf("answer %q", got)
 	}
 	msgs, err := api.AllMessages(context.Background(), d.m.conv.ID)
-	if err != nil || len(msgs) != 2 || msgs[0].Content != "Are you there?" {
-		t.Fatalf("stored %+v %v: the message must arrive once", msgs, err)
+	if err != nil || len(msgs) != 2 || msgs[0].Content != "Are you there?" || posts.Load() != 1 {
+		t.Fatalf("stored %+v %v after %d posts: the message must arrive once", msgs, err, posts.Load())
 	}
 	if strings.Contains(screen(d.m), "Not sent yet") {
 		t.Fatalf("the queued note stayed:\n%s", screen(d.m))
 	}
+}
+
+// unreliable serves srv through a proxy that, while down is set, drops
+// every connection as a server that is not there; hook sees each request
+// that gets through and may wrap its writer. It returns a client with a
+// guest token, and the proxy's URL.
+func unreliable(t *testing.T, srv *servertest.Server, down *atomic.Bool, hook func(http.ResponseWriter, *http.Request) http.ResponseWriter) (*client.Client, string) {
+	t.Helper()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
+		srv.Handler().ServeHTTP(hook(w, r), r)
+	}))
+	t.Cleanup(proxy.Close)
+	api := client.New(client.Options{BaseURL: proxy.URL, Retries: -1})
+	if _, err := api.EnsureToken(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return api, proxy.URL
 }
 
 // Esc takes a queued message back into the input.
@@ -359,25 +370,14 @@ func TestCutAnswerPickedUpThenRegenerated(t *testing.T) {
 	const tokens = 60
 	srv := servertest.Start(t, servertest.Options{Engine: fakeengine.Options{Tokens: tokens, TokenDelay: 10 * time.Millisecond}})
 	var down, cut atomic.Bool
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-				conn.Close()
-			}
-			return
-		}
+	api, url := unreliable(t, srv, &down, func(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/runs") && !cut.Swap(true) {
 			w = servertest.CutAfter(w, 8)
 			down.Store(true) // and the server is gone for a while after the cut
 		}
-		srv.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	api := client.New(client.Options{BaseURL: proxy.URL, Retries: -1})
-	if _, err := api.EnsureToken(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	d := drive(t, Options{Client: api, Server: proxy.URL}, 100, 30)
+		return w
+	})
+	d := drive(t, Options{Client: api, Server: url}, 100, 30)
 	d.until("the first page", func() bool { return d.m.side.loaded })
 	d.typeText("go")
 	d.keys("enter")

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,6 +16,7 @@ import (
 const (
 	keepPrompts     = 500     // the newest prompts sent
 	keepPromptBytes = 8 << 10 // a longer prompt is not kept
+	maxStateBytes   = 8 << 20 // the state file is read this far at most (500 prompts of 8 KB, escaped)
 )
 
 // chatState is what the chat remembers between runs, in
@@ -29,10 +31,11 @@ type chatState struct {
 // (what is remembered is a convenience, never a reason not to start).
 func loadState(path string) chatState {
 	var st chatState
-	if path != "" {
-		if b, err := os.ReadFile(path); err == nil {
-			_ = json.Unmarshal(b, &st)
-		}
+	if f, err := os.Open(path); err == nil {
+		// Bounded: a file grown (or replaced) past what saveState writes is
+		// read as far as the bound, which makes it invalid JSON: nothing kept.
+		_ = json.NewDecoder(io.LimitReader(f, maxStateBytes)).Decode(&st)
+		f.Close()
 	}
 	if st.Conversations == nil {
 		st.Conversations = map[string]string{}
