@@ -52,7 +52,7 @@ func TestBadValues(t *testing.T) {
 		{"LOG_LEVEL": "loud"}, {"LOG_FORMAT": "xml"}, {"AUTO_MIGRATE": "maybe"}, {"JAN_ADDR": "nohostport"},
 		{"JAN_MAX_BODY_BYTES": "-1"}, {"JAN_UPSTREAM_TIMEOUT": "soon"}, {"JAN_BODY_TIMEOUT": "0s"}, {"JAN_BODY_MIN_RATE": "fast"},
 		{"JAN_BODY_BUFFER_BYTES": "0"}, {"JAN_MAX_HEADER_BYTES": "-5"}, {"JAN_PASSWORD_HASHES": "x"}, {"JAN_MAX_LIST_BYTES": "1.5"},
-		{"JAN_GUEST_RETENTION_DAYS": "-1"}, {"JAN_RUN_CHECKPOINT": "often"}, {"JAN_RUN_STALE_AFTER": "-1m"}, {"JAN_FINAL_WRITE_RETRY": "x"},
+		{"JAN_GUEST_RETENTION_DAYS": "-1"}, {"JAN_RUN_CHECKPOINT": "often"}, {"JAN_RUN_STALE_AFTER": "-1m"}, {"JAN_FINAL_WRITE_RETRY": "x"}, {"JAN_KEY_ROTATION": "-1h"}, {"JAN_KEY_ROTATION": "monthly"},
 	} {
 		if _, err := Load(nil, func(k string) string { return env[k] }); err == nil {
 			t.Errorf("%v accepted", env)
@@ -70,7 +70,7 @@ func TestLimitSettings(t *testing.T) {
 	env := map[string]string{
 		"JAN_BODY_TIMEOUT": "5s", "JAN_BODY_MIN_RATE": "100", "JAN_BODY_BUFFER_BYTES": "1048576", "JAN_MAX_HEADER_BYTES": "8192",
 		"JAN_PASSWORD_HASHES": "3", "JAN_MAX_LIST_BYTES": "65536", "JAN_GUEST_RETENTION_DAYS": "0", "JAN_RUN_CHECKPOINT": "2s",
-		"JAN_RUN_STALE_AFTER": "5m", "JAN_FINAL_WRITE_RETRY": "10s", "JAN_RATE_LIMIT_AUTH": "off",
+		"JAN_RUN_STALE_AFTER": "5m", "JAN_FINAL_WRITE_RETRY": "10s", "JAN_RATE_LIMIT_AUTH": "off", "JAN_KEY_ROTATION": "0",
 	}
 	c, err := Load(nil, func(k string) string { return env[k] })
 	if err != nil {
@@ -78,16 +78,16 @@ func TestLimitSettings(t *testing.T) {
 	}
 	want := Config{BodyTimeout: 5 * time.Second, BodyMinRate: 100, BodyBuffer: 1 << 20, MaxHeaderBytes: 8192, PasswordHashes: 3,
 		ListBytes: 65536, GuestRetention: 0, RunCheckpoint: 2 * time.Second, RunStaleAfter: 5 * time.Minute, FinalWriteRetry: 10 * time.Second,
-		RateLimitAuth: "off"}
-	got := Config{BodyTimeout: c.BodyTimeout, BodyMinRate: c.BodyMinRate, BodyBuffer: c.BodyBuffer, MaxHeaderBytes: c.MaxHeaderBytes,
+		RateLimitAuth: "off", KeyRotation: 0}
+	got := Config{KeyRotation: c.KeyRotation, BodyTimeout: c.BodyTimeout, BodyMinRate: c.BodyMinRate, BodyBuffer: c.BodyBuffer, MaxHeaderBytes: c.MaxHeaderBytes,
 		PasswordHashes: c.PasswordHashes, ListBytes: c.ListBytes, GuestRetention: c.GuestRetention, RunCheckpoint: c.RunCheckpoint,
 		RunStaleAfter: c.RunStaleAfter, FinalWriteRetry: c.FinalWriteRetry, RateLimitAuth: c.RateLimitAuth}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("limits from the environment:\n got %+v\nwant %+v", got, want)
 	}
 	d, _ := Load(nil, func(string) string { return "" })
-	if d.GuestRetention != 30*24*time.Hour || d.BodyTimeout != time.Minute || d.MaxHeaderBytes != 64<<10 {
-		t.Errorf("defaults: retention %v, body timeout %v, header bytes %d", d.GuestRetention, d.BodyTimeout, d.MaxHeaderBytes)
+	if d.GuestRetention != 30*24*time.Hour || d.BodyTimeout != time.Minute || d.MaxHeaderBytes != 64<<10 || d.KeyRotation != 30*24*time.Hour {
+		t.Errorf("defaults: retention %v, body timeout %v, header bytes %d, key rotation %v", d.GuestRetention, d.BodyTimeout, d.MaxHeaderBytes, d.KeyRotation)
 	}
 }
 
