@@ -201,6 +201,11 @@ func (c *Client) send(ctx context.Context, r *request) (*http.Response, error) {
 		case res.StatusCode == http.StatusUnauthorized && !r.public && !reauthed:
 			reauthed = true
 			if rerr := c.reauthenticate(ctx, token); rerr != nil {
+				var refused *TokenRefusedError
+				if errors.As(rerr, &refused) {
+					refused.err = apiErr
+					return nil, refused // says it all: no new token is to be had
+				}
 				return nil, fmt.Errorf("%w; and getting a new token failed: %v", apiErr, rerr)
 			}
 			attempt-- // re-authenticating is not a retry
@@ -283,8 +288,7 @@ func (c *Client) reauthenticate(ctx context.Context, refused string) error {
 		case refused == "":
 			return errors.New("no token: run `jan guest` or set JAN_TOKEN")
 		case c.opts.TokenSource != "":
-			return fmt.Errorf("the token in %s was refused (expired, revoked, or from another server): set a fresh one (jan guest --print), or unset %s to use the saved token",
-				c.opts.TokenSource, c.opts.TokenSource)
+			return &TokenRefusedError{Source: c.opts.TokenSource}
 		}
 		return errors.New("the token was refused and there is no refresh token")
 	}
@@ -303,6 +307,20 @@ func (c *Client) reauthenticate(ctx context.Context, refused string) error {
 	}
 	return nil
 }
+
+// TokenRefusedError is a token given from outside the saved config (e.g.
+// JAN_TOKEN) that the server refused: the client does not replace it.
+type TokenRefusedError struct {
+	Source string // where the token came from, e.g. "JAN_TOKEN"
+	err    error  // the server's answer
+}
+
+func (e *TokenRefusedError) Error() string {
+	return fmt.Sprintf("the token in %s was refused (expired, revoked, or from another server): set a fresh one (jan guest --print), or unset %s to use the saved token",
+		e.Source, e.Source)
+}
+
+func (e *TokenRefusedError) Unwrap() error { return e.err }
 
 // changed reports new credentials; c.mu is held.
 func (c *Client) changed() {
