@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,6 +82,25 @@ func newStackRun(t *testing.T) *stackRun {
 var portVars = []string{"JAN_GATEWAY_PORT", "JAN_OTEL_HTTP_PORT", "JAN_OTEL_GRPC_PORT", "JAN_KEYCLOAK_PORT",
 	"JAN_API_DB_PORT", "JAN_KEYCLOAK_DB_PORT", "JAN_VLLM_PORT"}
 
+// freeHostPort is a free port below the kernel's ephemeral range (32768
+// on): Docker and the kernel hand out ephemeral ports to other tests'
+// containers and connections, so a port picked there can be taken before
+// jan up publishes it; below it only another test's pick can collide.
+func freeHostPort(t *testing.T) string {
+	t.Helper()
+	for range 200 {
+		p := strconv.Itoa(20000 + mrand.IntN(12000))
+		ln, err := net.Listen("tcp", "0.0.0.0:"+p)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
+	}
+	t.Fatal("no free port in 20000-31999")
+	return ""
+}
+
 // drawPorts picks free host ports for the stack (again, when another test
 // process took one between the pick and Docker's bind).
 func (r *stackRun) drawPorts() {
@@ -89,7 +110,7 @@ func (r *stackRun) drawPorts() {
 	})
 	ports := map[string]string{}
 	for _, k := range portVars {
-		_, p, _ := net.SplitHostPort(freeAddr(r.t))
+		p := freeHostPort(r.t)
 		ports[k] = p
 		r.env = append(r.env, k+"="+p)
 	}
