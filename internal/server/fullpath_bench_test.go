@@ -38,6 +38,7 @@ func BenchmarkFullPath(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			io.Copy(io.Discard, res.Body) // drained, so the connection is reused
 			res.Body.Close()
 			if res.StatusCode != 200 {
 				b.Errorf("status %d", res.StatusCode)

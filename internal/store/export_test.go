@@ -23,3 +23,20 @@ func Exec(ctx context.Context, st Store, query string, args ...any) error {
 	_, err := s.write.ExecContext(ctx, s.d.rebind(query), args...)
 	return err
 }
+
+// CheckpointAt makes st's checkpointer (SQLite in WAL mode) restart the WAL
+// from pages pages instead of restartFrames.
+func CheckpointAt(st Store, pages int64) { st.(*sqlStore).ckpt.restartAt.Store(pages) }
+
+// Checkpoints is what st's checkpointer has done: passive checkpoints,
+// restarting ones, and passive ones that found the WAL started over.
+func Checkpoints(st Store) (passes, restarts, rewinds int64) {
+	c := st.(*sqlStore).ckpt
+	return c.passes.Load(), c.restarts.Load(), c.rewinds.Load()
+}
+
+// WriterPragma reads a pragma on st's writer connection.
+func WriterPragma(st Store, name string) (v string, err error) {
+	err = st.(*sqlStore).write.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v)
+	return v, err
+}

@@ -147,6 +147,7 @@ func (g *groupCommitter) run() {
 				ops = g.commit(ops)
 			}
 			clear(batch)
+			g.s.ckpt.wrote()
 		case <-g.quit:
 			for {
 				select {

@@ -152,8 +152,21 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 		// behind the writer.
 		log.Warn("SQLite could not switch to WAL; reads will wait for writes", "path", path, "journal_mode", mode)
 	}
+	var ckpt *checkpointer
+	if strings.EqualFold(mode, "wal") {
+		// The writer leaves checkpoints to the checkpointer (checkpoint.go).
+		if _, err := w.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0"); err != nil {
+			_ = w.Close()
+			return nil, unavailable(what, err, "")
+		}
+		if ckpt, err = startCheckpointer(path, log); err != nil {
+			_ = w.Close()
+			return nil, unavailable(what, err, "")
+		}
+	}
 	r, err := sql.Open("sqlite", path+sqliteReaderParams)
 	if err != nil {
+		_ = ckpt.close()
 		_ = w.Close()
 		return nil, unavailable(what, err, "")
 	}
@@ -162,11 +175,12 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxIdleTime(5 * time.Minute)
 	if err := r.PingContext(ctx); err != nil {
+		_ = ckpt.close()
 		_ = r.Close()
 		_ = w.Close()
 		return nil, unavailable(what, err, "")
 	}
-	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite), cache: newHistoryCache()}, nil
+	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite), ckpt: ckpt, cache: newHistoryCache()}, nil
 }
 
 // privateFiles makes the database file readable by its owner only, creating

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/janhq/jan/internal/store"
 	"github.com/janhq/jan/internal/store/storetest"
@@ -213,5 +215,99 @@ func TestAttackSQLiteFilesArePrivate(t *testing.T) {
 	openSQLite(t, path)
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("an existing 0644 database stayed %04o", fi.Mode().Perm())
+	}
+}
+
+// TestSQLiteCheckpointsOffTheWriter: the writer never checkpoints (its
+// automatic checkpoints are off); the checkpointer does, after writes, and
+// keeps the WAL from growing under writes that never pause, which passive
+// checkpoints alone cannot (see checkpoint.go). Closing the store folds the
+// WAL into the database file and removes it.
+func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jan.db")
+	st, err := store.Open(context.Background(), path, store.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			st.Close()
+		}
+	}()
+	if v, err := store.WriterPragma(st, "wal_autocheckpoint"); err != nil || v != "0" {
+		t.Fatalf("writer's wal_autocheckpoint = %q, %v; want 0", v, err)
+	}
+	const restartAt = 64
+	store.CheckpointAt(st, restartAt)
+	ctx := context.Background()
+	user := store.NewID(store.PrefixUser)
+	convs := make([]*store.Conversation, 8)
+	for i := range convs {
+		convs[i] = &store.Conversation{UserID: user}
+		if err := st.CreateConversation(ctx, convs[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Eight writers, never pausing, with readers beside them, for 1.5 s.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var writes, maxWAL atomic.Int64 // maxWAL: the -wal file's size in pages, for the log
+	for i := range convs {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				msg := &store.Message{Role: store.RoleUser, Content: strings.Repeat("x", 500)}
+				if err := st.AppendMessages(ctx, user, convs[i].ID, []*store.Message{msg}); err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
+				if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size()/4096 > maxWAL.Load() {
+					maxWAL.Store(fi.Size() / 4096)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, _, err := st.ListMessages(ctx, user, convs[i].ID, store.Page{Limit: 20}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	passes, restarts, rewinds := store.Checkpoints(st)
+	t.Logf("%d writes; %d passive checkpoints, %d restarts, %d times the WAL had started over; the WAL file reached %d pages",
+		writes.Load(), passes, restarts, rewinds, maxWAL.Load())
+	if passes == 0 || restarts == 0 {
+		t.Fatalf("%d passive checkpoints and %d restarts; want some of each", passes, restarts)
+	}
+	// Passive checkpoints alone never let a writer that never pauses start
+	// the WAL over: it would only grow.
+	if rewinds == 0 {
+		t.Errorf("the WAL never started over")
+	}
+	closed = true
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Close the WAL is still there (%v)", err)
 	}
 }

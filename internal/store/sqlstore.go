@@ -23,6 +23,7 @@ type sqlStore struct {
 	read   *pool
 	write  *pool
 	group  *groupCommitter // SQLite: every write goes through it; nil for Postgres
+	ckpt   *checkpointer   // SQLite: checkpoints the WAL off the writer; nil for Postgres
 	log    *slog.Logger
 	secret string // a password to scrub from error messages; "" if none
 	now    func() time.Time
@@ -61,8 +62,9 @@ func (s *sqlStore) Close() error {
 		s.group.close()
 	}
 	var err error
+	err = s.ckpt.close()
 	if s.read != s.write {
-		err = s.read.Close()
+		err = errors.Join(err, s.read.Close())
 	}
 	return errors.Join(err, s.write.Close())
 }
