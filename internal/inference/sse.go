@@ -26,7 +26,10 @@ type EventReader struct {
 
 // NewEventReader reads events from r, typically a response body.
 func NewEventReader(r io.Reader) *EventReader {
-	return &EventReader{br: bufio.NewReaderSize(r, 4<<10)} // longer lines are assembled in long
+	// 2 KiB holds the line of a streamed chunk (a few hundred bytes) with
+	// room to spare; the rare longer one is assembled in long. The buffer
+	// lives as long as the stream, hundreds at once.
+	return &EventReader{br: bufio.NewReaderSize(r, 2<<10)}
 }
 
 // Ready reports whether a whole event has already arrived, so that the next
