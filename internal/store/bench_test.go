@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -131,7 +133,10 @@ func (c *benchClient) request(b *testing.B, reads bool) {
 			return
 		}
 	}
-	err = c.st.AppendMessages(context.WithoutCancel(ctx), c.user, c.conv, []*store.Message{
+	// The server records the key's answer in the turn's transaction
+	// (store.WithIdempotentDone), and separately only if that did not.
+	done := &store.IdempotentDone{Key: k, Status: 200, ContentType: "application/json", Body: benchResponse}
+	err = c.st.AppendMessages(store.WithIdempotentDone(context.WithoutCancel(ctx), done), c.user, c.conv, []*store.Message{
 		{Role: store.RoleUser, Content: "What is the capital of France?"},
 		{Role: store.RoleAssistant, Content: "The capital of France is Paris.", Model: "llama-3.2-1b",
 			Usage: &store.Usage{PromptTokens: 12, CompletionTokens: 8, TotalTokens: 20}},
@@ -140,10 +145,65 @@ func (c *benchClient) request(b *testing.B, reads bool) {
 		b.Error(err)
 		return
 	}
+	if done.Applied() {
+		return
+	}
 	dbctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer stop()
 	if err := c.st.CompleteIdempotent(dbctx, k, 200, "application/json", benchResponse); err != nil {
 		b.Error(err)
+	}
+}
+
+// BenchmarkFullPathWAL counts the pages one full-path request adds to
+// SQLite's WAL — what its commits write and a checkpoint copies back —
+// with checkpoints paused so the WAL only grows: serially (a commit per
+// write) and from 32 clients (the group commit shares pages between them).
+// The conversations and users exist beforehand, as in jan-bench.
+func BenchmarkFullPathWAL(b *testing.B) {
+	for _, clients := range []int{1, 32} {
+		b.Run(fmt.Sprintf("%dclients", clients), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "jan.db")
+			st, err := store.Open(context.Background(), path, store.Options{AutoMigrate: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			cs := make([]*benchClient, clients)
+			for i := range cs {
+				cs[i] = newBenchClient(b, st)
+				cs[i].request(b, true) // the user's first conversation
+			}
+			store.PauseCheckpoints(st)
+			if err := store.Checkpoint(st); err != nil { // the WAL starts over empty
+				b.Fatal(err)
+			}
+			size := func() int64 {
+				fi, err := os.Stat(path + "-wal")
+				if err != nil {
+					b.Fatal(err)
+				}
+				return fi.Size()
+			}
+			before := size()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			next := make(chan struct{})
+			for _, c := range cs {
+				wg.Go(func() {
+					for range next {
+						c.request(b, true)
+					}
+				})
+			}
+			for b.Loop() {
+				next <- struct{}{}
+			}
+			close(next)
+			wg.Wait()
+			const frame = 24 + 4096 // a frame's header and page
+			b.ReportMetric(float64(size()-before)/frame/float64(b.N), "wal-pages/req")
+		})
 	}
 }
 

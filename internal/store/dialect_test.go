@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -94,5 +96,24 @@ func TestNewID(t *testing.T) {
 	}
 	if id := NewID("msg_"); !hasPrefix(id, "msg") || len(id) != len("msg_")+24 {
 		t.Errorf("NewID(msg_) = %q", id)
+	}
+	for _, c := range NewID("x") {
+		if !strings.ContainsRune("-_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", c) {
+			t.Fatalf("NewID has %q, not URL-safe", c)
+		}
+	}
+}
+
+// TestNewIDsSortByTime: ids made in later milliseconds sort after earlier
+// ones, as strings (and so in any index of them).
+func TestNewIDsSortByTime(t *testing.T) {
+	prev := NewID(PrefixMessage)
+	for range 5 {
+		time.Sleep(2 * time.Millisecond)
+		id := NewID(PrefixMessage)
+		if id <= prev {
+			t.Fatalf("%q made after %q sorts before it", id, prev)
+		}
+		prev = id
 	}
 }

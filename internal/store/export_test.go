@@ -40,3 +40,14 @@ func WriterPragma(st Store, name string) (v string, err error) {
 	err = st.(*sqlStore).write.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// PauseCheckpoints stops st's checkpointer (SQLite in WAL mode): the WAL
+// then only grows, until Checkpoint or Close.
+func PauseCheckpoints(st Store) { _ = st.(*sqlStore).ckpt.close() }
+
+// Checkpoint copies the whole WAL into the database file and empties it
+// (wal_checkpoint(TRUNCATE)) on st's writer.
+func Checkpoint(st Store) error {
+	_, err := st.(*sqlStore).write.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}
