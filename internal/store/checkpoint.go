@@ -123,7 +123,7 @@ func (c *checkpointer) checkpoint() error {
 	if err != nil || pages < c.restartAt.Load() {
 		return err
 	}
-	pages, err = c.pragma(ctx, "PRAGMA wal_checkpoint(RESTART)")
+	_, err = c.pragma(ctx, "PRAGMA wal_checkpoint(RESTART)")
 	c.restarts.Add(1)
 	return err
 }

@@ -249,7 +249,7 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Eight writers, never pausing, with readers beside them, for 1.5 s.
+	// Eight writers, never pausing, with readers beside them.
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var writes, maxWAL atomic.Int64 // maxWAL: the -wal file's size in pages, for the log
@@ -289,19 +289,23 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Until the checkpointer has seen the WAL start over, or 20 s.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, rewinds := store.Checkpoints(st); rewinds > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	passes, restarts, rewinds := store.Checkpoints(st)
 	t.Logf("%d writes; %d passive checkpoints, %d restarts, %d times the WAL had started over; the WAL file reached %d pages",
 		writes.Load(), passes, restarts, rewinds, maxWAL.Load())
-	if passes == 0 || restarts == 0 {
-		t.Fatalf("%d passive checkpoints and %d restarts; want some of each", passes, restarts)
-	}
 	// Passive checkpoints alone never let a writer that never pauses start
 	// the WAL over: it would only grow.
-	if rewinds == 0 {
-		t.Errorf("the WAL never started over")
+	if restarts == 0 || rewinds == 0 {
+		t.Errorf("in 20 s of writes the WAL never started over (%d restarting checkpoints)", restarts)
 	}
 	closed = true
 	if err := st.Close(); err != nil {
