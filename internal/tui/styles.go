@@ -2,8 +2,9 @@ package tui
 
 import (
 	"charm.land/bubbles/v2/textarea"
-	"charm.land/glamour/v2/styles"
 	"charm.land/lipgloss/v2"
+
+	"github.com/janhq/jan/internal/third_party/glamour/styles"
 )
 
 // theme is every style the views use, for a dark or light terminal, or

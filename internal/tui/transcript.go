@@ -3,11 +3,11 @@ package tui
 import (
 	"strings"
 
-	"charm.land/glamour/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/safetext"
+	"github.com/janhq/jan/internal/third_party/glamour"
 )
 
 // entry is one message of the transcript. Its text is already sanitised.
