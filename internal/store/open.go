@@ -180,7 +180,7 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 		_ = w.Close()
 		return nil, unavailable(what, err, "")
 	}
-	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite), ckpt: ckpt, cache: newHistoryCache()}, nil
+	return &sqlStore{d: dialectSQLite, read: newPool(r, dialectSQLite), write: newPool(w, dialectSQLite), ckpt: ckpt, file: path, cache: newHistoryCache()}, nil
 }
 
 // privateFiles makes the database file readable by its owner only, creating

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/jackc/pgx/v5"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type sqlStore struct {
 	write  *pool
 	group  *groupCommitter // SQLite: every write goes through it; nil for Postgres
 	ckpt   *checkpointer   // SQLite: checkpoints the WAL off the writer; nil for Postgres
+	file   string          // SQLite: the database file; "" for Postgres
 	log    *slog.Logger
 	secret string // a password to scrub from error messages; "" if none
 	now    func() time.Time
@@ -47,9 +49,21 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 	return nil
 }
 
+// minFreeBytes is the free space below which a SQLite database is not
+// ready for writes (CheckWrite).
+const minFreeBytes = 1 << 20
+
 // CheckWrite updates the one row of the health table, so a full disk or a
-// read-only database fails it.
+// read-only database fails it. For SQLite it first checks the free space of
+// the database's file system: a write that fits in WAL pages already on disk
+// succeeds on a full disk (the checkpointer rewinds the WAL), while the
+// next turn that needs one page more would not.
 func (s *sqlStore) CheckWrite(ctx context.Context) error {
+	if s.file != "" {
+		if free, err := diskFree(filepath.Dir(s.file)); err == nil && free < minFreeBytes {
+			return unavailable("check write", fmt.Errorf("%d bytes free on the database's file system (%s)", free, filepath.Dir(s.file)), "")
+		}
+	}
 	return s.write1(ctx, "check write", func(ctx context.Context, q queryer) error {
 		_, err := s.exec(ctx, q, "INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
 			s.d.timeArg(s.timestamp()))
