@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,8 @@ import (
 // again only when a writer finds every frame copied, which under constant
 // writes it never does — so once the WAL holds restartFrames pages, a
 // RESTART checkpoint follows the passive one: it holds writes back while it
-// copies the few pages committed since and waits for readers to leave the
-// WAL, so that the next commit starts it over. The WAL stays within a few
+// copies the few pages committed since and waits (100 ms at most) for
+// readers to leave the WAL, so that the next commit starts it over. The WAL stays within a few
 // times restartFrames pages and the writer waits only for that short step.
 //
 // When the store closes, its last connection checkpoints the whole WAL and
@@ -57,7 +58,10 @@ type checkpointer struct {
 // startCheckpointer opens its connection to the database at path (already
 // in WAL mode) and starts its goroutine.
 func startCheckpointer(path string, log *slog.Logger) (*checkpointer, error) {
-	db, err := sql.Open("sqlite", path+"?_busy_timeout=10000")
+	// A RESTART holds writes back while it waits for readers to leave the
+	// WAL; the busy timeout bounds that wait (a RESTART that runs out of
+	// it reports busy and the next round tries again).
+	db, err := sql.Open("sqlite", path+"?_busy_timeout=100")
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +98,9 @@ func (c *checkpointer) run() {
 		case <-c.kick:
 		}
 		err := c.checkpoint()
+		if err != nil && isBusy(err) {
+			err = nil // another connection (another jan on this file) is checkpointing
+		}
 		switch {
 		case err != nil && !failing:
 			c.log.Warn("SQLite checkpoint failed; the WAL grows until one succeeds", "err", err)
@@ -147,4 +154,11 @@ func (c *checkpointer) close() error {
 	c.once.Do(func() { close(c.quit) })
 	<-c.done
 	return c.db.Close()
+}
+
+// isBusy reports whether err is SQLite's "busy" (another connection holds
+// the lock a checkpoint needs).
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
