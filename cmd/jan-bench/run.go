@@ -36,6 +36,11 @@ type results struct {
 	// load is each throughput run, with the CPU time per request of the
 	// process under test: the engine (direct), the floor, jan, jan.
 	load [4]loadResult
+	// fullFloor is the floor again, in two halves around the full path's
+	// (f J J f): the full path's ratio is to this, measured in the same
+	// minute, not to a floor run a minute before, which this machine's
+	// drift moves more than the figure itself.
+	fullFloor loadResult
 	// streams is jan streaming: [path][length], path 0 chat completions
 	// and 1 the Responses API, length 0 shortStream tokens and 1
 	// longStream.
@@ -155,9 +160,21 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logw, "throughput: jan full path, %d clients for %s…\n", o.Clients, o.Duration)
-	if r.load[janFull], err = measureLoad(ctx, hc, o.Clients, o.Duration, s.jan, full.next); err != nil {
-		return nil, err
+	fmt.Fprintf(logw, "throughput: floor, jan full path, jan full path, floor; %d clients for %s each…\n", o.Clients, o.Duration/2)
+	for _, i := range []int{floor, janFull, janFull, floor} {
+		p, next := s.floor, plain(eps[floor])
+		if i == janFull {
+			p, next = s.jan, full.next
+		}
+		half, err := measureLoad(ctx, hc, o.Clients, o.Duration/2, p, next)
+		if err != nil {
+			return nil, err
+		}
+		if i == janFull {
+			r.load[janFull] = r.load[janFull].add(half)
+		} else {
+			r.fullFloor = r.fullFloor.add(half)
+		}
 	}
 	if err := full.checkStored(ctx, hc); err != nil {
 		return nil, err
