@@ -102,7 +102,7 @@ func atLeastRatio(target string, value, base, ratio float64) Check {
 func newReport(r *results) *Report {
 	o := r.opts
 	runs := map[string]loadResult{"direct": r.load[direct], "floor": r.load[floor], "jan": r.load[janPlain], "jan_full": r.load[janFull],
-		"floor_beside_full": r.fullFloor,
+		"floor_beside_full":     r.fullFloor,
 		"jan_chat_stream_short": r.streams[0][0], "jan_chat_stream_long": r.streams[0][1],
 		"jan_responses_stream_short": r.streams[1][0], "jan_responses_stream_long": r.streams[1][1]}
 	rep := &Report{Machine: r.machine, Store: r.store, Runs: runs, Options: reportOpts{
