@@ -23,6 +23,7 @@ type upOptions struct {
 	IO                         *ioStreams
 	Stack                      stackOptions
 	Embedded, Detach, Fallback bool
+	DryRun, JSON               bool
 	Pull                       string
 	Flags                      *pflag.FlagSet // the serve flags: the server's settings, passed on to a background one
 }
@@ -60,7 +61,9 @@ models of providers.yaml plus any local OpenAI-compatible engine it finds
   jan up -d --gpu=none         # CPU profile, server in the background
   jan up --pull=never --image kong=registry.local/kong:3.9.1
   jan up --publish gateway=9000
-  jan up --embedded            # no Docker: SQLite and built-in identity`,
+  jan up --embedded            # no Docker: SQLite and built-in identity
+  jan up --dry-run             # the plan: services, images, ports, choices and why
+  jan up --dry-run --json | jq .services`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Flags = cmd.Flags()
@@ -71,6 +74,8 @@ models of providers.yaml plus any local OpenAI-compatible engine it finds
 	cmd.Flags().BoolVarP(&o.Detach, "detach", "d", false, "run the llm-api server in the background (pid and log file in the data dir)")
 	cmd.Flags().BoolVar(&o.Fallback, "fallback-embedded", false, "without a Docker engine, run --embedded instead of failing (JAN_FALLBACK_EMBEDDED=true)")
 	cmd.Flags().StringVar(&o.Pull, "pull", "missing", "pull images: `missing`, always or never")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show what jan up would run and why, start and write nothing (works without Docker)")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "with --dry-run: the plan as JSON")
 	o.Stack.register(cmd.Flags())
 	config.RegisterServeFlags(cmd.Flags())
 	return cmd
@@ -80,6 +85,12 @@ func runUp(ctx context.Context, o *upOptions) error {
 	cfg, err := config.Load(o.Flags, o.IO.Getenv)
 	if err != nil {
 		return err
+	}
+	switch {
+	case o.JSON && !o.DryRun:
+		return fmt.Errorf("--json goes with --dry-run (jan up --dry-run --json)")
+	case o.DryRun && o.Embedded:
+		return fmt.Errorf("--dry-run shows the Docker stack's plan; --embedded starts no containers (jan serve --help lists its settings)")
 	}
 	if o.Embedded {
 		client.RememberServer(o.IO.Getenv, cfg.PublicURL)
@@ -96,6 +107,9 @@ func runUp(ctx context.Context, o *upOptions) error {
 	env, err := o.Stack.env()
 	if err != nil {
 		return err
+	}
+	if o.DryRun {
+		return runDryRun(ctx, o, cfg, env, mode, pull)
 	}
 	st, err := stack.OpenStack(ctx, env)
 	if err != nil {
@@ -250,4 +264,31 @@ func startDetached(ctx context.Context, o *upOptions, cfg config.Config, env map
 		return 0, fmt.Errorf("the background server: %w", err)
 	}
 	return pid, nil
+}
+
+// runDryRun is jan up --dry-run: the plan jan up would carry out, from the
+// same settings, with nothing started or written. The Docker engine is
+// asked which images are missing if there is one; without one the plan
+// says so.
+func runDryRun(ctx context.Context, o *upOptions, cfg config.Config, env map[string]string, mode stack.GPUMode, pull stack.PullPolicy) error {
+	choice := stack.DetectHardware(ctx, mode, stack.Host{})
+	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: cfg.DataDir, Env: env, Profile: choice.Profile, ServerAddr: cfg.Addr, DryRun: true})
+	if err != nil {
+		return err
+	}
+	st, why := stack.OpenStack(ctx, env)
+	if why != nil {
+		st = nil
+	}
+	view := plan.View(choice, cfg.DataDir, stack.CheckImages(ctx, st, plan.Containers, pull, why))
+	if o.JSON {
+		b, err := view.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = o.IO.Out.Write(b)
+		return err
+	}
+	view.WriteText(o.IO.Out)
+	return nil
 }

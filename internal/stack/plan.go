@@ -21,6 +21,9 @@ type Settings struct {
 	Env        map[string]string
 	Profile    Profile
 	ServerAddr string // where the in-process llm-api listens (host:port)
+	// DryRun: the plan is shown, not run — nothing is written (secrets the
+	// data dir lacks are generated in memory only).
+	DryRun bool
 }
 
 // Plan is the stack for one jan up: the containers in start order, the
@@ -41,7 +44,11 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	for k, v := range s.Env {
 		env[k] = v
 	}
-	secrets, err := LoadSecrets(s.DataDir, func(k string) string { return env[k] })
+	load := LoadSecrets
+	if s.DryRun {
+		load = PeekSecrets
+	}
+	secrets, err := load(s.DataDir, func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,17 @@ func (s *Secrets) String() string {
 // saved there (mode 0600) so later runs reuse it. Overrides are never
 // written to the file. A file others can read is refused, not used.
 func LoadSecrets(dataDir string, getenv func(string) string) (*Secrets, error) {
+	return loadSecrets(dataDir, getenv, true)
+}
+
+// PeekSecrets is LoadSecrets that writes nothing: a secret the file lacks
+// is generated in memory only (its source FromGenerated), for a plan that is
+// shown, not run (jan up --dry-run).
+func PeekSecrets(dataDir string, getenv func(string) string) (*Secrets, error) {
+	return loadSecrets(dataDir, getenv, false)
+}
+
+func loadSecrets(dataDir string, getenv func(string) string, save bool) (*Secrets, error) {
 	if dataDir == "" {
 		return nil, errors.New("stack: no data dir for the secrets file")
 	}
@@ -121,6 +132,9 @@ func LoadSecrets(dataDir string, getenv func(string) string) (*Secrets, error) {
 			if s.sources[n] == "" {
 				s.values[n], s.sources[n] = kept[n], FromGenerated
 			}
+		}
+		if !save {
+			return s, nil
 		}
 		err = writeSecretsFile(path, kept, exists)
 		if errors.Is(err, fs.ErrExist) && attempt == 0 {
