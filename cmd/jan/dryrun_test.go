@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +43,7 @@ func TestUpDryRun(t *testing.T) {
 		return out.String(), errOut.String(), 0
 	}
 
-	out, stderr, code := run("up", "--dry-run", "--json", "--gpu=none")
+	out, stderr, code := run("up", "--dry-run", "--json", "--gpu=none", "--inference=vllm")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -57,7 +59,7 @@ func TestUpDryRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if plan.Inference.Choice != "vllm-cpu" || !strings.Contains(plan.Inference.Reason, "--gpu=none") || len(plan.Services) != 6 {
+	if plan.Inference.Choice != "vllm-cpu" || !strings.Contains(plan.Inference.Reason, "--inference=vllm: --gpu=none") || len(plan.Services) != 6 {
 		t.Errorf("plan: %+v", plan)
 	}
 	if plan.Images.Checked || !strings.Contains(plan.Images.Note, "not checked") {
@@ -68,9 +70,32 @@ func TestUpDryRun(t *testing.T) {
 			t.Errorf("POSTGRES_PASSWORD from %q, want environment", s.Source)
 		}
 	}
-	text, _, code := run("up", "--dry-run", "--gpu=none")
+	text, _, code := run("up", "--dry-run", "--gpu=none", "--inference=vllm")
 	if code != 0 || !strings.Contains(text, "nothing was started or written") || !strings.Contains(text, "vllm-cpu") {
 		t.Errorf("exit %d:\n%s", code, text)
+	}
+
+	// An engine already running: no vLLM container, the server wired to it.
+	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"llama3.2:1b","object":"model"}]}`))
+	}))
+	defer engine.Close()
+	ext, stderr, code := run("up", "--dry-run", "--json", "--gpu=none", "--engine", engine.URL)
+	var extPlan struct {
+		Inference struct{ Choice, Reason string }
+		Services  []struct{ Name string }
+		Server    struct{ Settings map[string]string }
+	}
+	if code != 0 || json.Unmarshal([]byte(ext), &extPlan) != nil {
+		t.Fatalf("exit %d: %s%s", code, stderr, ext)
+	}
+	if extPlan.Inference.Choice != "external" || len(extPlan.Services) != 5 || extPlan.Server.Settings["JAN_ENGINE_URL"] != engine.URL {
+		t.Errorf("with --engine: %+v", extPlan)
+	}
+	engine.Close()
+	if _, stderr, code := run("up", "--dry-run", "--inference=external", "--engine", engine.URL); code == 0 || !strings.Contains(stderr, "--engine "+engine.URL) {
+		t.Errorf("--inference=external with an engine that is gone: exit %d, %s", code, stderr)
 	}
 	if strings.Contains(out+text, secret) {
 		t.Error("the plan shows the user's POSTGRES_PASSWORD")

@@ -58,6 +58,8 @@ func newStackRun(t *testing.T) *stackRun {
 	env := map[string]string{
 		"JAN_DATA_DIR": r.dataDir, "XDG_CONFIG_HOME": t.TempDir(), stack.ProjectEnv: r.project, "JAN_ADDR": r.addr,
 		"LOG_FORMAT": "json",
+		// The stack's vLLM stand-in, whatever engines the machine runs.
+		"JAN_INFERENCE": "vllm",
 		// OTLP metrics every second instead of every minute (the SDK reads it).
 		"OTEL_METRIC_EXPORT_INTERVAL": "1000",
 	}

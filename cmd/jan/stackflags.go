@@ -11,15 +11,26 @@ import (
 
 // stackOptions are the flags that shape the stack (jan up, jan doctor).
 type stackOptions struct {
-	GPU     string
-	Images  []string // service=ref
-	Publish []string // name=port
+	GPU       string
+	Inference string
+	Images    []string // service=ref
+	Publish   []string // name=port
 }
 
 func (o *stackOptions) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.GPU, "gpu", "auto", "inference profile: `auto` (detect an NVIDIA GPU), nvidia (insist), none (CPU profile)")
+	fs.StringVar(&o.GPU, "gpu", "auto", "vLLM profile: `auto` (detect an NVIDIA GPU), nvidia (insist), none (CPU profile)")
+	fs.StringVar(&o.Inference, "inference", "", "where answers come from: `auto` (vLLM on a GPU, else an engine already running, else vLLM on the CPU), vllm, or external (an engine already running: --engine URL or one on the usual local ports; no vLLM container) (JAN_INFERENCE; default auto)")
 	fs.StringArrayVar(&o.Images, "image", nil, "use another image for a service, `SERVICE=REF` (repeatable; JAN_IMAGE_<SERVICE>)")
 	fs.StringArrayVar(&o.Publish, "publish", nil, "publish a service on another host port, `NAME=PORT` (repeatable; names: gateway, keycloak, api-db, keycloak-db, otel-grpc, otel-http, vllm)")
+}
+
+// inference is --inference, or JAN_INFERENCE.
+func (o *stackOptions) inference(getenv func(string) string) (stack.InferenceMode, error) {
+	v := o.Inference
+	if v == "" {
+		v = getenv("JAN_INFERENCE")
+	}
+	return stack.ParseInferenceMode(v)
 }
 
 // env is the environment compose.yaml is interpolated with: the process

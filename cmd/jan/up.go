@@ -39,7 +39,10 @@ With Docker, jan up runs the whole stack through the Docker Engine API:
 Postgres for the API and for Keycloak, Keycloak with the jan realm, Kong
 (the gateway on :8000), an OpenTelemetry collector and vLLM (GPU profile on
 an NVIDIA GPU, CPU profile otherwise), each started in dependency order
-and waited on by its healthcheck. Then the llm-api server runs in this
+and waited on by its healthcheck. With --inference=auto (the default) an
+engine that already runs — --engine URL, or Ollama, LM Studio, Jan or vLLM
+on its usual port — is used instead of vLLM on the CPU; --inference=external
+insists on one, --inference=vllm always runs the stack's vLLM. Then the llm-api server runs in this
 process on :8080, wired to the stack's Postgres, Keycloak and vLLM. Ctrl+C
 stops the server; the containers keep running (jan down stops them). With
 -d the server runs in the background (pid and log in the data dir).
@@ -62,6 +65,7 @@ models of providers.yaml plus any local OpenAI-compatible engine it finds
   jan up --pull=never --image kong=registry.local/kong:3.9.1
   jan up --publish gateway=9000
   jan up --embedded            # no Docker: SQLite and built-in identity
+  jan up --inference=external --engine http://127.0.0.1:11434   # Ollama instead of vLLM
   jan up --dry-run             # the plan: services, images, ports, choices and why
   jan up --dry-run --json | jq .services`,
 		Args: cobra.NoArgs,
@@ -104,12 +108,17 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
+	inf, err := o.Stack.inference(o.IO.Getenv)
+	if err != nil {
+		return err
+	}
 	env, err := o.Stack.env()
 	if err != nil {
 		return err
 	}
+	req := stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Inference: inf, Engines: cfg.Engines, Pull: pull, ServerAddr: cfg.Addr}
 	if o.DryRun {
-		return runDryRun(ctx, o, cfg, env, mode, pull)
+		return runDryRun(ctx, o, req)
 	}
 	st, err := stack.OpenStack(ctx, env)
 	if err != nil {
@@ -120,7 +129,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 		}
 		return err
 	}
-	return runStack(ctx, o, cfg, st, stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Pull: pull, ServerAddr: cfg.Addr})
+	return runStack(ctx, o, cfg, st, req)
 }
 
 // runStack is jan up with Docker: the stack up (stack.Launch), then the
@@ -149,7 +158,11 @@ func runStack(ctx context.Context, o *upOptions, cfg config.Config, st *stack.St
 	}
 	env := l.Plan.ServerEnv(providers)
 	extra := st.ServerListenAddrs(ctx, cfg.Addr)
-	state := stack.State{Profile: string(l.Plan.Profile), Reason: l.Choice.Reason, Model: l.Plan.Model, ServerAddr: cfg.Addr,
+	model := l.Plan.Model
+	if model == "" && l.Engine != nil {
+		model = strings.Join(l.Engine.Models, ", ")
+	}
+	state := stack.State{Profile: string(l.Plan.Profile), Reason: l.Choice.Reason, Model: model, ServerAddr: cfg.Addr,
 		StartedAt: time.Now().UTC(), URLs: l.Plan.URLs(), ServerConfig: stack.SettingsDigest(env, extra)}
 	detach := o.Detach
 	switch stack.NextServer(prev, alive, state.ServerConfig) {
@@ -220,7 +233,11 @@ func printSummary(w io.Writer, p *stack.Plan, pid int, foreground bool) {
 	for _, u := range p.URLs() {
 		fmt.Fprintf(w, "  %-16s %s\n", u[0], u[1])
 	}
-	fmt.Fprintf(w, "  %-16s %s\n", "Model", p.Model)
+	if p.Model != "" {
+		fmt.Fprintf(w, "  %-16s %s\n", "Model", p.Model)
+	} else if p.Engine != nil {
+		fmt.Fprintf(w, "  %-16s %s\n", "Models", strings.Join(p.Engine.Models, ", "))
+	}
 	fmt.Fprintf(w, "  %-16s %s (Keycloak admin password: KEYCLOAK_ADMIN_PASSWORD)\n", "Secrets", p.Secrets.Path)
 	fmt.Fprintln(w)
 	if pid > 0 && !foreground {
@@ -270,17 +287,20 @@ func startDetached(ctx context.Context, o *upOptions, cfg config.Config, env map
 // same settings, with nothing started or written. The Docker engine is
 // asked which images are missing if there is one; without one the plan
 // says so.
-func runDryRun(ctx context.Context, o *upOptions, cfg config.Config, env map[string]string, mode stack.GPUMode, pull stack.PullPolicy) error {
-	choice := stack.DetectHardware(ctx, mode, stack.Host{})
-	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: cfg.DataDir, Env: env, Profile: choice.Profile, ServerAddr: cfg.Addr, DryRun: true})
+func runDryRun(ctx context.Context, o *upOptions, req stack.LaunchRequest) error {
+	inf, err := req.ChooseInference(ctx)
 	if err != nil {
 		return err
 	}
-	st, why := stack.OpenStack(ctx, env)
+	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: req.DataDir, Env: req.Env, Profile: inf.Profile, ServerAddr: req.ServerAddr, DryRun: true, Engine: inf.Engine})
+	if err != nil {
+		return err
+	}
+	st, why := stack.OpenStack(ctx, req.Env)
 	if why != nil {
 		st = nil
 	}
-	view := plan.View(choice, cfg.DataDir, stack.CheckImages(ctx, st, plan.Containers, pull, why))
+	view := plan.View(inf.Reason, req.DataDir, stack.CheckImages(ctx, st, plan.Containers, req.Pull, why))
 	if o.JSON {
 		b, err := view.JSON()
 		if err != nil {

@@ -59,7 +59,10 @@ type DoctorInput struct {
 	Env             map[string]string // the interpolation environment (process env over .env)
 	Images, Publish []string          // --image and --publish
 	GPU             GPUMode
-	ServerAddr      string // where the llm-api server listens
+	Inference       InferenceMode // --inference ("" is auto)
+	Engines         []string      // --engine URLs
+	Find            *Engines      // how engines are found (nil: LocalEngines)
+	ServerAddr      string        // where the llm-api server listens
 }
 
 // Doctor runs every check jan up depends on, in the order jan up meets
@@ -112,7 +115,23 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		ok("hardware", choice.Reason)
 	}
 
-	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: choice.Profile, ServerAddr: in.ServerAddr})
+	find := LocalEngines()
+	if in.Find != nil {
+		find = *in.Find
+	}
+	mode := in.Inference
+	if mode == "" {
+		mode = InferenceAuto
+	}
+	profile, engine := choice.Profile, (*Engine)(nil)
+	if inf, err := ChooseInference(ctx, mode, choice, in.Engines, find); err != nil {
+		fail("inference", err.Error(), "start the engine (ollama serve, LM Studio's server), pass --engine URL, or run the stack's vLLM with --inference=vllm")
+	} else {
+		ok("inference", inf.Reason)
+		profile, engine = inf.Profile, inf.Engine
+	}
+
+	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine})
 	if err != nil {
 		fail("stack configuration", err.Error(), "correct the setting it names (.env, JAN_* variables, --image/--publish)")
 		return checks

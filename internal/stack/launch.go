@@ -9,9 +9,14 @@ import (
 
 // LaunchRequest is the stack half of jan up.
 type LaunchRequest struct {
-	DataDir    string
-	Env        map[string]string // the interpolation environment, --image/--publish applied
-	GPU        GPUMode
+	DataDir string
+	Env     map[string]string // the interpolation environment, --image/--publish applied
+	GPU     GPUMode
+	// Inference is --inference; Engines the engines the user named
+	// (--engine); Find looks for engines (nil: LocalEngines).
+	Inference  InferenceMode
+	Engines    []string
+	Find       *Engines
 	Pull       PullPolicy
 	ServerAddr string
 	// ServerRunning: a server from an earlier jan up runs, so its port is
@@ -22,7 +27,8 @@ type LaunchRequest struct {
 // Launched is a stack that is up.
 type Launched struct {
 	Plan   *Plan
-	Choice Choice // the profile and why
+	Choice Choice  // the profile and why
+	Engine *Engine // ProfileExternal: the engine
 	Info   EngineInfo
 	Result UpResult
 }
@@ -36,16 +42,19 @@ type Launched struct {
 // leaves nothing this run created.
 func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error) {
 	l := &Launched{}
-	l.Choice = DetectHardware(ctx, req.GPU, Host{})
+	inf, err := req.ChooseInference(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.Choice, l.Engine = Choice{Profile: inf.Profile, Reason: inf.Reason, GPUs: inf.GPUs}, inf.Engine
 	l.Info, _ = s.Info(ctx)
 	if l.Choice.Profile == ProfileGPU && !l.Info.NVIDIA && req.GPU == GPUAuto {
 		l.Choice.Reason += " (the engine lists no nvidia runtime: a probe container decides)"
 	}
 	s.report(Event{Step: StepNote, Detail: fmt.Sprintf("Docker engine %s at %s (%s)", l.Info.Version, s.Endpoint().Host, s.Endpoint().Source)})
-	s.report(Event{Step: StepNote, Detail: "Hardware: " + l.Choice.Reason})
+	s.report(Event{Step: StepNote, Detail: "Inference: " + l.Choice.Reason})
 
-	var err error
-	if l.Plan, err = s.plan(ctx, req, l.Choice.Profile); err != nil {
+	if l.Plan, err = s.plan(ctx, req, l.Choice.Profile, l.Engine); err != nil {
 		return nil, err
 	}
 	var own []HostPort
@@ -60,7 +69,7 @@ func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error
 	}
 	fallBack := func(why error, what string) error {
 		s.report(Event{Step: StepNote, Detail: fmt.Sprintf("%v\nFalling back to the CPU profile (--gpu=auto).", why)})
-		if l.Plan, err = s.plan(ctx, req, ProfileCPU); err != nil {
+		if l.Plan, err = s.plan(ctx, req, ProfileCPU, nil); err != nil {
 			return err
 		}
 		if err := s.pullFor(ctx, l.Plan, req.Pull, l.Info); err != nil {
@@ -94,8 +103,22 @@ func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error
 	return l, nil
 }
 
-func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile) (*Plan, error) {
-	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr})
+func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile, e *Engine) (*Plan, error) {
+	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e})
+}
+
+// ChooseInference is the request's inference choice: the hardware (--gpu),
+// then --inference over the engines named or found.
+func (req LaunchRequest) ChooseInference(ctx context.Context) (Inference, error) {
+	find := LocalEngines()
+	if req.Find != nil {
+		find = *req.Find
+	}
+	mode := req.Inference
+	if mode == "" {
+		mode = InferenceAuto
+	}
+	return ChooseInference(ctx, mode, DetectHardware(ctx, req.GPU, Host{}), req.Engines, find)
 }
 
 // pullFor pulls what plan needs under policy, with a note first when the

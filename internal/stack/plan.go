@@ -24,6 +24,8 @@ type Settings struct {
 	// DryRun: the plan is shown, not run — nothing is written (secrets the
 	// data dir lacks are generated in memory only).
 	DryRun bool
+	// Engine is the engine the server uses with ProfileExternal.
+	Engine *Engine
 }
 
 // Plan is the stack for one jan up: the containers in start order, the
@@ -34,7 +36,8 @@ type Plan struct {
 	Secrets    *Secrets
 	Env        map[string]string // the interpolation environment, secrets included
 	ServerAddr string
-	Model      string // vLLM's served model name
+	Model      string  // vLLM's served model name
+	Engine     *Engine // ProfileExternal: the engine instead of vLLM
 }
 
 // NewPlan loads the secrets and compose.yaml for s.Profile, renders the
@@ -76,7 +79,10 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr}
+	if s.Profile == ProfileExternal && s.Engine == nil {
+		return nil, fmt.Errorf("stack: the external profile needs an engine")
+	}
+	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine}
 	if v, ok := p.Container(p.VLLMService()); ok {
 		for _, a := range v.Cmd {
 			if name, ok := strings.CutPrefix(a, "--served-model-name="); ok {
@@ -87,10 +93,14 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	return p, nil
 }
 
-// VLLMService is the inference service of the plan's profile.
+// VLLMService is the inference service of the plan's profile; "" when the
+// stack runs none (ProfileExternal).
 func (p *Plan) VLLMService() string {
-	if p.Profile == ProfileGPU {
+	switch p.Profile {
+	case ProfileGPU:
 		return ServiceVLLMGPU
+	case ProfileExternal:
+		return ""
 	}
 	return ServiceVLLMCPU
 }
@@ -123,17 +133,29 @@ func (p *Plan) URLs() [][2]string {
 		{"llm-api", "http://" + config.Dialable(p.ServerAddr)},
 		{"Keycloak", "http://localhost:" + p.Port(ServiceKeycloak, 8085)},
 		{"Postgres", "127.0.0.1:" + p.Port(ServiceAPIDB, 5432)},
-		{"vLLM", "http://127.0.0.1:" + p.Port(p.VLLMService(), 8000)},
+		p.inferenceURL(),
 		{"OTLP/HTTP", "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318)},
 	}
+}
+
+func (p *Plan) inferenceURL() [2]string {
+	if p.Engine != nil {
+		return [2]string{"Engine (" + p.Engine.Name + ")", p.Engine.URL}
+	}
+	return [2]string{"vLLM", "http://127.0.0.1:" + p.Port(p.VLLMService(), 8000)}
 }
 
 // ProvidersFile is the providers.yaml jan writes into the data dir for the
 // stack's vLLM; its key stays a ${VLLM_INTERNAL_KEY} reference.
 const ProvidersFile = "stack-providers.yaml"
 
-// WriteProviders writes ProvidersFile for the plan's vLLM and returns its path.
+// WriteProviders writes ProvidersFile for the plan's vLLM and returns its
+// path; "" when the plan has no vLLM (the server is given the external
+// engine's URL instead, ServerEnv).
 func (p *Plan) WriteProviders(dataDir string) (string, error) {
+	if p.Engine != nil {
+		return "", nil
+	}
 	if p.Model == "" {
 		return "", fmt.Errorf("stack: %s has no --served-model-name", p.VLLMService())
 	}
@@ -172,7 +194,7 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 	}
 	dsn := url.URL{Scheme: "postgres", User: url.UserPassword(user, p.Secrets.Get(SecretPostgresPassword)),
 		Host: "127.0.0.1:" + p.Port(ServiceAPIDB, 5432), Path: "/" + db, RawQuery: "sslmode=disable"}
-	return map[string]string{
+	env := map[string]string{
 		"JAN_DB":                      dsn.String(),
 		"KEYCLOAK_BASE_URL":           "http://localhost:" + p.Port(ServiceKeycloak, 8085),
 		"BACKEND_CLIENT_SECRET":       p.Secrets.Get(SecretBackendClientSecret),
@@ -184,4 +206,10 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318),
 		"OTEL_SERVICE_NAME":           "jan-llm-api",
 	}
+	if p.Engine != nil {
+		delete(env, "JAN_PROVIDERS")
+		delete(env, SecretVLLMInternalKey)
+		env["JAN_ENGINE_URL"] = p.Engine.URL
+	}
+	return env
 }

@@ -17,6 +17,7 @@ import (
 type PlanView struct {
 	Project   string        `json:"project"`
 	Inference Decision      `json:"inference"`
+	Engine    *Engine       `json:"engine,omitempty"` // --inference external: the engine instead of vLLM
 	Identity  Decision      `json:"identity"`
 	Server    ServerView    `json:"server"`
 	Services  []ServiceView `json:"services"` // in start order
@@ -61,12 +62,18 @@ type ImagesView struct {
 // masked replaces a secret's value wherever it appears.
 const masked = "********"
 
-// View is the plan for people and scripts. dataDir is written as
-// "<data-dir>" in paths, so the view reads the same on every machine.
-func (p *Plan) View(choice Choice, dataDir string, images ImagesView) PlanView {
+// View is the plan for people and scripts, with the inference choice's
+// reason. dataDir is written as "<data-dir>" in paths, so the view reads
+// the same on every machine.
+func (p *Plan) View(reason string, dataDir string, images ImagesView) PlanView {
+	inf := p.VLLMService()
+	if p.Engine != nil {
+		inf = string(ProfileExternal)
+	}
 	v := PlanView{
 		Project:   p.Env[ProjectEnv],
-		Inference: Decision{Choice: p.VLLMService(), Reason: choice.Reason},
+		Inference: Decision{Choice: inf, Reason: reason},
+		Engine:    p.Engine,
 		Identity:  Decision{Choice: ServiceKeycloak, Reason: "the stack's Keycloak, with the jan realm; the server verifies its tokens and issues guest tokens itself"},
 		Images:    images,
 	}
@@ -142,6 +149,9 @@ func (v PlanView) JSON() ([]byte, error) {
 func (v PlanView) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Plan for jan up (project %s); nothing was started or written.\n\n", v.Project)
 	fmt.Fprintf(w, "Inference  %s: %s\n", v.Inference.Choice, v.Inference.Reason)
+	if v.Engine != nil {
+		fmt.Fprintf(w, "Engine     %s at %s, models: %s\n", v.Engine.Name, v.Engine.URL, strings.Join(v.Engine.Models, ", "))
+	}
 	fmt.Fprintf(w, "Identity   %s: %s\n\n", v.Identity.Choice, v.Identity.Reason)
 	fmt.Fprintln(w, "Services, in start order:")
 	for _, s := range v.Services {

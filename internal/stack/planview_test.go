@@ -32,7 +32,7 @@ func TestDryRunPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := p.View(Choice{Profile: c.profile, Reason: c.reason}, dir, CheckImages(context.Background(), nil, p.Containers, PullMissing, nil))
+			v := p.View(c.reason, dir, CheckImages(context.Background(), nil, p.Containers, PullMissing, nil))
 			got, err := v.JSON()
 			if err != nil {
 				t.Fatal(err)

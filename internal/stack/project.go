@@ -43,6 +43,9 @@ type Profile string
 const (
 	ProfileGPU Profile = "gpu" // vllm-llama on an NVIDIA GPU
 	ProfileCPU Profile = "cpu" // vllm-cpu
+	// ProfileExternal: no vLLM container; the server uses an engine that
+	// already runs (--inference external).
+	ProfileExternal Profile = "external"
 )
 
 // ParseProfile accepts "gpu" or "cpu".
@@ -89,8 +92,10 @@ func Load(ctx context.Context, profile Profile, env map[string]string) (*Project
 
 // LoadBytes is Load over another compose file (tests, future overrides).
 func LoadBytes(ctx context.Context, compose []byte, profile Profile, env map[string]string) (*Project, error) {
-	if _, err := ParseProfile(string(profile)); err != nil {
-		return nil, err
+	if profile != ProfileExternal {
+		if _, err := ParseProfile(string(profile)); err != nil {
+			return nil, err
+		}
 	}
 	name, err := ProjectFrom(env)
 	if err != nil {
