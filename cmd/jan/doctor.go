@@ -46,12 +46,16 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 	if err != nil {
 		return err
 	}
+	without, err := o.Stack.without(o.IO.Getenv)
+	if err != nil {
+		return err
+	}
 	env, err := config.Environ()
 	if err != nil {
 		return err
 	}
 	checks := stack.Doctor(ctx, stack.DoctorInput{DataDir: cfg.DataDir, Env: env, Images: o.Stack.Images, Publish: o.Stack.Publish,
-		GPU: mode, Inference: inf, Engines: cfg.Engines, ServerAddr: cfg.Addr})
+		GPU: mode, Inference: inf, Engines: cfg.Engines, Without: without, ServerAddr: cfg.Addr})
 	failed := 0
 	for _, c := range checks {
 		switch c.Status {

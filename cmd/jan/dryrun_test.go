@@ -104,10 +104,16 @@ func TestUpDryRun(t *testing.T) {
 		t.Errorf("a dry run created the data dir (%v)", err)
 	}
 
+	noKong, _, code := run("up", "--dry-run", "--gpu=none", "--inference=vllm", "--without", "kong")
+	if code != 0 || strings.Contains(noKong, "kong:3") || !strings.Contains(noKong, "Without    kong: no gateway: clients talk to the llm-api server directly") {
+		t.Errorf("--without kong: exit %d:\n%s", code, noKong)
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"up", "--dry-run", "--without", "api-db"}, "--without api-db: jan up can leave out only kong and otel-collector"},
 		{[]string{"up", "--json"}, "--json goes with --dry-run"},
 		{[]string{"up", "--dry-run", "--embedded"}, "--embedded starts no containers"},
 	} {

@@ -11,9 +11,11 @@ import (
 )
 
 // An engine already running on the host instead of the stack's vLLM (issue
-// 18): jan up -d --inference external --engine URL starts the five other
-// services, the server is wired to the engine, and a chat through Kong is
-// answered by it; jan status and jan doctor say why.
+// 18). A stack first up with the vLLM stand-in is brought up again with
+// --inference external --engine URL --without otel-collector: the vLLM and
+// collector containers are removed, the others kept, the server is
+// restarted wired to the engine, and a chat through Kong is answered by
+// it; jan doctor and jan status say why.
 func TestStackWithExternalEngine(t *testing.T) {
 	r := newStackRun(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,9 +39,12 @@ func TestStackWithExternalEngine(t *testing.T) {
 		t.Errorf("jan doctor without the engine (err %v):\n%s", err, out)
 	}
 
-	out = r.mustJan("up", "-d", "--inference=external", "--engine", url)
-	if !strings.Contains(out, "5 created") || strings.Contains(out, "vllm") || !strings.Contains(out, url) {
-		t.Fatalf("jan up -d --inference=external:\n%s", out)
+	if out := r.mustJan("up", "-d"); !strings.Contains(out, "6 created") {
+		t.Fatalf("jan up -d:\n%s", out)
+	}
+	out = r.mustJan("up", "-d", "--inference=external", "--engine", url, "--without", "otel-collector")
+	if !strings.Contains(out, "4 unchanged, 2 removed") || !strings.Contains(out, url) || !strings.Contains(out, "none (--without otel-collector)") {
+		t.Fatalf("jan up -d --inference=external --without otel-collector:\n%s", out)
 	}
 	code, body := r.do("POST", "/auth/guest", "", "")
 	var tok struct {
@@ -56,7 +61,8 @@ func TestStackWithExternalEngine(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), strings.Join(fakeengine.Answer(8), "")) {
 		t.Fatalf("chat through Kong: %d %s", code, body)
 	}
-	if status := r.mustJan("status"); !strings.Contains(status, "external") || !strings.Contains(status, "--engine "+url) {
+	status := r.mustJan("status")
+	if !strings.Contains(status, "external") || !strings.Contains(status, "--engine "+url) || strings.Contains(status, "vllm") || strings.Contains(status, "\notel-collector ") {
 		t.Errorf("jan status:\n%s", status)
 	}
 	r.mustJan("down", "--volumes")

@@ -62,6 +62,7 @@ type DoctorInput struct {
 	Inference       InferenceMode // --inference ("" is auto)
 	Engines         []string      // --engine URLs
 	Find            *Engines      // how engines are found (nil: LocalEngines)
+	Without         []string      // --without
 	ServerAddr      string        // where the llm-api server listens
 }
 
@@ -131,7 +132,7 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		profile, engine = inf.Profile, inf.Engine
 	}
 
-	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine})
+	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine, Without: in.Without})
 	if err != nil {
 		fail("stack configuration", err.Error(), "correct the setting it names (.env, JAN_* variables, --image/--publish)")
 		return checks

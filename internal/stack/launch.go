@@ -17,6 +17,7 @@ type LaunchRequest struct {
 	Inference  InferenceMode
 	Engines    []string
 	Find       *Engines
+	Without    []string // optional services not to run (--without)
 	Pull       PullPolicy
 	ServerAddr string
 	// ServerRunning: a server from an earlier jan up runs, so its port is
@@ -100,11 +101,16 @@ func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error
 	if err != nil {
 		return nil, fmt.Errorf("jan up failed: %w\nNothing this run created was left behind. jan doctor checks the setup", err)
 	}
+	// Services an earlier jan up ran that this plan does not (another
+	// inference choice, --without): stopped and removed, their volumes kept.
+	if l.Result.Removed, err = s.RemoveOrphans(ctx, l.Plan.Containers); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
 func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile, e *Engine) (*Plan, error) {
-	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e})
+	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Without: req.Without})
 }
 
 // ChooseInference is the request's inference choice: the hardware (--gpu),
@@ -147,5 +153,6 @@ func (r UpResult) Summary() string {
 	add(len(r.Recreated), "recreated")
 	add(len(r.Started), "started")
 	add(len(r.Kept), "unchanged")
+	add(len(r.Removed), "removed")
 	return strings.Join(parts, ", ")
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/janhq/jan/internal/config"
@@ -26,6 +28,30 @@ type Settings struct {
 	DryRun bool
 	// Engine is the engine the server uses with ProfileExternal.
 	Engine *Engine
+	// Without lists optional services not to run (--without; Optional).
+	Without []string
+}
+
+// Optional are the services jan up can run without, and what changes then.
+var Optional = map[string]string{
+	ServiceKong:          "no gateway: clients talk to the llm-api server directly (its --addr, :8080 by default), which trusts no forwarded headers",
+	ServiceOtelCollector: "no collector: the server exports no traces or OTLP metrics (its /metrics stays)",
+}
+
+// CheckWithout refuses a --without naming a service jan up cannot do
+// without.
+func CheckWithout(names []string) error {
+	for _, n := range names {
+		if _, ok := Optional[n]; !ok {
+			var opt []string
+			for o := range Optional {
+				opt = append(opt, o)
+			}
+			sort.Strings(opt)
+			return fmt.Errorf("--without %s: jan up can leave out only %s", n, strings.Join(opt, " and "))
+		}
+	}
+	return nil
 }
 
 // Plan is the stack for one jan up: the containers in start order, the
@@ -36,8 +62,9 @@ type Plan struct {
 	Secrets    *Secrets
 	Env        map[string]string // the interpolation environment, secrets included
 	ServerAddr string
-	Model      string  // vLLM's served model name
-	Engine     *Engine // ProfileExternal: the engine instead of vLLM
+	Model      string   // vLLM's served model name
+	Engine     *Engine  // ProfileExternal: the engine instead of vLLM
+	Without    []string // optional services left out (--without)
 }
 
 // NewPlan loads the secrets and compose.yaml for s.Profile, renders the
@@ -75,14 +102,18 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckWithout(s.Without); err != nil {
+		return nil, err
+	}
 	containers, err := Convert(proj, files)
 	if err != nil {
 		return nil, err
 	}
+	containers = slices.DeleteFunc(containers, func(c Container) bool { return slices.Contains(s.Without, c.Service) })
 	if s.Profile == ProfileExternal && s.Engine == nil {
 		return nil, fmt.Errorf("stack: the external profile needs an engine")
 	}
-	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine}
+	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Without: s.Without}
 	if v, ok := p.Container(p.VLLMService()); ok {
 		for _, a := range v.Cmd {
 			if name, ok := strings.CutPrefix(a, "--served-model-name="); ok {
@@ -128,7 +159,7 @@ func (p *Plan) Port(service string, containerPort uint32) string {
 
 // URLs are the stack's addresses for people, in display order.
 func (p *Plan) URLs() [][2]string {
-	return [][2]string{
+	urls := [][2]string{
 		{"Gateway (Kong)", "http://localhost:" + p.Port(ServiceKong, 8000)},
 		{"llm-api", "http://" + config.Dialable(p.ServerAddr)},
 		{"Keycloak", "http://localhost:" + p.Port(ServiceKeycloak, 8085)},
@@ -136,11 +167,18 @@ func (p *Plan) URLs() [][2]string {
 		p.inferenceURL(),
 		{"OTLP/HTTP", "http://127.0.0.1:" + p.Port(ServiceOtelCollector, 4318)},
 	}
+	if slices.Contains(p.Without, ServiceKong) {
+		urls[0][1] = "none (--without kong): use the llm-api address"
+	}
+	if slices.Contains(p.Without, ServiceOtelCollector) {
+		urls[5][1] = "none (--without otel-collector)"
+	}
+	return urls
 }
 
 func (p *Plan) inferenceURL() [2]string {
 	if p.Engine != nil {
-		return [2]string{"Engine (" + p.Engine.Name + ")", p.Engine.URL}
+		return [2]string{"Engine", p.Engine.URL}
 	}
 	return [2]string{"vLLM", "http://127.0.0.1:" + p.Port(p.VLLMService(), 8000)}
 }
@@ -210,6 +248,12 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 		delete(env, "JAN_PROVIDERS")
 		delete(env, SecretVLLMInternalKey)
 		env["JAN_ENGINE_URL"] = p.Engine.URL
+	}
+	if slices.Contains(p.Without, ServiceKong) {
+		delete(env, "JAN_GATEWAY_SECRET")
+	}
+	if slices.Contains(p.Without, ServiceOtelCollector) {
+		delete(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	}
 	return env
 }

@@ -19,6 +19,7 @@ type PlanView struct {
 	Inference Decision      `json:"inference"`
 	Engine    *Engine       `json:"engine,omitempty"` // --inference external: the engine instead of vLLM
 	Identity  Decision      `json:"identity"`
+	Without   []Decision    `json:"without,omitempty"` // services left out (--without) and what that changes
 	Server    ServerView    `json:"server"`
 	Services  []ServiceView `json:"services"` // in start order
 	Secrets   []SecretView  `json:"secrets"`
@@ -79,6 +80,9 @@ func (p *Plan) View(reason string, dataDir string, images ImagesView) PlanView {
 	}
 	if v.Project == "" {
 		v.Project = DefaultProject
+	}
+	for _, w := range p.Without {
+		v.Without = append(v.Without, Decision{Choice: w, Reason: Optional[w]})
 	}
 	hide := func(s string) string {
 		for _, val := range p.Secrets.Env() {
@@ -152,7 +156,11 @@ func (v PlanView) WriteText(w io.Writer) {
 	if v.Engine != nil {
 		fmt.Fprintf(w, "Engine     %s at %s, models: %s\n", v.Engine.Name, v.Engine.URL, strings.Join(v.Engine.Models, ", "))
 	}
-	fmt.Fprintf(w, "Identity   %s: %s\n\n", v.Identity.Choice, v.Identity.Reason)
+	fmt.Fprintf(w, "Identity   %s: %s\n", v.Identity.Choice, v.Identity.Reason)
+	for _, o := range v.Without {
+		fmt.Fprintf(w, "Without    %s: %s\n", o.Choice, o.Reason)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Services, in start order:")
 	for _, s := range v.Services {
 		line := fmt.Sprintf("  %-15s %s", s.Name, s.Image)

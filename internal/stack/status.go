@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,6 +77,50 @@ func (s *Stack) Status(ctx context.Context) ([]ServiceStatus, error) {
 	return out, nil
 }
 
+// removeContainer stops (within 10 s) and removes one of the stack's
+// containers.
+func (s *Stack) removeContainer(ctx context.Context, id, state, name string) error {
+	s.report(Event{Service: name, Step: StepRemove})
+	timeout := 10
+	if state == "running" || state == "restarting" {
+		if _, err := s.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &timeout}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("stop %s: %w", name, err)
+		}
+	}
+	if _, err := s.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// RemoveOrphans stops and removes the project's containers whose service
+// is not among keep (what an earlier jan up ran with another inference
+// choice or without --without), and returns their services. Volumes stay.
+func (s *Stack) RemoveOrphans(ctx context.Context, keep []Container) ([]string, error) {
+	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: s.filter()})
+	if err != nil {
+		return nil, fmt.Errorf("stack: list containers: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, c := range list.Items {
+		name := c.Labels[LabelService]
+		if slices.ContainsFunc(keep, func(k Container) bool { return k.Service == name }) {
+			continue
+		}
+		if err := s.removeContainer(ctx, c.ID, string(c.State), name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, name)
+	}
+	sort.Strings(removed)
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("stack: %w", err)
+	}
+	return removed, nil
+}
+
 // DownResult says what Down removed.
 type DownResult struct {
 	Containers []string
@@ -93,17 +138,10 @@ func (s *Stack) Down(ctx context.Context, volumes bool) (DownResult, error) {
 		return res, fmt.Errorf("stack: list containers: %w", err)
 	}
 	var errs []error
-	timeout := 10
 	for _, c := range list.Items {
 		name := c.Labels[LabelService]
-		s.report(Event{Service: name, Step: StepRemove})
-		if c.State == "running" || c.State == "restarting" {
-			if _, err := s.cli.ContainerStop(ctx, c.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil && !cerrdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("stop %s: %w", name, err))
-			}
-		}
-		if _, err := s.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
+		if err := s.removeContainer(ctx, c.ID, string(c.State), name); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		res.Containers = append(res.Containers, name)

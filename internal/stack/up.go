@@ -20,6 +20,7 @@ type UpResult struct {
 	Recreated []string // replaced because their configuration changed
 	Started   []string // existing, unchanged, were stopped
 	Kept      []string // running and unchanged: left alone
+	Removed   []string // the project's containers of services this plan does not run (RemoveOrphans)
 	// HealthWait is the wall time during which Up waited on at least one
 	// container's healthcheck; the rest of Up's time is jan's and the
 	// engine's own work.
