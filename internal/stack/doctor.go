@@ -2,8 +2,11 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -63,6 +66,7 @@ type DoctorInput struct {
 	Engines         []string      // --engine URLs
 	Find            *Engines      // how engines are found (nil: LocalEngines)
 	Without         []string      // --without
+	Issuer          string        // --issuer
 	ServerAddr      string        // where the llm-api server listens
 }
 
@@ -132,7 +136,15 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		profile, engine = inf.Profile, inf.Engine
 	}
 
-	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine, Without: in.Without})
+	if in.Issuer != "" {
+		if err := probeIssuer(ctx, in.Issuer); err != nil {
+			fail("identity", "--issuer "+in.Issuer+": "+err.Error(), "name the issuer exactly as its tokens' iss claim does; it must serve /.well-known/openid-configuration")
+		} else {
+			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak (accounts and guests are managed there)")
+		}
+	}
+
+	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine, Without: in.Without, Issuer: in.Issuer})
 	if err != nil {
 		fail("stack configuration", err.Error(), "correct the setting it names (.env, JAN_* variables, --image/--publish)")
 		return checks
@@ -208,4 +220,33 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// probeIssuer fetches the issuer's OpenID configuration and checks that it
+// names the issuer as given.
+func probeIssuer(ctx context.Context, issuer string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("its OpenID configuration answered %s", resp.Status)
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil {
+		return fmt.Errorf("its OpenID configuration is not JSON: %w", err)
+	}
+	if doc.Issuer != issuer {
+		return fmt.Errorf("its OpenID configuration names the issuer %q", doc.Issuer)
+	}
+	return nil
 }

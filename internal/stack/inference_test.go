@@ -152,3 +152,30 @@ func TestExternalPlan(t *testing.T) {
 		t.Error("an external plan without an engine was made")
 	}
 }
+
+// TestIssuerPlan: with --issuer the plan runs no Keycloak and no
+// keycloak-db, hands the server the issuer instead of Keycloak's settings,
+// and says so.
+func TestIssuerPlan(t *testing.T) {
+	const issuer = "https://login.example.com/realms/acme"
+	p, err := NewPlan(context.Background(), Settings{DataDir: t.TempDir(), Env: map[string]string{}, Profile: ProfileCPU, ServerAddr: "127.0.0.1:8080", DryRun: true, Issuer: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Containers {
+		if c.Service == ServiceKeycloak || c.Service == ServiceKeycloakDB {
+			t.Errorf("%s is in the plan", c.Service)
+		}
+	}
+	if len(p.Containers) != 4 {
+		t.Errorf("%d services, want 4", len(p.Containers))
+	}
+	env := p.ServerEnv("")
+	if env["JAN_OIDC_ISSUER"] != issuer || env["KEYCLOAK_BASE_URL"] != "" || env["BACKEND_CLIENT_SECRET"] != "" {
+		t.Errorf("server env %v", env)
+	}
+	v := p.View("", "", ImagesView{})
+	if v.Identity.Choice != "external issuer" || !strings.Contains(v.Identity.Reason, issuer) {
+		t.Errorf("identity %+v", v.Identity)
+	}
+}

@@ -18,6 +18,7 @@ type LaunchRequest struct {
 	Engines    []string
 	Find       *Engines
 	Without    []string // optional services not to run (--without)
+	Issuer     string   // an external OIDC issuer instead of the stack's Keycloak (--issuer)
 	Pull       PullPolicy
 	ServerAddr string
 	// ServerRunning: a server from an earlier jan up runs, so its port is
@@ -110,7 +111,7 @@ func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error
 }
 
 func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile, e *Engine) (*Plan, error) {
-	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Without: req.Without})
+	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Without: req.Without, Issuer: req.Issuer})
 }
 
 // ChooseInference is the request's inference choice: the hardware (--gpu),

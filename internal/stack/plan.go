@@ -30,6 +30,9 @@ type Settings struct {
 	Engine *Engine
 	// Without lists optional services not to run (--without; Optional).
 	Without []string
+	// Issuer is an OIDC issuer the server trusts instead of the stack's
+	// Keycloak (--issuer): no Keycloak or keycloak-db container.
+	Issuer string
 }
 
 // Optional are the services jan up can run without, and what changes then.
@@ -65,6 +68,7 @@ type Plan struct {
 	Model      string   // vLLM's served model name
 	Engine     *Engine  // ProfileExternal: the engine instead of vLLM
 	Without    []string // optional services left out (--without)
+	Issuer     string   // an external OIDC issuer instead of the stack's Keycloak (--issuer)
 }
 
 // NewPlan loads the secrets and compose.yaml for s.Profile, renders the
@@ -109,11 +113,13 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	containers = slices.DeleteFunc(containers, func(c Container) bool { return slices.Contains(s.Without, c.Service) })
+	containers = slices.DeleteFunc(containers, func(c Container) bool {
+		return slices.Contains(s.Without, c.Service) || s.Issuer != "" && (c.Service == ServiceKeycloak || c.Service == ServiceKeycloakDB)
+	})
 	if s.Profile == ProfileExternal && s.Engine == nil {
 		return nil, fmt.Errorf("stack: the external profile needs an engine")
 	}
-	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Without: s.Without}
+	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Without: s.Without, Issuer: s.Issuer}
 	if v, ok := p.Container(p.VLLMService()); ok {
 		for _, a := range v.Cmd {
 			if name, ok := strings.CutPrefix(a, "--served-model-name="); ok {
@@ -172,6 +178,9 @@ func (p *Plan) URLs() [][2]string {
 	}
 	if slices.Contains(p.Without, ServiceOtelCollector) {
 		urls[5][1] = "none (--without otel-collector)"
+	}
+	if p.Issuer != "" {
+		urls[2] = [2]string{"Identity", p.Issuer + " (--issuer; no Keycloak)"}
 	}
 	return urls
 }
@@ -251,6 +260,11 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 	}
 	if slices.Contains(p.Without, ServiceKong) {
 		delete(env, "JAN_GATEWAY_SECRET")
+	}
+	if p.Issuer != "" {
+		delete(env, "KEYCLOAK_BASE_URL")
+		delete(env, "BACKEND_CLIENT_SECRET")
+		env["JAN_OIDC_ISSUER"] = p.Issuer
 	}
 	if slices.Contains(p.Without, ServiceOtelCollector) {
 		delete(env, "OTEL_EXPORTER_OTLP_ENDPOINT")

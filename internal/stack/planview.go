@@ -81,6 +81,9 @@ func (p *Plan) View(reason string, dataDir string, images ImagesView) PlanView {
 	if v.Project == "" {
 		v.Project = DefaultProject
 	}
+	if p.Issuer != "" {
+		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires); accounts and guests are managed there, so POST /auth/guest is refused"}
+	}
 	for _, w := range p.Without {
 		v.Without = append(v.Without, Decision{Choice: w, Reason: Optional[w]})
 	}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/janhq/jan/internal/auth/keycloaktest"
+)
+
+// An identity provider the user already has instead of the stack's
+// Keycloak (issue 18): jan up -d --issuer URL, with the Keycloak double
+// standing in for that provider on the host, starts no Keycloak or
+// keycloak-db container; the server accepts the issuer's tokens through
+// Kong and refuses guests (accounts are managed there); jan doctor checks
+// the issuer.
+func TestStackWithExternalIssuer(t *testing.T) {
+	r := newStackRun(t)
+	kc := keycloaktest.New(t, keycloaktest.Options{})
+	issuer := kc.Issuer()
+
+	if out, _ := r.jan("doctor", "--issuer", issuer); !strings.Contains(out, "✓ identity: --issuer "+issuer+" answers") {
+		t.Errorf("jan doctor --issuer:\n%s", out)
+	}
+	if out, err := r.jan("doctor", "--issuer", issuer+"-wrong"); err == nil || !strings.Contains(out, "✗ identity: --issuer "+issuer+"-wrong") {
+		t.Errorf("jan doctor with a wrong issuer (err %v):\n%s", err, out)
+	}
+
+	out := r.mustJan("up", "-d", "--issuer", issuer)
+	if !strings.Contains(out, "4 created") || strings.Contains(out, "keycloak") && !strings.Contains(out, "no Keycloak") {
+		t.Fatalf("jan up -d --issuer:\n%s", out)
+	}
+	status := r.mustJan("status")
+	if strings.Contains(status, "\nkeycloak ") || strings.Contains(status, "\nkeycloak-db ") || !strings.Contains(status, issuer) {
+		t.Errorf("jan status:\n%s", status)
+	}
+	tok, err := kc.SignToken(map[string]any{"iss": issuer, "sub": "3f1c0a52-user-of-acme", "preferred_username": "alice",
+		"exp": time.Now().Add(5 * time.Minute).Unix(), "iat": time.Now().Unix(), "typ": "Bearer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := r.do("GET", "/v1/models", tok, ""); code != 200 {
+		t.Errorf("the issuer's token through Kong: %d %s", code, body)
+	}
+	if code, body := r.do("GET", "/v1/models", tok+"x", ""); code != 401 {
+		t.Errorf("a forged token through Kong: %d %s", code, body)
+	}
+	if code, body := r.do("POST", "/auth/guest", "", ""); code != 400 || !strings.Contains(string(body), "accounts_external") {
+		t.Errorf("a guest with an external issuer: %d %s", code, body)
+	}
+}
