@@ -151,3 +151,35 @@ func TestRemoteVerifierNeedsReachableIssuer(t *testing.T) {
 		t.Fatal("NewOIDCVerifier succeeded against a closed server")
 	}
 }
+
+// UsernameClaim: an external issuer's username comes from the claim named
+// (Entra ID's upn, Google's email), not preferred_username; a token without
+// that claim has none.
+func TestRemoteVerifierUsernameClaim(t *testing.T) {
+	t.Parallel()
+	f, srv := servedIssuer(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		claim, want string
+		extra       map[string]any
+	}{
+		{"", "alice", nil},
+		{"preferred_username", "alice", nil},
+		{"email", "alice@example.com", map[string]any{"email": "alice@example.com"}},
+		{"upn", "", map[string]any{"email": "alice@example.com"}},
+		{"email", "", map[string]any{"email": 42}},
+	} {
+		claims := f.claims()
+		for k, v := range c.extra {
+			claims[k] = v
+		}
+		v, err := NewOIDCVerifier(ctx, nil, srv.URL, "jan", UsernameClaim(c.claim))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := v.Verify(ctx, signJWT(t, f.key(t), f.kid(t), claims))
+		if err != nil || p.Username != c.want || p.ID != "user_1" {
+			t.Errorf("claim %q: %+v, %v; want username %q", c.claim, p, err, c.want)
+		}
+	}
+}

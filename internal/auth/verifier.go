@@ -36,6 +36,19 @@ type oidcVerifier struct {
 	// ended, when set, reports whether a session has ended: a token naming
 	// one is refused although it has not expired (embedded issuer).
 	ended func(sid string) bool
+	// usernameClaim names the claim read as the username; ""
+	// preferred_username.
+	usernameClaim string
+}
+
+// VerifierOption adjusts NewOIDCVerifier.
+type VerifierOption func(*oidcVerifier)
+
+// UsernameClaim reads the username from the named claim instead of
+// preferred_username (e.g. "email", "upn" for Entra ID); "" keeps
+// preferred_username. A token without it has no username.
+func UsernameClaim(name string) VerifierOption {
+	return func(v *oidcVerifier) { v.usernameClaim = name }
 }
 
 // ClockSkew is how far apart the issuer's clock and jan's may be.
@@ -68,7 +81,7 @@ func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.T
 // hc (nil: a client with its own transport) makes the requests; JWKS fetches go through
 // a limiter, so a flood of tokens naming unknown keys costs the issuer at
 // most one JWKS request per 30 s.
-func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience string) (Verifier, error) {
+func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience string, opts ...VerifierOption) (Verifier, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
@@ -90,7 +103,11 @@ func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience s
 	// The key set keeps this context for its fetches: detach it from the
 	// caller's cancellation, which ends when start-up does.
 	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), limited), meta.JWKSURI)
-	return newVerifier(issuerURL, audience, keys, time.Now, defaultCacheSize), nil
+	v := newVerifier(issuerURL, audience, keys, time.Now, defaultCacheSize)
+	for _, o := range opts {
+		o(v)
+	}
+	return v, nil
 }
 
 func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, error) {
@@ -114,7 +131,7 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 		}
 		return nil, errInvalid()
 	}
-	p, err := principalFromToken(tok)
+	p, err := principalFromToken(tok, v.usernameClaim)
 	if err != nil {
 		return nil, errInvalid()
 	}
@@ -144,7 +161,7 @@ type tokenClaims struct {
 	} `json:"realm_access"`
 }
 
-func principalFromToken(tok *oidc.IDToken) (*Principal, error) {
+func principalFromToken(tok *oidc.IDToken, usernameClaim string) (*Principal, error) {
 	if tok.Subject == "" {
 		return nil, errors.New("no sub")
 	}
@@ -172,9 +189,17 @@ func principalFromToken(tok *oidc.IDToken) (*Principal, error) {
 	case "false":
 		guest = false
 	}
+	username := c.PreferredUsername
+	if usernameClaim != "" && usernameClaim != "preferred_username" {
+		var all map[string]any
+		if err := tok.Claims(&all); err != nil {
+			return nil, err
+		}
+		username, _ = all[usernameClaim].(string)
+	}
 	return &Principal{
 		ID:         tok.Subject,
-		Username:   c.PreferredUsername,
+		Username:   username,
 		Scopes:     scopes,
 		IsGuest:    guest,
 		AuthMethod: MethodJWT,

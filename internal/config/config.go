@@ -28,6 +28,7 @@ type Config struct {
 	DataDir         string        // state: SQLite db, signing key, …
 	Issuer          string        // external OIDC issuer; "" = embedded
 	Audience        string        // expected token audience ("" with an external issuer skips the check)
+	UsernameClaim   string        // the external issuer's claim read as the username; "" preferred_username (JAN_OIDC_USERNAME_CLAIM)
 	AutoMigrate     bool          // apply migrations at start
 	BodyLimit       int64         // max request body bytes
 	BodyTimeout     time.Duration // a request body must arrive within it (JAN_BODY_TIMEOUT)
@@ -216,6 +217,7 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 		c.Audience = ""
 	}
 	str(&c.Audience, "", "JAN_OIDC_AUDIENCE")
+	str(&c.UsernameClaim, "", "JAN_OIDC_USERNAME_CLAIM")
 
 	if fs != nil {
 		if f := fs.Lookup("engine"); f != nil && f.Changed {

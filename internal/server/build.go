@@ -155,7 +155,7 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *sl
 			}
 		}
 	case cfg.Issuer != "":
-		v, err := auth.NewOIDCVerifier(ctx, nil, cfg.Issuer, cfg.Audience)
+		v, err := auth.NewOIDCVerifier(ctx, nil, cfg.Issuer, cfg.Audience, auth.UsernameClaim(cfg.UsernameClaim))
 		if err != nil {
 			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
 		}

@@ -82,7 +82,7 @@ func (p *Plan) View(reason string, dataDir string, images ImagesView) PlanView {
 		v.Project = DefaultProject
 	}
 	if p.Issuer != "" {
-		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires); accounts and guests are managed there, so POST /auth/guest is refused"}
+		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires, JAN_OIDC_USERNAME_CLAIM the claim read as the username); accounts and guests are managed there, so POST /auth/guest is refused"}
 	}
 	for _, w := range p.Without {
 		v.Without = append(v.Without, Decision{Choice: w, Reason: Optional[w]})
