@@ -27,6 +27,19 @@ func (o *stackOptions) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Publish, "publish", nil, "publish a service on another host port, `NAME=PORT` (repeatable; names: gateway, keycloak, api-db, keycloak-db, otel-grpc, otel-http, vllm)")
 }
 
+// choices are the stack's choice flags, checked: --gpu, --inference (or
+// JAN_INFERENCE) and --without (or JAN_WITHOUT).
+func (o *stackOptions) choices(getenv func(string) string) (gpu stack.GPUMode, inf stack.InferenceMode, without []string, err error) {
+	if gpu, err = stack.ParseGPUMode(o.GPU); err != nil {
+		return
+	}
+	if inf, err = o.inference(getenv); err != nil {
+		return
+	}
+	without, err = o.without(getenv)
+	return
+}
+
 // without is --without, or JAN_WITHOUT (comma-separated), checked.
 func (o *stackOptions) without(getenv func(string) string) ([]string, error) {
 	list := o.Without

@@ -104,15 +104,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	mode, err := stack.ParseGPUMode(o.Stack.GPU)
-	if err != nil {
-		return err
-	}
-	inf, err := o.Stack.inference(o.IO.Getenv)
-	if err != nil {
-		return err
-	}
-	without, err := o.Stack.without(o.IO.Getenv)
+	mode, inf, without, err := o.Stack.choices(o.IO.Getenv)
 	if err != nil {
 		return err
 	}

@@ -120,16 +120,8 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		ok("hardware", choice.Reason)
 	}
 
-	find := LocalEngines()
-	if in.Find != nil {
-		find = *in.Find
-	}
-	mode := in.Inference
-	if mode == "" {
-		mode = InferenceAuto
-	}
 	profile, engine := choice.Profile, (*Engine)(nil)
-	if inf, err := ChooseInference(ctx, mode, choice, in.Engines, find); err != nil {
+	if inf, err := chooseWithDefaults(ctx, in.Inference, choice, in.Engines, in.Find); err != nil {
 		fail("inference", err.Error(), "start the engine (ollama serve, LM Studio's server), pass --engine URL, or run the stack's vLLM with --inference=vllm")
 	} else {
 		ok("inference", inf.Reason)

@@ -85,6 +85,19 @@ type Inference struct {
 	GPUs    []GPU
 }
 
+// chooseWithDefaults is ChooseInference with mode "" meaning auto and
+// find nil meaning LocalEngines.
+func chooseWithDefaults(ctx context.Context, mode InferenceMode, hw Choice, urls []string, find *Engines) (Inference, error) {
+	if mode == "" {
+		mode = InferenceAuto
+	}
+	e := LocalEngines()
+	if find != nil {
+		e = *find
+	}
+	return ChooseInference(ctx, mode, hw, urls, e)
+}
+
 // ChooseInference decides for mode, given the hardware choice (--gpu) and
 // the engines the user named (--engine, JAN_ENGINE_URL). A named engine
 // that does not answer is an error whatever the mode but vllm: the user

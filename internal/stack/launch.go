@@ -117,15 +117,7 @@ func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile, e *Engin
 // ChooseInference is the request's inference choice: the hardware (--gpu),
 // then --inference over the engines named or found.
 func (req LaunchRequest) ChooseInference(ctx context.Context) (Inference, error) {
-	find := LocalEngines()
-	if req.Find != nil {
-		find = *req.Find
-	}
-	mode := req.Inference
-	if mode == "" {
-		mode = InferenceAuto
-	}
-	return ChooseInference(ctx, mode, DetectHardware(ctx, req.GPU, Host{}), req.Engines, find)
+	return chooseWithDefaults(ctx, req.Inference, DetectHardware(ctx, req.GPU, Host{}), req.Engines, req.Find)
 }
 
 // pullFor pulls what plan needs under policy, with a note first when the

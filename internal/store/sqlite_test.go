@@ -253,41 +253,38 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var writes, maxWAL atomic.Int64 // maxWAL: the -wal file's size in pages, for the log
-	for i := range convs {
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
+	// repeat runs f until stop is closed or f fails.
+	repeat := func(f func() error) {
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				msg := &store.Message{Role: store.RoleUser, Content: strings.Repeat("x", 500)}
-				if err := st.AppendMessages(ctx, user, convs[i].ID, []*store.Message{msg}); err != nil {
-					t.Error(err)
-					return
-				}
-				writes.Add(1)
-				if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size()/4096 > maxWAL.Load() {
-					maxWAL.Store(fi.Size() / 4096)
-				}
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, _, err := st.ListMessages(ctx, user, convs[i].ID, store.Page{Limit: 20}); err != nil {
+				if err := f(); err != nil {
 					t.Error(err)
 					return
 				}
 			}
-		}()
+		})
+	}
+	for _, conv := range convs {
+		repeat(func() error {
+			msg := &store.Message{Role: store.RoleUser, Content: strings.Repeat("x", 500)}
+			if err := st.AppendMessages(ctx, user, conv.ID, []*store.Message{msg}); err != nil {
+				return err
+			}
+			writes.Add(1)
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size()/4096 > maxWAL.Load() {
+				maxWAL.Store(fi.Size() / 4096)
+			}
+			return nil
+		})
+		repeat(func() error {
+			_, _, err := st.ListMessages(ctx, user, conv.ID, store.Page{Limit: 20})
+			return err
+		})
 	}
 	// Until the checkpointer has seen the WAL start over, or 20 s.
 	deadline := time.Now().Add(20 * time.Second)
