@@ -22,7 +22,7 @@ type stackOptions struct {
 func (o *stackOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.GPU, "gpu", "auto", "vLLM profile: `auto` (detect an NVIDIA GPU), nvidia (insist), none (CPU profile)")
 	fs.StringVar(&o.Inference, "inference", "", "where answers come from: `auto` (vLLM on a GPU, else an engine already running, else vLLM on the CPU), vllm, or external (an engine already running: --engine URL or one on the usual local ports; no vLLM container) (JAN_INFERENCE; default auto)")
-	fs.StringSliceVar(&o.Without, "without", nil, "leave out an optional service, `SERVICE`: kong (clients then use the llm-api address) or otel-collector (no traces); repeatable or comma-separated (JAN_WITHOUT)")
+	fs.StringSliceVar(&o.Without, "without", nil, "leave `SERVICE` out: kong (clients then use the llm-api address) or otel-collector (no traces); repeatable or comma-separated (JAN_WITHOUT)")
 	fs.StringArrayVar(&o.Images, "image", nil, "use another image for a service, `SERVICE=REF` (repeatable; JAN_IMAGE_<SERVICE>)")
 	fs.StringArrayVar(&o.Publish, "publish", nil, "publish a service on another host port, `NAME=PORT` (repeatable; names: gateway, keycloak, api-db, keycloak-db, otel-grpc, otel-http, vllm)")
 }

@@ -39,16 +39,22 @@ With Docker, jan up runs the whole stack through the Docker Engine API:
 Postgres for the API and for Keycloak, Keycloak with the jan realm, Kong
 (the gateway on :8000), an OpenTelemetry collector and vLLM (GPU profile on
 an NVIDIA GPU, CPU profile otherwise), each started in dependency order
-and waited on by its healthcheck. With --inference=auto (the default) an
-engine that already runs — --engine URL, or Ollama, LM Studio, Jan or vLLM
-on its usual port — is used instead of vLLM on the CPU; --inference=external
-insists on one, --inference=vllm always runs the stack's vLLM. Then the llm-api server runs in this
+and waited on by its healthcheck. Then the llm-api server runs in this
 process on :8080, wired to the stack's Postgres, Keycloak and vLLM. Ctrl+C
 stops the server; the containers keep running (jan down stops them). With
 -d the server runs in the background (pid and log in the data dir).
 
+What you already have is used instead of what jan would start:
+--inference=auto (the default) uses an engine that already runs — --engine
+URL, or Ollama, LM Studio, Jan or vLLM on its usual port — rather than vLLM
+on the CPU (--inference=external insists on one, --inference=vllm always
+runs the stack's vLLM); --issuer URL trusts your OIDC provider and runs no
+Keycloak; --without kong or otel-collector leaves those out. jan up
+--dry-run shows the plan and why, without starting or writing anything.
+
 Running jan up again is safe: running containers whose configuration is
-unchanged are left alone, changed ones are recreated. If a service fails,
+unchanged are left alone, changed ones are recreated, and services the new
+plan does not run are removed (their volumes stay). If a service fails,
 jan up shows its last log lines and removes what that run created.
 
 Generated secrets (database passwords, Keycloak admin, client secret,
@@ -66,6 +72,7 @@ models of providers.yaml plus any local OpenAI-compatible engine it finds
   jan up --publish gateway=9000
   jan up --embedded            # no Docker: SQLite and built-in identity
   jan up --inference=external --engine http://127.0.0.1:11434   # Ollama instead of vLLM
+  jan up --issuer https://login.example.com/realms/acme --without otel-collector
   jan up --dry-run             # the plan: services, images, ports, choices and why
   jan up --dry-run --json | jq .services`,
 		Args: cobra.NoArgs,
