@@ -4,7 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/janhq/jan/internal/client"
 	"github.com/janhq/jan/internal/config"
 	"github.com/janhq/jan/internal/server/servertest"
 	"github.com/janhq/jan/internal/stack"
@@ -19,7 +21,15 @@ func TestStatusReadsServerLoad(t *testing.T) {
 		t.Fatalf("%v: %s", err, errOut)
 	}
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	load := serverLoad(context.Background(), config.Config{}, stack.ServerStatus{Addr: addr, Ready: true})
+	// The chat returns on [DONE]; the server's handler counts its stream
+	// until it has returned, a moment later.
+	var load *client.ServerMetrics
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		load = serverLoad(context.Background(), config.Config{}, stack.ServerStatus{Addr: addr, Ready: true})
+		if load == nil || load.ActiveStreams == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if load == nil || load.RequestsPerMinute < 3 || load.TTFTp50Seconds == nil || load.ActiveStreams != 0 {
 		t.Fatalf("load = %+v", load)
 	}
