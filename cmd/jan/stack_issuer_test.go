@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,8 @@ import (
 // Keycloak (issue 18): jan up -d --issuer URL, with the Keycloak double
 // standing in for that provider on the host, starts no Keycloak or
 // keycloak-db container; the server accepts the issuer's tokens through
-// Kong and refuses guests (accounts are managed there); jan doctor checks
-// the issuer.
+// Kong, and guests from its own issuer beside them — or none with
+// --guests=off; jan doctor checks the issuer.
 func TestStackWithExternalIssuer(t *testing.T) {
 	r := newStackRun(t)
 	kc := keycloaktest.New(t, keycloaktest.Options{})
@@ -45,7 +46,25 @@ func TestStackWithExternalIssuer(t *testing.T) {
 	if code, body := r.do("GET", "/v1/models", tok+"x", ""); code != 401 {
 		t.Errorf("a forged token through Kong: %d %s", code, body)
 	}
+	code, body := r.do("POST", "/auth/guest", "", "")
+	var guest struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code != 201 || json.Unmarshal(body, &guest) != nil {
+		t.Fatalf("a guest beside the external issuer: %d %s", code, body)
+	}
+	if code, body := r.do("GET", "/v1/models", guest.AccessToken, ""); code != 200 {
+		t.Errorf("the guest's token through Kong: %d %s", code, body)
+	}
+	if code, body := r.do("POST", "/auth/upgrade", guest.AccessToken, `{"username":"bob","password":"correct horse battery staple"}`); code != 400 || !strings.Contains(string(body), "accounts_external") {
+		t.Errorf("upgrading a guest when accounts live at the provider: %d %s", code, body)
+	}
+
+	r.mustJan("up", "-d", "--issuer", issuer, "--guests=off")
 	if code, body := r.do("POST", "/auth/guest", "", ""); code != 400 || !strings.Contains(string(body), "accounts_external") {
-		t.Errorf("a guest with an external issuer: %d %s", code, body)
+		t.Errorf("a guest with --guests=off: %d %s", code, body)
+	}
+	if code, body := r.do("GET", "/v1/models", tok, ""); code != 200 {
+		t.Errorf("the issuer's token with --guests=off: %d %s", code, body)
 	}
 }

@@ -119,7 +119,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	req := stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Inference: inf, Engines: cfg.Engines, Without: without, Issuer: cfg.Issuer, Pull: pull, ServerAddr: cfg.Addr}
+	req := stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Inference: inf, Engines: cfg.Engines, Without: without, Issuer: cfg.Issuer, NoGuests: cfg.NoGuests, Pull: pull, ServerAddr: cfg.Addr}
 	if o.DryRun {
 		return runDryRun(ctx, o, req)
 	}
@@ -261,7 +261,7 @@ func startDetached(ctx context.Context, o *upOptions, cfg config.Config, env map
 	args := []string{"serve", "--addr", cfg.Addr, "--data-dir", cfg.DataDir}
 	o.Flags.Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "db", "providers", "no-detect", "issuer":
+		case "db", "providers", "no-detect", "issuer", "guests":
 			args = append(args, "--"+f.Name+"="+f.Value.String())
 		case "engine":
 			urls, _ := o.Flags.GetStringSlice("engine")
@@ -295,7 +295,7 @@ func runDryRun(ctx context.Context, o *upOptions, req stack.LaunchRequest) error
 	if err != nil {
 		return err
 	}
-	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: req.DataDir, Env: req.Env, Profile: inf.Profile, ServerAddr: req.ServerAddr, DryRun: true, Engine: inf.Engine, Without: req.Without, Issuer: req.Issuer})
+	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: req.DataDir, Env: req.Env, Profile: inf.Profile, ServerAddr: req.ServerAddr, DryRun: true, Engine: inf.Engine, Without: req.Without, Issuer: req.Issuer, NoGuests: req.NoGuests})
 	if err != nil {
 		return err
 	}

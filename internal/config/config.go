@@ -29,6 +29,7 @@ type Config struct {
 	Issuer          string        // external OIDC issuer; "" = embedded
 	Audience        string        // expected token audience ("" with an external issuer skips the check)
 	UsernameClaim   string        // the external issuer's claim read as the username; "" preferred_username (JAN_OIDC_USERNAME_CLAIM)
+	NoGuests        bool          // with an external issuer: no guests from jan's own issuer beside it (--guests=off, JAN_GUESTS)
 	AutoMigrate     bool          // apply migrations at start
 	BodyLimit       int64         // max request body bytes
 	BodyTimeout     time.Duration // a request body must arrive within it (JAN_BODY_TIMEOUT)
@@ -151,6 +152,7 @@ func RegisterServeFlags(fs *pflag.FlagSet) {
 	fs.Bool("no-detect", false, "skip auto-detection of local engines (Ollama, LM Studio, Jan, vLLM)")
 	fs.String("data-dir", "", "directory for jan's state (JAN_DATA_DIR; default $XDG_DATA_HOME/jan)")
 	fs.String("issuer", "", "external OIDC issuer `URL` to trust instead of the embedded one (JAN_OIDC_ISSUER)")
+	fs.String("guests", "", "with --issuer: `on` (guests from jan's own issuer beside the provider's accounts; the default) or off (JAN_GUESTS)")
 	fs.String("metrics-addr", "", "serve /metrics on this `host:port` instead of --addr (JAN_METRICS_ADDR)")
 }
 
@@ -283,6 +285,16 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return Config{}, fmt.Errorf("--metrics-addr %q: want host:port, e.g. 127.0.0.1:9090", c.MetricsAddr)
 		}
+	}
+
+	var guests string
+	str(&guests, "guests", "JAN_GUESTS")
+	switch strings.ToLower(guests) {
+	case "", "on", "true":
+	case "off", "false":
+		c.NoGuests = true
+	default:
+		return Config{}, fmt.Errorf("--guests=%s (JAN_GUESTS): want on or off", guests)
 	}
 
 	if v := env("JAN_GUEST_RETENTION_DAYS"); v != "" {

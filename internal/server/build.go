@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,14 +160,35 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *sl
 		if err != nil {
 			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
 		}
-		return auth.External{Issuer: cfg.Issuer, V: v}, nil, nil
+		ext := auth.External{Issuer: cfg.Issuer, V: v}
+		if cfg.NoGuests {
+			return ext, nil, nil
+		}
+		// Guests from jan's own issuer beside the provider's accounts.
+		if strings.TrimSuffix(cfg.PublicURL, "/") == strings.TrimSuffix(cfg.Issuer, "/") {
+			return nil, nil, fmt.Errorf("--issuer %s is jan's own address (JAN_PUBLIC_URL): name the provider, or run without --issuer", cfg.Issuer)
+		}
+		own, err := embeddedIssuer(cfg, config.Defaults().Audience, st, log) // its tokens' audience, whatever the provider's
+		if err != nil {
+			return nil, nil, err
+		}
+		return auth.WithGuests{External: ext, Own: own}, own, nil
 	}
-	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"), Keys: st,
-		KeyRotation: cfg.KeyRotation, Audience: cfg.Audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes, Logger: log}, st)
+	issuer, err := embeddedIssuer(cfg, cfg.Audience, st, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded identity: %w", err)
+		return nil, nil, err
 	}
 	return issuer, issuer, nil
+}
+
+// embeddedIssuer is jan's own issuer, its key in the data dir and the store.
+func embeddedIssuer(cfg config.Config, audience string, st store.Store, log *slog.Logger) (*auth.Issuer, error) {
+	issuer, err := auth.NewIssuer(auth.IssuerOptions{URL: cfg.PublicURL, KeyFile: filepath.Join(cfg.DataDir, "signing-key.pem"), Keys: st,
+		KeyRotation: cfg.KeyRotation, Audience: audience, Admins: cfg.Admins, PasswordHashes: cfg.PasswordHashes, Logger: log}, st)
+	if err != nil {
+		return nil, fmt.Errorf("embedded identity: %w", err)
+	}
+	return issuer, nil
 }
 
 // rateLimits applies the configured per-role limits over the defaults.

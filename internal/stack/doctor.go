@@ -132,7 +132,7 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		if err := probeIssuer(ctx, in.Issuer); err != nil {
 			fail("identity", "--issuer "+in.Issuer+": "+err.Error(), "name the issuer exactly as its tokens' iss claim does; it must serve /.well-known/openid-configuration")
 		} else {
-			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak (accounts and guests are managed there)")
+			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak (accounts are managed there)")
 		}
 	}
 

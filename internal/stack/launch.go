@@ -19,6 +19,7 @@ type LaunchRequest struct {
 	Find       *Engines
 	Without    []string // optional services not to run (--without)
 	Issuer     string   // an external OIDC issuer instead of the stack's Keycloak (--issuer)
+	NoGuests   bool     // with Issuer: --guests=off
 	Pull       PullPolicy
 	ServerAddr string
 	// ServerRunning: a server from an earlier jan up runs, so its port is
@@ -111,7 +112,7 @@ func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error
 }
 
 func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile, e *Engine) (*Plan, error) {
-	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Without: req.Without, Issuer: req.Issuer})
+	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Without: req.Without, Issuer: req.Issuer, NoGuests: req.NoGuests})
 }
 
 // ChooseInference is the request's inference choice: the hardware (--gpu),

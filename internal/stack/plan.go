@@ -31,8 +31,10 @@ type Settings struct {
 	// Without lists optional services not to run (--without; Optional).
 	Without []string
 	// Issuer is an OIDC issuer the server trusts instead of the stack's
-	// Keycloak (--issuer): no Keycloak or keycloak-db container.
-	Issuer string
+	// Keycloak (--issuer): no Keycloak or keycloak-db container. NoGuests
+	// (--guests=off) refuses guests beside it.
+	Issuer   string
+	NoGuests bool
 }
 
 // Optional are the services jan up can run without, and what changes then.
@@ -69,6 +71,7 @@ type Plan struct {
 	Engine     *Engine  // ProfileExternal: the engine instead of vLLM
 	Without    []string // optional services left out (--without)
 	Issuer     string   // an external OIDC issuer instead of the stack's Keycloak (--issuer)
+	NoGuests   bool     // with Issuer: no guests from jan's own issuer (--guests=off)
 }
 
 // NewPlan loads the secrets and compose.yaml for s.Profile, renders the
@@ -119,7 +122,7 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	if s.Profile == ProfileExternal && s.Engine == nil {
 		return nil, fmt.Errorf("stack: the external profile needs an engine")
 	}
-	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Without: s.Without, Issuer: s.Issuer}
+	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Without: s.Without, Issuer: s.Issuer, NoGuests: s.NoGuests}
 	if v, ok := p.Container(p.VLLMService()); ok {
 		for _, a := range v.Cmd {
 			if name, ok := strings.CutPrefix(a, "--served-model-name="); ok {
@@ -265,6 +268,10 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 		delete(env, "KEYCLOAK_BASE_URL")
 		delete(env, "BACKEND_CLIENT_SECRET")
 		env["JAN_OIDC_ISSUER"] = p.Issuer
+		env["JAN_GUESTS"] = "on"
+		if p.NoGuests {
+			env["JAN_GUESTS"] = "off"
+		}
 	}
 	if slices.Contains(p.Without, ServiceOtelCollector) {
 		delete(env, "OTEL_EXPORTER_OTLP_ENDPOINT")

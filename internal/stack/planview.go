@@ -82,7 +82,11 @@ func (p *Plan) View(reason string, dataDir string, images ImagesView) PlanView {
 		v.Project = DefaultProject
 	}
 	if p.Issuer != "" {
-		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires, JAN_OIDC_USERNAME_CLAIM the claim read as the username); accounts and guests are managed there, so POST /auth/guest is refused"}
+		guests := "guests come from jan's own issuer (--guests=off refuses them)"
+		if p.NoGuests {
+			guests = "guests are refused (--guests=off)"
+		}
+		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires, JAN_OIDC_USERNAME_CLAIM the claim read as the username); accounts are managed there, " + guests}
 	}
 	for _, w := range p.Without {
 		v.Without = append(v.Without, Decision{Choice: w, Reason: Optional[w]})

@@ -1,0 +1,80 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// WithGuests is an external issuer's identity (accounts are managed there)
+// with guests from jan's own issuer beside it: jan up --issuer URL with
+// guests on. Guest, Refresh and Logout are the own issuer's (only guests
+// have jan refresh tokens); an upgrade is refused, since accounts live at
+// the provider. A token is verified by the issuer its iss claim names —
+// read unverified only to pick the verifier, which then checks everything,
+// the issuer included, so a token naming jan's issuer but signed by anyone
+// else fails.
+type WithGuests struct {
+	External External
+	Own      *Issuer
+}
+
+var _ IdentityProvider = WithGuests{}
+
+func (w WithGuests) Guest(ctx context.Context) (*Tokens, *Account, error) { return w.Own.Guest(ctx) }
+
+func (w WithGuests) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
+	return w.Own.Refresh(ctx, refreshToken)
+}
+
+func (w WithGuests) Upgrade(context.Context, *Principal, Upgrade) (*Tokens, *Account, error) {
+	return nil, nil, &Problem{Status: http.StatusBadRequest, Code: "accounts_external",
+		Message: fmt.Sprintf("accounts are managed by %s: sign in there instead of upgrading a guest", w.External.Issuer)}
+}
+
+func (w WithGuests) Logout(ctx context.Context, refreshToken string) error {
+	return w.Own.Logout(ctx, refreshToken)
+}
+
+func (w WithGuests) Verifier() Verifier {
+	return byIssuer{own: w.Own.URL(), ownV: w.Own.Verifier(), other: w.External.V}
+}
+
+// byIssuer sends a token to the verifier of the issuer it names.
+type byIssuer struct {
+	own         string
+	ownV, other Verifier
+}
+
+func (b byIssuer) Verify(ctx context.Context, raw string) (*Principal, error) {
+	if claimedIssuer(raw) == b.own {
+		return b.ownV.Verify(ctx, raw)
+	}
+	return b.other.Verify(ctx, raw)
+}
+
+// claimedIssuer is the iss claim of a JWT, unverified; "" if there is none
+// to read.
+func claimedIssuer(raw string) string {
+	if len(raw) > maxTokenLen {
+		return ""
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.Iss
+}
