@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/janhq/jan/internal/store"
 )
 
 // WithGuests is an external issuer's identity (accounts are managed there)
@@ -53,8 +55,20 @@ func (b byIssuer) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if claimedIssuer(raw) == b.own {
 		return b.ownV.Verify(ctx, raw)
 	}
-	return b.other.Verify(ctx, raw)
+	p, err := b.other.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	// Both issuers' principals share one id space: the provider's subject
+	// must not look like one of jan's own user ids, or it could be a guest.
+	if strings.HasPrefix(p.ID, ownUserIDPrefix) {
+		return nil, errInvalid()
+	}
+	return p, nil
 }
+
+// ownUserIDPrefix starts the ids jan's own issuer gives users.
+const ownUserIDPrefix = store.PrefixUser + "_"
 
 // claimedIssuer is the iss claim of a JWT, unverified; "" if there is none
 // to read.

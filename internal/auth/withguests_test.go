@@ -29,8 +29,16 @@ func TestWithGuests(t *testing.T) {
 	if err != nil || !p.IsGuest || p.ID != acct.ID {
 		t.Fatalf("a guest's token: %+v, %v", p, err)
 	}
-	if p, err := w.Verifier().Verify(ctx, signJWT(t, provider.key(t), provider.kid(t), provider.claims())); err != nil || p.ID != "user_1" || p.Username != "alice" {
+	fromProvider := provider.claims()
+	fromProvider["sub"] = "3f1c0a52-9d1e-4c1b-a0a7-5b0d3c2e1f00"
+	if p, err := w.Verifier().Verify(ctx, signJWT(t, provider.key(t), provider.kid(t), fromProvider)); err != nil || p.ID != fromProvider["sub"] || p.Username != "alice" {
 		t.Fatalf("the provider's token: %+v, %v", p, err)
+	}
+	// A provider subject shaped like one of jan's user ids could be a guest's.
+	lookalike := provider.claims()
+	lookalike["sub"] = acct.ID
+	if p, err := w.Verifier().Verify(ctx, signJWT(t, provider.key(t), provider.kid(t), lookalike)); authCode(err) != CodeInvalidToken {
+		t.Fatalf("the provider's token for the subject %s: %+v, %v", acct.ID, p, err)
 	}
 	forged := provider.claims()
 	forged["iss"] = own.iss.URL()
