@@ -119,7 +119,8 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	req := stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Inference: inf, Engines: cfg.Engines, Without: without, Issuer: cfg.Issuer, NoGuests: cfg.NoGuests, Pull: pull, ServerAddr: cfg.Addr}
+	req := stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Inference: inf, Engines: cfg.Engines,
+		Fit: stack.Fit{Without: without, Issuer: cfg.Issuer, NoGuests: cfg.NoGuests}, Pull: pull, ServerAddr: cfg.Addr}
 	if o.DryRun {
 		return runDryRun(ctx, o, req)
 	}
@@ -295,7 +296,7 @@ func runDryRun(ctx context.Context, o *upOptions, req stack.LaunchRequest) error
 	if err != nil {
 		return err
 	}
-	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: req.DataDir, Env: req.Env, Profile: inf.Profile, ServerAddr: req.ServerAddr, DryRun: true, Engine: inf.Engine, Without: req.Without, Issuer: req.Issuer, NoGuests: req.NoGuests})
+	plan, err := stack.NewPlan(ctx, stack.Settings{DataDir: req.DataDir, Env: req.Env, Profile: inf.Profile, ServerAddr: req.ServerAddr, DryRun: true, Engine: inf.Engine, Fit: req.Fit})
 	if err != nil {
 		return err
 	}

@@ -73,22 +73,25 @@ const ownUserIDPrefix = store.PrefixUser + "_"
 // claimedIssuer is the iss claim of a JWT, unverified; "" if there is none
 // to read.
 func claimedIssuer(raw string) string {
-	if len(raw) > maxTokenLen {
-		return ""
-	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
 	var c struct {
 		Iss string `json:"iss"`
 	}
-	if json.Unmarshal(payload, &c) != nil {
-		return ""
-	}
+	UnverifiedClaims(raw, &c)
 	return c.Iss
+}
+
+// UnverifiedClaims decodes a JWT's payload into v WITHOUT checking its
+// signature — only to decide what to do with the token next (which
+// verifier, which client), never to trust it. It reports whether raw had a
+// payload to decode; tokens over maxTokenLen are not read.
+func UnverifiedClaims(raw string, v any) bool {
+	if len(raw) > maxTokenLen {
+		return false
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	return err == nil && json.Unmarshal(payload, v) == nil
 }

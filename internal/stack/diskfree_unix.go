@@ -2,14 +2,8 @@
 
 package stack
 
-import "syscall"
+import "github.com/janhq/jan/internal/diskfree"
 
 // DiskFree is the free space under path (the engine's root dir when it is
 // on this machine); ok=false when path is not here to measure.
-func DiskFree(path string) (free uint64, ok bool) {
-	var st syscall.Statfs_t
-	if path == "" || syscall.Statfs(path, &st) != nil {
-		return 0, false
-	}
-	return st.Bavail * uint64(st.Bsize), true
-}
+func DiskFree(path string) (free uint64, ok bool) { return diskfree.Free(path) }

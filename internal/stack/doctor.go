@@ -2,14 +2,13 @@ package stack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/janhq/jan/internal/proc"
 )
@@ -65,9 +64,8 @@ type DoctorInput struct {
 	Inference       InferenceMode // --inference ("" is auto)
 	Engines         []string      // --engine URLs
 	Find            *Engines      // how engines are found (nil: LocalEngines)
-	Without         []string      // --without
-	Issuer          string        // --issuer
-	ServerAddr      string        // where the llm-api server listens
+	Fit
+	ServerAddr string // where the llm-api server listens
 }
 
 // Doctor runs every check jan up depends on, in the order jan up meets
@@ -136,7 +134,7 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		}
 	}
 
-	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine, Without: in.Without, Issuer: in.Issuer})
+	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine, Fit: in.Fit})
 	if err != nil {
 		fail("stack configuration", err.Error(), "correct the setting it names (.env, JAN_* variables, --image/--publish)")
 		return checks
@@ -214,31 +212,11 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// probeIssuer fetches the issuer's OpenID configuration and checks that it
-// names the issuer as given.
+// probeIssuer fetches the issuer's OpenID configuration (go-oidc, as the
+// server will) and checks that it names the issuer as given.
 func probeIssuer(ctx context.Context, issuer string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("its OpenID configuration answered %s", resp.Status)
-	}
-	var doc struct {
-		Issuer string `json:"issuer"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil {
-		return fmt.Errorf("its OpenID configuration is not JSON: %w", err)
-	}
-	if doc.Issuer != issuer {
-		return fmt.Errorf("its OpenID configuration names the issuer %q", doc.Issuer)
-	}
-	return nil
+	_, err := oidc.NewProvider(ctx, issuer)
+	return err
 }

@@ -52,29 +52,33 @@ type Engines struct {
 // inference.Detect over inference.LocalCandidates (Ollama, LM Studio, Jan,
 // vLLM), never counting a jan server as an engine.
 func LocalEngines() Engines {
-	engine := func(p inference.Provider) Engine {
-		e := Engine{Name: p.Name, URL: p.BaseURL}
-		for _, m := range p.Models {
-			e.Models = append(e.Models, m.ID)
-		}
-		return e
-	}
 	return Engines{
 		Probe: func(ctx context.Context, url string) (Engine, error) {
 			p, err := inference.ProbeEngine(ctx, "", url, nil)
 			if err != nil {
 				return Engine{}, err
 			}
-			return engine(p), nil
+			return engineOf(p), nil
 		},
-		Detect: func(ctx context.Context) []Engine {
-			var out []Engine
-			for _, p := range inference.Detect(ctx, inference.LocalCandidates, 2*time.Second) {
-				out = append(out, engine(p))
-			}
-			return out
-		},
+		Detect: func(ctx context.Context) []Engine { return detect(ctx, inference.LocalCandidates) },
 	}
+}
+
+// detect is inference.Detect over candidates, as Engines.
+func detect(ctx context.Context, candidates []inference.Candidate) []Engine {
+	var out []Engine
+	for _, p := range inference.Detect(ctx, candidates, 2*time.Second) {
+		out = append(out, engineOf(p))
+	}
+	return out
+}
+
+func engineOf(p inference.Provider) Engine {
+	e := Engine{Name: p.Name, URL: p.BaseURL}
+	for _, m := range p.Models {
+		e.Models = append(e.Models, m.ID)
+	}
+	return e
 }
 
 // Inference is where the stack's answers come from, and why.

@@ -47,17 +47,7 @@ func TestChooseInference(t *testing.T) {
 	dead.Close() // a port where nothing answers
 	local := LocalEngines()
 	found := func(urls ...string) Engines {
-		return Engines{Probe: local.Probe, Detect: func(ctx context.Context) []Engine {
-			var out []Engine
-			for _, p := range inference.Detect(ctx, candidates(urls), time.Second) {
-				e := Engine{Name: p.Name, URL: p.BaseURL}
-				for _, m := range p.Models {
-					e.Models = append(e.Models, m.ID)
-				}
-				out = append(out, e)
-			}
-			return out
-		}}
+		return Engines{Probe: local.Probe, Detect: func(ctx context.Context) []Engine { return detect(ctx, candidates(urls)) }}
 	}
 	for _, c := range []struct {
 		name    string
@@ -158,7 +148,7 @@ func TestExternalPlan(t *testing.T) {
 // and says so.
 func TestIssuerPlan(t *testing.T) {
 	const issuer = "https://login.example.com/realms/acme"
-	p, err := NewPlan(context.Background(), Settings{DataDir: t.TempDir(), Env: map[string]string{}, Profile: ProfileCPU, ServerAddr: "127.0.0.1:8080", DryRun: true, Issuer: issuer})
+	p, err := NewPlan(context.Background(), Settings{DataDir: t.TempDir(), Env: map[string]string{}, Profile: ProfileCPU, ServerAddr: "127.0.0.1:8080", DryRun: true, Fit: Fit{Issuer: issuer}})
 	if err != nil {
 		t.Fatal(err)
 	}

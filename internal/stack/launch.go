@@ -14,12 +14,10 @@ type LaunchRequest struct {
 	GPU     GPUMode
 	// Inference is --inference; Engines the engines the user named
 	// (--engine); Find looks for engines (nil: LocalEngines).
-	Inference  InferenceMode
-	Engines    []string
-	Find       *Engines
-	Without    []string // optional services not to run (--without)
-	Issuer     string   // an external OIDC issuer instead of the stack's Keycloak (--issuer)
-	NoGuests   bool     // with Issuer: --guests=off
+	Inference InferenceMode
+	Engines   []string
+	Find      *Engines
+	Fit
 	Pull       PullPolicy
 	ServerAddr string
 	// ServerRunning: a server from an earlier jan up runs, so its port is
@@ -112,7 +110,7 @@ func (s *Stack) Launch(ctx context.Context, req LaunchRequest) (*Launched, error
 }
 
 func (s *Stack) plan(ctx context.Context, req LaunchRequest, p Profile, e *Engine) (*Plan, error) {
-	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Without: req.Without, Issuer: req.Issuer, NoGuests: req.NoGuests})
+	return NewPlan(ctx, Settings{DataDir: req.DataDir, Env: req.Env, Profile: p, ServerAddr: req.ServerAddr, Engine: e, Fit: req.Fit})
 }
 
 // ChooseInference is the request's inference choice: the hardware (--gpu),

@@ -28,6 +28,12 @@ type Settings struct {
 	DryRun bool
 	// Engine is the engine the server uses with ProfileExternal.
 	Engine *Engine
+	Fit
+}
+
+// Fit is what the user brings instead of what jan up would start, or
+// leaves out.
+type Fit struct {
 	// Without lists optional services not to run (--without; Optional).
 	Without []string
 	// Issuer is an OIDC issuer the server trusts instead of the stack's
@@ -67,11 +73,9 @@ type Plan struct {
 	Secrets    *Secrets
 	Env        map[string]string // the interpolation environment, secrets included
 	ServerAddr string
-	Model      string   // vLLM's served model name
-	Engine     *Engine  // ProfileExternal: the engine instead of vLLM
-	Without    []string // optional services left out (--without)
-	Issuer     string   // an external OIDC issuer instead of the stack's Keycloak (--issuer)
-	NoGuests   bool     // with Issuer: no guests from jan's own issuer (--guests=off)
+	Model      string  // vLLM's served model name
+	Engine     *Engine // ProfileExternal: the engine instead of vLLM
+	Fit
 }
 
 // NewPlan loads the secrets and compose.yaml for s.Profile, renders the
@@ -122,7 +126,7 @@ func NewPlan(ctx context.Context, s Settings) (*Plan, error) {
 	if s.Profile == ProfileExternal && s.Engine == nil {
 		return nil, fmt.Errorf("stack: the external profile needs an engine")
 	}
-	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Without: s.Without, Issuer: s.Issuer, NoGuests: s.NoGuests}
+	p := &Plan{Profile: s.Profile, Containers: containers, Secrets: secrets, Env: env, ServerAddr: s.ServerAddr, Engine: s.Engine, Fit: s.Fit}
 	if v, ok := p.Container(p.VLLMService()); ok {
 		for _, a := range v.Cmd {
 			if name, ok := strings.CutPrefix(a, "--served-model-name="); ok {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,7 +97,7 @@ func (c *checkpointer) run() {
 		case <-c.kick:
 		}
 		err := c.checkpoint()
-		if err != nil && isBusy(err) {
+		if err != nil && sqliteBusy(err) {
 			err = nil // another connection (another jan on this file) is checkpointing
 		}
 		switch {
@@ -154,11 +153,4 @@ func (c *checkpointer) close() error {
 	c.once.Do(func() { close(c.quit) })
 	<-c.done
 	return c.db.Close()
-}
-
-// isBusy reports whether err is SQLite's "busy" (another connection holds
-// the lock a checkpoint needs).
-func isBusy(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }

@@ -126,6 +126,17 @@ func (d dialect) classify(err error) error {
 	return classifySQLite(err)
 }
 
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED:
+// another connection holds a lock this one needs.
+func sqliteBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+}
+
 func classifySQLite(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {

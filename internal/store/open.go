@@ -140,7 +140,7 @@ func openSQLite(ctx context.Context, path string, log *slog.Logger) (*sqlStore, 
 		if err == nil {
 			break
 		}
-		if !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt == 200 || ctx.Err() != nil {
+		if !sqliteBusy(err) || attempt == 200 || ctx.Err() != nil {
 			_ = w.Close()
 			return nil, unavailable(what, err, "")
 		}

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/janhq/jan/internal/diskfree"
 )
 
 // sqlStore is the one implementation of Store, over database/sql, for both
@@ -60,7 +63,7 @@ const minFreeBytes = 1 << 20
 // next turn that needs one page more would not.
 func (s *sqlStore) CheckWrite(ctx context.Context) error {
 	if s.file != "" {
-		if free, err := diskFree(filepath.Dir(s.file)); err == nil && free < minFreeBytes {
+		if free, ok := diskfree.Free(filepath.Dir(s.file)); ok && free < minFreeBytes {
 			return unavailable("check write", fmt.Errorf("%d bytes free on the database's file system (%s)", free, filepath.Dir(s.file)), "")
 		}
 	}

@@ -2,11 +2,10 @@ package keycloak
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/janhq/jan/internal/auth"
 )
 
 // passwordGrant logs a user in with the public TargetClientID client
@@ -78,19 +77,9 @@ func (p *Provider) clientAuth(refreshToken string) url.Values {
 // refreshAZP returns the azp claim of a JWT-shaped refresh token (Keycloak's
 // are), or "".
 func refreshAZP(token string) string {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 || len(parts[1]) > 8<<10 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
 	var c struct {
 		AZP string `json:"azp"`
 	}
-	if json.Unmarshal(payload, &c) != nil {
-		return ""
-	}
+	auth.UnverifiedClaims(token, &c)
 	return c.AZP
 }
