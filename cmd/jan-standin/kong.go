@@ -253,7 +253,8 @@ func (kp *kongProxy) reverseProxy(s *kongService) *httputil.ReverseProxy {
 			}
 			kongError(w, st, http.StatusBadGateway, "An invalid response was received from the upstream server")
 		},
-		ErrorLog: log.New(io.Discard, "", 0),
+		// A stream cut after its headers is reported only here.
+		ErrorLog: log.New(kp.errLog.Writer(), "[error] ", log.LstdFlags),
 	}
 }
 
@@ -277,6 +278,11 @@ func kongError(w http.ResponseWriter, st *kongRequest, status int, msg string) {
 }
 
 func (kp *kongProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Kong (nginx) reads the request and writes the response at once. Go's
+	// HTTP/1 server otherwise drains and closes the request body when the
+	// response headers go out, while the proxy's transport may still be
+	// sending it upstream, which can cut a stream short (golang/go#40747).
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	kp.requests.Add(1)
 	kp.active.Add(1)
 	defer kp.active.Add(-1)
