@@ -262,7 +262,7 @@ func startDetached(ctx context.Context, o *upOptions, cfg config.Config, env map
 	args := []string{"serve", "--addr", cfg.Addr, "--data-dir", cfg.DataDir}
 	o.Flags.Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "db", "providers", "no-detect", "issuer", "guests":
+		case "db", "providers", "no-detect", "issuer", "guests", "client-id":
 			args = append(args, "--"+f.Name+"="+f.Value.String())
 		case "engine":
 			urls, _ := o.Flags.GetStringSlice("engine")

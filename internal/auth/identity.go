@@ -122,11 +122,15 @@ func validatePassword(pw, username, email string) error {
 	return nil
 }
 
-// External is the identity provider for tokens of an issuer jan only
-// verifies (--issuer): accounts live there, so the account routes say so.
+// External is the identity provider for tokens of an issuer jan does not
+// run (--issuer): accounts live there, so guest and upgrade say so. With
+// an OAuth client there (Client, JAN_OIDC_CLIENT_ID) jan also signs
+// browsers in to it and refreshes and revokes the tokens that sign-in got;
+// without one, clients bring tokens they got elsewhere.
 type External struct {
 	Issuer string
 	V      Verifier
+	Client *OIDCClient // nil: verify only
 }
 
 var _ IdentityProvider = External{}
@@ -139,11 +143,31 @@ func (e External) managedElsewhere() error {
 func (e External) Guest(context.Context) (*Tokens, *Account, error) {
 	return nil, nil, e.managedElsewhere()
 }
-func (e External) Refresh(context.Context, string) (*Tokens, *Account, error) {
-	return nil, nil, e.managedElsewhere()
+
+func (e External) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
+	if e.Client == nil {
+		return nil, nil, e.managedElsewhere()
+	}
+	return e.Client.Refresh(ctx, refreshToken)
 }
+
 func (e External) Upgrade(context.Context, *Principal, Upgrade) (*Tokens, *Account, error) {
 	return nil, nil, e.managedElsewhere()
 }
-func (e External) Logout(context.Context, string) error { return e.managedElsewhere() }
-func (e External) Verifier() Verifier                   { return e.V }
+
+func (e External) Logout(ctx context.Context, refreshToken string) error {
+	if e.Client == nil {
+		return e.managedElsewhere()
+	}
+	return e.Client.Logout(ctx, refreshToken)
+}
+
+func (e External) Verifier() Verifier { return e.V }
+
+// BrowserLogin is the sign-in at the provider; nil without a client.
+func (e External) BrowserLogin() BrowserLogin {
+	if e.Client == nil {
+		return nil
+	}
+	return e.Client
+}

@@ -261,52 +261,68 @@ func (i *Issuer) tokens(u *store.User, sid, refresh string) (*Tokens, error) {
 // user is gone, is *Error invalid_token; other errors are the store's
 // (wrapped), for the server to answer as unavailable.
 func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
+	t, a, _, err := i.refresh(ctx, refreshToken)
+	return t, a, err
+}
+
+// refresh is Refresh, saying whether the token was ever one of this
+// issuer's (a spent one was).
+func (i *Issuer) refresh(ctx context.Context, refreshToken string) (_ *Tokens, _ *Account, known bool, _ error) {
 	if refreshToken == "" {
-		return nil, nil, errMissing()
+		return nil, nil, false, errMissing()
 	}
 	refresh, next, err := i.newRefreshToken("")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	old, err := i.users.RotateRefreshToken(ctx, hashRefreshToken(refreshToken), next)
 	if errors.Is(err, store.ErrTokenReused) {
 		i.log.Warn("a spent refresh token was used again: its session is ended", "err", err)
 		i.ended.load() // its access tokens are refused here at once
-		return nil, nil, errInvalidRefresh()
+		return nil, nil, true, errInvalidRefresh()
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, errInvalidRefresh()
+		return nil, nil, false, errInvalidRefresh()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("auth: use refresh token: %w", err)
+		return nil, nil, false, fmt.Errorf("auth: use refresh token: %w", err)
 	}
 	u, err := i.users.GetUser(ctx, old.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, errInvalidRefresh()
+		return nil, nil, true, errInvalidRefresh()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("auth: load user: %w", err)
+		return nil, nil, true, fmt.Errorf("auth: load user: %w", err)
 	}
 	t, err := i.tokens(u, next.SessionID, refresh)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, true, err
 	}
-	return t, accountOf(u), nil
+	return t, accountOf(u), true, nil
 }
 
 // Logout ends the session of a refresh token: the token, the others of its
 // session and the access tokens issued from it stop working. Unknown or
 // already used tokens are not an error: the outcome is the same.
 func (i *Issuer) Logout(ctx context.Context, refreshToken string) error {
+	_, err := i.endSession(ctx, refreshToken)
+	return err
+}
+
+// endSession is Logout, saying whether the token was one of this issuer's.
+func (i *Issuer) endSession(ctx context.Context, refreshToken string) (found bool, err error) {
 	if refreshToken == "" {
-		return nil
+		return false, nil
 	}
-	err := i.users.EndSession(ctx, hashRefreshToken(refreshToken))
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("auth: end session: %w", err)
+	err = i.users.EndSession(ctx, hashRefreshToken(refreshToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("auth: end session: %w", err)
 	}
 	i.ended.load() // refused here at once, not at the next poll
-	return nil
+	return true, nil
 }
 
 func errInvalidRefresh() *Error {

@@ -13,12 +13,12 @@ import (
 
 // WithGuests is an external issuer's identity (accounts are managed there)
 // with guests from jan's own issuer beside it: jan up --issuer URL with
-// guests on. Guest, Refresh and Logout are the own issuer's (only guests
-// have jan refresh tokens); an upgrade is refused, since accounts live at
-// the provider. A token is verified by the issuer its iss claim names —
-// read unverified only to pick the verifier, which then checks everything,
-// the issuer included, so a token naming jan's issuer but signed by anyone
-// else fails.
+// guests on. Guest is the own issuer's; an upgrade is refused, since
+// accounts live at the provider. A refresh token is the own issuer's if it
+// knows it, else the provider's (when jan has a client there). A token is
+// verified by the issuer its iss claim names — read unverified only to
+// pick the verifier, which then checks everything, the issuer included, so
+// a token naming jan's issuer but signed by anyone else fails.
 type WithGuests struct {
 	External External
 	Own      *Issuer
@@ -29,7 +29,11 @@ var _ IdentityProvider = WithGuests{}
 func (w WithGuests) Guest(ctx context.Context) (*Tokens, *Account, error) { return w.Own.Guest(ctx) }
 
 func (w WithGuests) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
-	return w.Own.Refresh(ctx, refreshToken)
+	t, a, known, err := w.Own.refresh(ctx, refreshToken)
+	if !known && err != nil && w.External.Client != nil && refreshToken != "" {
+		return w.External.Client.Refresh(ctx, refreshToken) // not a guest's
+	}
+	return t, a, err
 }
 
 func (w WithGuests) Upgrade(context.Context, *Principal, Upgrade) (*Tokens, *Account, error) {
@@ -37,9 +41,18 @@ func (w WithGuests) Upgrade(context.Context, *Principal, Upgrade) (*Tokens, *Acc
 		Message: fmt.Sprintf("accounts are managed by %s: sign in there instead of upgrading a guest", w.External.Issuer)}
 }
 
+// Logout ends a guest's session, or revokes a provider's refresh token
+// there: a guest's is never sent to the provider.
 func (w WithGuests) Logout(ctx context.Context, refreshToken string) error {
-	return w.Own.Logout(ctx, refreshToken)
+	found, err := w.Own.endSession(ctx, refreshToken)
+	if err != nil || found || w.External.Client == nil {
+		return err
+	}
+	return w.External.Client.Logout(ctx, refreshToken)
 }
+
+// BrowserLogin is the sign-in at the provider; nil without a client there.
+func (w WithGuests) BrowserLogin() BrowserLogin { return w.External.BrowserLogin() }
 
 func (w WithGuests) Verifier() Verifier {
 	return byIssuer{own: w.Own.URL(), ownV: w.Own.Verifier(), other: w.External.V}

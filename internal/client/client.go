@@ -290,7 +290,7 @@ func (c *Client) reauthenticate(ctx context.Context, refused string) error {
 		case c.opts.TokenSource != "":
 			return &TokenRefusedError{Source: c.opts.TokenSource}
 		}
-		return errors.New("the token was refused and there is no refresh token")
+		return errors.New("the token was refused and there is no refresh token: sign in again (jan login)")
 	}
 	t, err := c.guest(ctx)
 	if err != nil {

@@ -110,7 +110,9 @@ func callbackResult(q url.Values) (r struct {
 		r.err = errors.New("the sign-in was refused (" + msg + ")")
 		return r
 	}
-	if q.Get("access_token") == "" || q.Get("refresh_token") == "" {
+	// A provider may issue no refresh token (without offline_access, say):
+	// the sign-in then lasts as long as its access token.
+	if q.Get("access_token") == "" {
 		r.err = errors.New("the browser came back without tokens")
 		return r
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type Config struct {
 	Audience        string        // expected token audience ("" with an external issuer skips the check)
 	UsernameClaim   string        // the external issuer's claim read as the username; "" preferred_username (JAN_OIDC_USERNAME_CLAIM)
 	NoGuests        bool          // with an external issuer: no guests from jan's own issuer beside it (--guests=off, JAN_GUESTS)
+	OIDCClient      OIDCClient    // jan's client at the external issuer, for the browser sign-in; "" ID = none
 	AutoMigrate     bool          // apply migrations at start
 	BodyLimit       int64         // max request body bytes
 	BodyTimeout     time.Duration // a request body must arrive within it (JAN_BODY_TIMEOUT)
@@ -68,6 +70,14 @@ type Config struct {
 	// Lookup is the environment Load read (over the .env file), for the
 	// ${VAR} references of providers.yaml.
 	Lookup Env
+}
+
+// OIDCClient is jan's OAuth client at an external issuer (--issuer): with
+// it, jan login --web signs in there and jan refreshes those tokens.
+type OIDCClient struct {
+	ID     string   // --client-id, JAN_OIDC_CLIENT_ID
+	Secret string   // JAN_OIDC_CLIENT_SECRET; "" for a public client (PKCE alone)
+	Scopes []string // JAN_OIDC_SCOPES (space- or comma-separated); nil = openid profile email
 }
 
 // Keycloak is Keycloak identity mode, on when BaseURL is set; the seed's
@@ -153,6 +163,7 @@ func RegisterServeFlags(fs *pflag.FlagSet) {
 	fs.String("data-dir", "", "directory for jan's state (JAN_DATA_DIR; default $XDG_DATA_HOME/jan)")
 	fs.String("issuer", "", "external OIDC issuer `URL` to trust instead of the embedded one (JAN_OIDC_ISSUER)")
 	fs.String("guests", "", "with --issuer: `on` (guests from jan's own issuer beside the provider's accounts; the default) or off (JAN_GUESTS)")
+	fs.String("client-id", "", "with --issuer: jan's OAuth client `id` there, for jan login --web; register <public URL>/auth/callback as its redirect URI (JAN_OIDC_CLIENT_ID; a confidential client's secret in JAN_OIDC_CLIENT_SECRET)")
 	fs.String("metrics-addr", "", "serve /metrics on this `host:port` instead of --addr (JAN_METRICS_ADDR)")
 }
 
@@ -220,6 +231,17 @@ func Load(fs *pflag.FlagSet, getenv Env) (Config, error) {
 	}
 	str(&c.Audience, "", "JAN_OIDC_AUDIENCE")
 	str(&c.UsernameClaim, "", "JAN_OIDC_USERNAME_CLAIM")
+	str(&c.OIDCClient.ID, "client-id", "JAN_OIDC_CLIENT_ID")
+	str(&c.OIDCClient.Secret, "", "JAN_OIDC_CLIENT_SECRET")
+	c.OIDCClient.Scopes = strings.FieldsFunc(env("JAN_OIDC_SCOPES"), func(r rune) bool { return r == ',' || r == ' ' })
+	switch {
+	case c.OIDCClient.ID != "" && c.Issuer == "":
+		return Config{}, fmt.Errorf("--client-id (JAN_OIDC_CLIENT_ID) is jan's client at an external issuer: give --issuer too")
+	case c.OIDCClient.ID == "" && (c.OIDCClient.Secret != "" || len(c.OIDCClient.Scopes) > 0):
+		return Config{}, fmt.Errorf("JAN_OIDC_CLIENT_SECRET and JAN_OIDC_SCOPES configure jan's client at the issuer: give its id too (--client-id, JAN_OIDC_CLIENT_ID)")
+	case len(c.OIDCClient.Scopes) > 0 && !slices.Contains(c.OIDCClient.Scopes, "openid"):
+		return Config{}, fmt.Errorf("JAN_OIDC_SCOPES=%q: the sign-in is OpenID Connect, so the scopes must include openid", env("JAN_OIDC_SCOPES"))
+	}
 
 	if fs != nil {
 		if f := fs.Lookup("engine"); f != nil && f.Changed {

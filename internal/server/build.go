@@ -161,6 +161,11 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *sl
 			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
 		}
 		ext := auth.External{Issuer: cfg.Issuer, V: v}
+		if c := cfg.OIDCClient; c.ID != "" {
+			if ext.Client, err = auth.NewOIDCClient(ctx, cfg.Issuer, v, auth.OIDCClientOptions{ClientID: c.ID, ClientSecret: c.Secret, Scopes: c.Scopes}); err != nil {
+				return nil, nil, fmt.Errorf("identity provider %s: %w (check --client-id / JAN_OIDC_CLIENT_ID)", cfg.Issuer, err)
+			}
+		}
 		if cfg.NoGuests {
 			return ext, nil, nil
 		}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,18 +17,30 @@ import (
 	"github.com/janhq/jan/internal/store"
 )
 
-// The browser sign-in (Keycloak mode): GET /auth/login starts an
-// authorization code flow with PKCE S256 at the identity provider — the
+// The browser sign-in (Keycloak mode, or --issuer with a client there):
+// GET /auth/login starts an authorization code flow with PKCE S256 at the
+// identity provider — the
 // state and verifier stay in the database, ten minutes, single use — and
 // GET /auth/callback finishes it, sending the browser back to the
 // allow-listed redirect_url with the tokens in its fragment (in its query
 // for a loopback redirect_url that asks, as jan login --web does: a
 // native app's listener never sees a fragment).
 
-// browserLogin is an identity provider a browser can sign in to.
-type browserLogin interface {
-	AuthCodeURL(redirectURI, state, challenge string) string
-	ExchangeCode(ctx context.Context, code, redirectURI, verifier string) (*auth.Tokens, *auth.Account, error)
+// browserLoginOf is the identity provider's browser sign-in, nil if it
+// has none: Keycloak is one; an external issuer has one when jan has a
+// client there.
+func browserLoginOf(id auth.IdentityProvider) auth.BrowserLogin {
+	if o, ok := id.(interface{ BrowserLogin() auth.BrowserLogin }); ok {
+		return o.BrowserLogin()
+	}
+	b, _ := id.(auth.BrowserLogin)
+	return b
+}
+
+// errNoBrowserLogin says what a server needs for the browser sign-in.
+func errNoBrowserLogin() *apiError {
+	return loginError(http.StatusNotFound, "browser_login_unavailable", "",
+		"this server has no browser sign-in: it needs Keycloak mode, or an external issuer (--issuer) with jan's client id there (JAN_OIDC_CLIENT_ID); use POST /auth/guest or the password sign-in")
 }
 
 type loginSettings struct {
@@ -77,10 +88,9 @@ func loginError(status int, code, param, msg string) *apiError {
 }
 
 func (s *Server) browserLogin(w http.ResponseWriter, r *http.Request) {
-	bl, ok := s.identity.(browserLogin)
-	if !ok {
-		writeError(w, r, loginError(http.StatusNotFound, "browser_login_unavailable", "",
-			"this server signs browsers in only in Keycloak mode; use POST /auth/guest or the password sign-in"))
+	bl := s.signIn
+	if bl == nil {
+		writeError(w, r, errNoBrowserLogin())
 		return
 	}
 	q := r.URL.Query()
@@ -118,9 +128,9 @@ func (s *Server) browserLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) browserCallback(w http.ResponseWriter, r *http.Request) {
-	bl, ok := s.identity.(browserLogin)
-	if !ok {
-		writeError(w, r, loginError(http.StatusNotFound, "browser_login_unavailable", "", "this server signs browsers in only in Keycloak mode"))
+	bl := s.signIn
+	if bl == nil {
+		writeError(w, r, errNoBrowserLogin())
 		return
 	}
 	q := r.URL.Query()

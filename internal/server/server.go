@@ -90,6 +90,7 @@ type Server struct {
 	upstream      Upstream
 	engineReports engineReports // what engines say of their models, for the catalog
 	identity      auth.IdentityProvider
+	signIn        auth.BrowserLogin // nil: no browser sign-in
 	verifier      auth.Verifier
 	apiKeys       *auth.APIKeys
 	issuer        *auth.Issuer
@@ -134,7 +135,7 @@ const dbCheckEvery = 2 * time.Second
 // New builds the server and its route table.
 func New(o Options) *Server {
 	s := &Server{
-		store: o.Store, models: o.Registry, upstream: o.Upstream, identity: o.Identity, verifier: o.Identity.Verifier(), issuer: o.Issuer,
+		store: o.Store, models: o.Registry, upstream: o.Upstream, identity: o.Identity, signIn: browserLoginOf(o.Identity), verifier: o.Identity.Verifier(), issuer: o.Issuer,
 		log: o.Logger, tracer: o.Tracer, bodyLimits: o.Bodies.withDefaults(), keepalive: o.Keepalive, ready: o.ProviderCheck,
 		runs: map[string]*activeRun{}, started: time.Now(), gatewaySecret: o.GatewaySecret,
 		login: loginSettings{callback: strings.TrimRight(o.PublicURL, "/") + "/auth/callback", allowed: o.LoginRedirects},
