@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/janhq/jan/internal/auth/keycloaktest"
 	"github.com/janhq/jan/internal/server/servertest"
 )
 
@@ -129,5 +130,85 @@ func TestLoginWeb(t *testing.T) {
 	err = runLogin(cmd, &loginOptions{clientOptions: clientOptions{IO: io2}, Web: true})
 	if err == nil || !strings.Contains(errOut2.String(), "Could not open a browser") || !strings.Contains(errOut2.String(), "visit:\n  http") {
 		t.Errorf("without a browser: %v, stderr %q", err, errOut2)
+	}
+}
+
+// jan login --web against an external issuer (--issuer with jan's client
+// there, JAN_OIDC_CLIENT_ID; the Keycloak double as the provider): the
+// browser signs in at the provider, the provider's tokens are saved and
+// accepted, POST /auth/refresh refreshes them at the provider, logout
+// revokes them there; guests from jan's own issuer still work beside it.
+func TestLoginWebExternalIssuer(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, servertest.Options{ExternalIssuer: true})
+	if _, err := srv.Keycloak.CreateUser(keycloaktest.UserSpec{Username: "alice", Email: "alice@example.com", Password: "correct horse 9", RealmRoles: []string{"user"}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Keycloak.SignInBrowser("alice")
+
+	io, out, errOut, env := testIO(t, srv.URL, "")
+	env["BROWSER"] = "env JAN_FAKE_BROWSER=1 " + os.Args[0]
+	if err := runLogin(cmdWithContext(t), &loginOptions{clientOptions: clientOptions{IO: io}, Web: true}); err != nil {
+		t.Fatalf("jan login --web: %v\nstderr: %s", err, errOut)
+	}
+	if !strings.Contains(out.String(), "Signed in as alice on "+srv.URL) || !strings.Contains(errOut.String(), srv.Keycloak.Issuer()+"/protocol/openid-connect/auth?") {
+		t.Errorf("stdout %q, stderr %q", out, errOut)
+	}
+	c := savedCredentials(t, io, srv.URL)
+	if c.Username != "alice" || c.Guest || c.AccessToken == "" || c.RefreshToken == "" {
+		t.Fatalf("saved: %+v", c)
+	}
+	me := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/auth/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := me(c.AccessToken); code != 200 {
+		t.Fatalf("the saved token: %d", code)
+	}
+
+	// Refreshed at the provider, through jan.
+	code, body, err := post(srv.URL+"/auth/refresh", "", map[string]string{"refresh_token": c.RefreshToken})
+	var fresh struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.Unmarshal(body, &fresh)
+	if err != nil || code != 200 || fresh.AccessToken == "" || fresh.AccessToken == c.AccessToken || me(fresh.AccessToken) != 200 {
+		t.Fatalf("refresh: %d %s %v", code, body, err)
+	}
+	if srv.Keycloak.TokenCalls("refresh_token") != 1 {
+		t.Errorf("refresh_token grants at the provider: %d, want 1", srv.Keycloak.TokenCalls("refresh_token"))
+	}
+
+	// A guest beside the provider's accounts.
+	code, body, _ = post(srv.URL+"/auth/guest", "", nil)
+	var g struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.Unmarshal(body, &g)
+	if code != 201 || me(g.AccessToken) != 200 {
+		t.Fatalf("a guest beside the provider: %d %s", code, body)
+	}
+	if code, body, _ := post(srv.URL+"/auth/refresh", "", map[string]string{"refresh_token": g.RefreshToken}); code != 200 {
+		t.Fatalf("a guest's refresh: %d %s", code, body)
+	}
+	if n := srv.Keycloak.TokenCalls("refresh_token"); n != 1 {
+		t.Errorf("a guest's refresh reached the provider (%d refresh grants there)", n)
+	}
+
+	// Logout revokes the provider's session: its refresh token is dead.
+	if code, body, _ := post(srv.URL+"/auth/logout", fresh.AccessToken, map[string]string{"refresh_token": fresh.RefreshToken}); code/100 != 2 {
+		t.Fatalf("logout: %d %s", code, body)
+	}
+	if code, body, _ := post(srv.URL+"/auth/refresh", "", map[string]string{"refresh_token": fresh.RefreshToken}); code != 401 {
+		t.Errorf("refresh after logout: %d %s, want 401", code, body)
 	}
 }

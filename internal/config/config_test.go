@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +54,8 @@ func TestBadValues(t *testing.T) {
 		{"JAN_MAX_BODY_BYTES": "-1"}, {"JAN_UPSTREAM_TIMEOUT": "soon"}, {"JAN_BODY_TIMEOUT": "0s"}, {"JAN_BODY_MIN_RATE": "fast"},
 		{"JAN_BODY_BUFFER_BYTES": "0"}, {"JAN_MAX_HEADER_BYTES": "-5"}, {"JAN_PASSWORD_HASHES": "x"}, {"JAN_MAX_LIST_BYTES": "1.5"},
 		{"JAN_GUEST_RETENTION_DAYS": "-1"}, {"JAN_RUN_CHECKPOINT": "often"}, {"JAN_RUN_STALE_AFTER": "-1m"}, {"JAN_FINAL_WRITE_RETRY": "x"}, {"JAN_KEY_ROTATION": "-1h"}, {"JAN_KEY_ROTATION": "monthly"},
-		{"JAN_GUESTS": "maybe"},
+		{"JAN_GUESTS": "maybe"}, {"JAN_OIDC_CLIENT_ID": "jan"}, {"JAN_OIDC_ISSUER": "https://idp.example", "JAN_OIDC_CLIENT_SECRET": "s"},
+		{"JAN_OIDC_ISSUER": "https://idp.example", "JAN_OIDC_CLIENT_ID": "jan", "JAN_OIDC_SCOPES": "profile email"},
 	} {
 		if _, err := Load(nil, func(k string) string { return env[k] }); err == nil {
 			t.Errorf("%v accepted", env)
@@ -62,6 +64,12 @@ func TestBadValues(t *testing.T) {
 	c, err := Load(nil, func(string) string { return "" })
 	if err != nil || c.Addr != "127.0.0.1:8080" || !c.AutoMigrate || c.BodyLimit != 4<<20 || c.NoGuests {
 		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	c, err = Load(nil, func(k string) string {
+		return map[string]string{"JAN_OIDC_ISSUER": "https://idp.example", "JAN_OIDC_CLIENT_ID": "jan", "JAN_OIDC_SCOPES": "openid, offline_access email"}[k]
+	})
+	if err != nil || c.OIDCClient.ID != "jan" || strings.Join(c.OIDCClient.Scopes, " ") != "openid offline_access email" {
+		t.Errorf("the OIDC client: %+v, %v", c.OIDCClient, err)
 	}
 	for v, off := range map[string]bool{"on": false, "off": true, "OFF": true, "true": false, "false": true} {
 		if c, err := Load(nil, func(k string) string { return map[string]string{"JAN_GUESTS": v}[k] }); err != nil || c.NoGuests != off {

@@ -581,6 +581,7 @@ func (d *Double) routes() http.Handler {
 	mux.HandleFunc("GET "+oidc+"/certs", d.realm(d.certs))
 	mux.HandleFunc("POST "+oidc+"/token", d.realm(d.token))
 	mux.HandleFunc("POST "+oidc+"/logout", d.realm(d.logout))
+	mux.HandleFunc("POST "+oidc+"/revoke", d.realm(d.revoke))
 	mux.HandleFunc("GET "+oidc+"/auth", d.realm(d.authorize))
 	mux.HandleFunc("POST "+oidc+"/auth", d.realm(d.authorize))
 	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, r *http.Request) {

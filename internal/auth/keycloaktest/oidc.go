@@ -35,6 +35,8 @@ func (d *Double) discovery(w http.ResponseWriter, r *http.Request) {
 		"introspection_endpoint":                oidc + "/token/introspect",
 		"userinfo_endpoint":                     oidc + "/userinfo",
 		"end_session_endpoint":                  oidc + "/logout",
+		"revocation_endpoint":                   oidc + "/revoke",
+		"code_challenge_methods_supported":      []string{"plain", "S256"},
 		"jwks_uri":                              oidc + "/certs",
 		"grant_types_supported":                 []string{"authorization_code", "implicit", grantRefresh, grantPassword, grantClientCredentials, grantTokenExchange},
 		"response_types_supported":              []string{"code", "none", "id_token", "token", "id_token token", "code id_token", "code token", "code id_token token"},
@@ -339,6 +341,32 @@ func (d *Double) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(d.sessions, rc.SID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// revoke is RFC 7009 token revocation, as Keycloak answers it for a
+// refresh token: its session ends; a token that is not (or no longer)
+// valid is answered 200 as well.
+func (d *Double) revoke(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid form")
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, status, code, desc := d.authClient(r, r.PostForm)
+	if c == nil {
+		oauthError(w, status, code, desc)
+		return
+	}
+	raw := r.PostForm.Get("token")
+	if raw == "" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Token not provided")
+		return
+	}
+	if rc, err := d.parseRefresh(r, raw); err == nil && rc.AZP == c.clientID {
+		delete(d.sessions, rc.SID)
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // effectiveRealmRoles expands composites of u's direct realm roles.

@@ -33,6 +33,10 @@ type Options struct {
 	// Keycloak runs the server in Keycloak mode against a Keycloak double
 	// (Server.Keycloak) instead of the embedded issuer.
 	Keycloak bool
+	// ExternalIssuer runs the server with a Keycloak double as an external
+	// issuer (--issuer) with jan's client there (JAN_OIDC_CLIENT_ID), guests
+	// from jan's own issuer beside it (Server.Keycloak).
+	ExternalIssuer bool
 }
 
 // Server is a running jan in front of a fake engine.
@@ -77,8 +81,13 @@ func Start(t testing.TB, o Options) *Server {
 		"JAN_UPSTREAM_TIMEOUT": "10s", "JAN_RATE_LIMIT_GUEST": "off", "JAN_RATE_LIMIT_USER": "off", "JAN_RATE_LIMIT_AUTH": "off",
 	}
 	var kc *keycloaktest.Server
-	if o.Keycloak {
+	if o.Keycloak || o.ExternalIssuer {
 		kc = keycloaktest.New(t, keycloaktest.Options{PublicURL: "http://" + ln.Addr().String()})
+	}
+	if o.ExternalIssuer {
+		settings["JAN_OIDC_ISSUER"], settings["JAN_OIDC_CLIENT_ID"], settings["JAN_OIDC_AUDIENCE"] = kc.Issuer(), kc.TargetClientID, kc.TargetClientID
+	}
+	if o.Keycloak {
 		c := kc.Config()
 		for k, v := range map[string]string{"KEYCLOAK_BASE_URL": c.BaseURL, "KEYCLOAK_REALM": c.Realm, "BACKEND_CLIENT_ID": c.BackendClientID,
 			"BACKEND_CLIENT_SECRET": c.BackendClientSecret, "TARGET_CLIENT_ID": c.TargetClientID, "GUEST_ROLE": c.GuestRole} {
