@@ -47,7 +47,7 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 		return err
 	}
 	checks := stack.Doctor(ctx, stack.DoctorInput{DataDir: cfg.DataDir, Env: env, Images: o.Stack.Images, Publish: o.Stack.Publish,
-		GPU: mode, Inference: inf, Engines: cfg.Engines, Fit: stack.Fit{Without: without, Issuer: cfg.Issuer, NoGuests: cfg.NoGuests}, ServerAddr: cfg.Addr})
+		GPU: mode, Inference: inf, Engines: cfg.Engines, Fit: fitOf(cfg, without), ServerAddr: cfg.Addr})
 	failed := 0
 	for _, c := range checks {
 		switch c.Status {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,9 @@ import (
 // --guests=off; jan doctor checks the issuer.
 func TestStackWithExternalIssuer(t *testing.T) {
 	r := newStackRun(t)
-	kc := keycloaktest.New(t, keycloaktest.Options{})
+	_, port, _ := net.SplitHostPort(r.addr)
+	publicURL := "http://localhost:" + port // the stack's JAN_PUBLIC_URL: the llm-api client's redirect URI is its /auth/callback
+	kc := keycloaktest.New(t, keycloaktest.Options{PublicURL: publicURL})
 	issuer := kc.Issuer()
 
 	if out, _ := r.jan("doctor", "--issuer", issuer); !strings.Contains(out, "✓ identity: --issuer "+issuer+" answers") {
@@ -66,5 +70,29 @@ func TestStackWithExternalIssuer(t *testing.T) {
 	}
 	if code, body := r.do("GET", "/v1/models", tok, ""); code != 200 {
 		t.Errorf("the issuer's token with --guests=off: %d %s", code, body)
+	}
+
+	// With jan's client at the provider (--client-id), jan login --web
+	// signs in there, through Kong; doctor names the redirect URI to allow.
+	if out, _ := r.jan("doctor", "--issuer", issuer, "--client-id", kc.TargetClientID); !strings.Contains(out, "as client "+kc.TargetClientID+", which must allow the redirect URI "+publicURL+"/auth/callback") {
+		t.Errorf("jan doctor --client-id:\n%s", out)
+	}
+	r.mustJan("up", "-d", "--issuer", issuer, "--guests=off", "--client-id", kc.TargetClientID)
+	if _, err := kc.CreateUser(keycloaktest.UserSpec{Username: "alice", Email: "alice@example.com", Password: "correct horse 9"}); err != nil {
+		t.Fatal(err)
+	}
+	kc.SignInBrowser("alice")
+	kong := "http://127.0.0.1:" + r.gateway
+	io, outB, errOut, env := testIO(t, kong, "")
+	env["BROWSER"] = "env JAN_FAKE_BROWSER=1 " + os.Args[0]
+	if err := runLogin(cmdWithContext(t), &loginOptions{clientOptions: clientOptions{IO: io}, Web: true}); err != nil {
+		t.Fatalf("jan login --web through the stack: %v\nstderr: %s", err, errOut)
+	}
+	c := savedCredentials(t, io, kong)
+	if !strings.Contains(outB.String(), "Signed in as alice") || c.RefreshToken == "" {
+		t.Fatalf("jan login --web: %q, saved %+v", outB, c)
+	}
+	if code, body := r.do("GET", "/v1/models", c.AccessToken, ""); code != 200 {
+		t.Errorf("the signed-in token through Kong: %d %s", code, body)
 	}
 }

@@ -86,3 +86,9 @@ func openStack(ctx context.Context) (*stack.Stack, error) {
 func dataDirFlag(fs *pflag.FlagSet) {
 	fs.String("data-dir", "", "directory for jan's state (JAN_DATA_DIR)")
 }
+
+// fitOf is what the user brings instead of the stack's own services: the
+// identity settings the server reads, and the services left out.
+func fitOf(cfg config.Config, without []string) stack.Fit {
+	return stack.Fit{Without: without, Issuer: cfg.Issuer, NoGuests: cfg.NoGuests, ClientID: cfg.OIDCClient.ID}
+}

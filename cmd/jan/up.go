@@ -120,7 +120,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 		return err
 	}
 	req := stack.LaunchRequest{DataDir: cfg.DataDir, Env: env, GPU: mode, Inference: inf, Engines: cfg.Engines,
-		Fit: stack.Fit{Without: without, Issuer: cfg.Issuer, NoGuests: cfg.NoGuests}, Pull: pull, ServerAddr: cfg.Addr}
+		Fit: fitOf(cfg, without), Pull: pull, ServerAddr: cfg.Addr}
 	if o.DryRun {
 		return runDryRun(ctx, o, req)
 	}

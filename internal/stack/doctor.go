@@ -126,18 +126,23 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		profile, engine = inf.Profile, inf.Engine
 	}
 
-	if in.Issuer != "" {
-		if err := probeIssuer(ctx, in.Issuer); err != nil {
-			fail("identity", "--issuer "+in.Issuer+": "+err.Error(), "name the issuer exactly as its tokens' iss claim does; it must serve /.well-known/openid-configuration")
-		} else {
-			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak (accounts are managed there)")
-		}
-	}
-
 	plan, err := NewPlan(ctx, Settings{DataDir: in.DataDir, Env: env, Profile: profile, ServerAddr: in.ServerAddr, Engine: engine, Fit: in.Fit})
 	if err != nil {
 		fail("stack configuration", err.Error(), "correct the setting it names (.env, JAN_* variables, --image/--publish)")
 		return checks
+	}
+	if in.Issuer != "" {
+		switch missing, err := probeIssuer(ctx, in.Issuer); {
+		case err != nil:
+			fail("identity", "--issuer "+in.Issuer+": "+err.Error(), "name the issuer exactly as its tokens' iss claim does; it must serve /.well-known/openid-configuration")
+		case in.ClientID != "" && missing != "":
+			fail("identity", "--issuer "+in.Issuer+" answers, but its discovery document has no "+missing+", which jan login --web needs",
+				"use the provider's OpenID Connect issuer (not a plain OAuth one), or run without --client-id")
+		case in.ClientID != "":
+			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak; jan login --web signs in there as client "+in.ClientID+", which must allow the redirect URI "+plan.LoginRedirect())
+		default:
+			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak (accounts are managed there; --client-id adds jan login --web)")
+		}
 	}
 	ok("stack configuration", fmt.Sprintf("%s profile, %d services", plan.Profile, len(plan.Containers)))
 	if fi, err := os.Stat(plan.Secrets.Path); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -213,10 +218,20 @@ func HumanBytes(n int64) string {
 }
 
 // probeIssuer fetches the issuer's OpenID configuration (go-oidc, as the
-// server will) and checks that it names the issuer as given.
-func probeIssuer(ctx context.Context, issuer string) error {
+// server will) and checks that it names the issuer as given; missing names
+// an endpoint the browser sign-in needs that it lacks.
+func probeIssuer(ctx context.Context, issuer string) (missing string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := oidc.NewProvider(ctx, issuer)
-	return err
+	p, err := oidc.NewProvider(ctx, issuer)
+	if err != nil {
+		return "", err
+	}
+	switch ep := p.Endpoint(); {
+	case ep.AuthURL == "":
+		return "authorization_endpoint", nil
+	case ep.TokenURL == "":
+		return "token_endpoint", nil
+	}
+	return "", nil
 }

@@ -165,7 +165,24 @@ func TestIssuerPlan(t *testing.T) {
 		t.Errorf("server env %v", env)
 	}
 	v := p.View("", "", ImagesView{})
-	if v.Identity.Choice != "external issuer" || !strings.Contains(v.Identity.Reason, issuer) {
+	if v.Identity.Choice != "external issuer" || !strings.Contains(v.Identity.Reason, issuer) || !strings.Contains(v.Identity.Reason, "no jan login --web") {
 		t.Errorf("identity %+v", v.Identity)
+	}
+	if env["JAN_OIDC_CLIENT_ID"] != "" {
+		t.Errorf("a client id without --client-id: %v", env)
+	}
+
+	// With jan's client there: the server gets its id, and the plan says
+	// which redirect URI the provider must allow.
+	p, err = NewPlan(context.Background(), Settings{DataDir: t.TempDir(), Env: map[string]string{}, Profile: ProfileCPU, ServerAddr: "127.0.0.1:8080", DryRun: true,
+		Fit: Fit{Issuer: issuer, ClientID: "jan-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env := p.ServerEnv(""); env["JAN_OIDC_CLIENT_ID"] != "jan-cli" {
+		t.Errorf("server env %v", env)
+	}
+	if r := p.View("", "", ImagesView{}).Identity.Reason; !strings.Contains(r, "as client jan-cli (register http://localhost:8080/auth/callback as its redirect URI") {
+		t.Errorf("identity with a client: %s", r)
 	}
 }

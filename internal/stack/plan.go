@@ -41,6 +41,9 @@ type Fit struct {
 	// (--guests=off) refuses guests beside it.
 	Issuer   string
 	NoGuests bool
+	// ClientID is jan's OAuth client at Issuer (--client-id): jan login
+	// --web signs in there, back to LoginRedirect.
+	ClientID string
 }
 
 // Optional are the services jan up can run without, and what changes then.
@@ -192,6 +195,12 @@ func (p *Plan) URLs() [][2]string {
 	return urls
 }
 
+// LoginRedirect is where an identity provider sends a browser back to
+// after jan login --web: the redirect URI jan's client must have there.
+func (p *Plan) LoginRedirect() string {
+	return strings.TrimRight(p.Env["JAN_PUBLIC_URL"], "/") + "/auth/callback"
+}
+
 func (p *Plan) inferenceURL() [2]string {
 	if p.Engine != nil {
 		return [2]string{"Engine", p.Engine.URL}
@@ -272,6 +281,9 @@ func (p *Plan) ServerEnv(providersPath string) map[string]string {
 		delete(env, "KEYCLOAK_BASE_URL")
 		delete(env, "BACKEND_CLIENT_SECRET")
 		env["JAN_OIDC_ISSUER"] = p.Issuer
+		if p.ClientID != "" {
+			env["JAN_OIDC_CLIENT_ID"] = p.ClientID
+		}
 		env["JAN_GUESTS"] = "on"
 		if p.NoGuests {
 			env["JAN_GUESTS"] = "off"

@@ -86,7 +86,11 @@ func (p *Plan) View(reason string, dataDir string, images ImagesView) PlanView {
 		if p.NoGuests {
 			guests = "guests are refused (--guests=off)"
 		}
-		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires, JAN_OIDC_USERNAME_CLAIM the claim read as the username); accounts are managed there, " + guests}
+		signIn := "; no --client-id, so no jan login --web: clients bring the provider's tokens"
+		if p.ClientID != "" {
+			signIn = "; jan login --web signs in there as client " + p.ClientID + " (register " + p.LoginRedirect() + " as its redirect URI; a confidential client's secret goes in JAN_OIDC_CLIENT_SECRET)"
+		}
+		v.Identity = Decision{Choice: "external issuer", Reason: "--issuer " + p.Issuer + ": no Keycloak; the server verifies that issuer's tokens (JAN_OIDC_AUDIENCE sets the audience it requires, JAN_OIDC_USERNAME_CLAIM the claim read as the username); accounts are managed there, " + guests + signIn}
 	}
 	for _, w := range p.Without {
 		v.Without = append(v.Without, Decision{Choice: w, Reason: Optional[w]})
