@@ -165,7 +165,9 @@ func (s *Server) browserCallback(w http.ResponseWriter, r *http.Request) {
 		back.Set("error_description", ae.Message)
 	} else {
 		back.Set("access_token", toks.AccessToken)
-		back.Set("refresh_token", toks.RefreshToken)
+		if toks.RefreshToken != "" { // a provider may issue none
+			back.Set("refresh_token", toks.RefreshToken)
+		}
 		back.Set("token_type", "Bearer")
 		back.Set("expires_in", strconv.Itoa(toks.ExpiresIn))
 		if acct != nil {
