@@ -160,6 +160,7 @@ func runKeycloak(ctx context.Context, p proc) int {
 	d, err := keycloaktest.NewHandler(keycloaktest.Options{
 		RealmJSON:           realm,
 		BackendClientSecret: p.getenv("BACKEND_CLIENT_SECRET"),
+		PublicURL:           p.getenv("JAN_PUBLIC_URL"), // the realm's ${JAN_PUBLIC_URL:…}, from the environment as Keycloak's import reads it
 		BaseURL:             o.baseURL(),
 	})
 	if err != nil {

@@ -30,9 +30,11 @@ func newLoginCmd() *cobra.Command {
 config for the server (mode 0600), as jan guest does.
 
 The password is asked for on a terminal; otherwise it is read from the
-first line of stdin. With --web (a server in Keycloak mode) the sign-in
-page opens in your browser ($BROWSER, else the system's) and jan waits
-for it on a loopback port; the URL is printed for a browser elsewhere.`,
+first line of stdin. With --web the sign-in page of the server's identity
+provider opens in your browser ($BROWSER, else the system's) and jan waits
+for it on a loopback port; the URL is printed for a browser elsewhere. That
+needs a server in Keycloak mode, or one with an external issuer and jan's
+client there (jan up --issuer URL --client-id ID).`,
 		Example: `  jan login alice
   printf '%s\n' "$PASSWORD" | jan login alice --server https://jan.example.com
   jan login --web --server https://jan.example.com`,
@@ -46,7 +48,7 @@ for it on a loopback port; the URL is printed for a browser elsewhere.`,
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.Username, "username", "", "account `name`")
-	cmd.Flags().BoolVar(&o.Web, "web", false, "sign in in a browser (Keycloak mode)")
+	cmd.Flags().BoolVar(&o.Web, "web", false, "sign in in a browser, at the server's identity provider")
 	return cmd
 }
 
