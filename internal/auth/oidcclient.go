@@ -60,7 +60,7 @@ func NewOIDCClient(ctx context.Context, issuer string, v Verifier, o OIDCClientO
 	}
 	hc := o.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		hc = newHTTPClient()
 	}
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuer)
 	if err != nil {

@@ -83,7 +83,7 @@ func newVerifier(issuerURL, audience string, keys oidc.KeySet, now func() time.T
 // most one JWKS request per 30 s.
 func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience string, opts ...VerifierOption) (Verifier, error) {
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		hc = newHTTPClient()
 	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuerURL)
 	if err != nil {
@@ -108,6 +108,12 @@ func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience s
 		o(v)
 	}
 	return v, nil
+}
+
+// newHTTPClient is the client for calls to an identity provider: its own
+// transport, every call bounded.
+func newHTTPClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 }
 
 func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, error) {

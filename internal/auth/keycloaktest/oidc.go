@@ -314,15 +314,10 @@ func (d *Double) exchange(w http.ResponseWriter, r *http.Request, c *client, for
 // logout ends the session of a refresh token (RP-initiated logout with a
 // refresh token, as Keycloak's endpoint accepts from a back end).
 func (d *Double) logout(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid form")
-		return
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c, status, code, desc := d.authClient(r, r.PostForm)
+	c := d.formClient(w, r)
 	if c == nil {
-		oauthError(w, status, code, desc)
 		return
 	}
 	raw := r.PostForm.Get("refresh_token")
@@ -343,19 +338,28 @@ func (d *Double) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// formClient reads a form post and authenticates the client that sent it;
+// nil when either fails, with the error answered. Called with d.mu held.
+func (d *Double) formClient(w http.ResponseWriter, r *http.Request) *client {
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid form")
+		return nil
+	}
+	c, status, code, desc := d.authClient(r, r.PostForm)
+	if c == nil {
+		oauthError(w, status, code, desc)
+	}
+	return c
+}
+
 // revoke is RFC 7009 token revocation, as Keycloak answers it for a
 // refresh token: its session ends; a token that is not (or no longer)
 // valid is answered 200 as well.
 func (d *Double) revoke(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid form")
-		return
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c, status, code, desc := d.authClient(r, r.PostForm)
+	c := d.formClient(w, r)
 	if c == nil {
-		oauthError(w, status, code, desc)
 		return
 	}
 	raw := r.PostForm.Get("token")
