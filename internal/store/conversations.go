@@ -198,22 +198,24 @@ func (s *sqlStore) touchConversation(ctx context.Context, q queryer, userID, id,
 }
 
 // touchFrom is touchConversation that also returns the updated_at it
-// replaced, or the zero time when another writer changed the row between
-// reading and updating it (the history cache then drops its entry).
+// replaced when that is the state the history cache holds for the
+// conversation — the only state the cache can be extended from — or the
+// zero time otherwise (no entry, or another writer changed the row since;
+// the cache then drops its entry). Asking the row to still be at the
+// cache's state costs the writer no read: the UPDATE checks it.
 func (s *sqlStore) touchFrom(ctx context.Context, q queryer, userID, id, model string, now time.Time) (time.Time, error) {
-	var before time.Time
-	if err := s.queryRow(ctx, q, "SELECT updated_at FROM conversations WHERE id = ? AND user_id = ?", id, userID).
-		Scan(timeCol{&before}); err != nil {
-		return time.Time{}, err
+	cached, ok := s.cache.state(id)
+	if !ok {
+		return time.Time{}, s.touchConversation(ctx, q, userID, id, model, now)
 	}
 	err := s.execOne(ctx, q,
 		`UPDATE conversations SET updated_at = ?, model = COALESCE(NULLIF(CAST(? AS TEXT), ''), model)
 		 WHERE id = ? AND user_id = ? AND updated_at = ?`,
-		s.d.timeArg(now), model, id, userID, s.d.timeArg(before))
-	if errors.Is(err, ErrNotFound) { // changed in between: touch it anyway
+		s.d.timeArg(now), model, id, userID, s.d.timeArg(cached))
+	if errors.Is(err, ErrNotFound) { // changed since the cache read it (or not the user's): touch it anyway
 		return time.Time{}, s.touchConversation(ctx, q, userID, id, model, now)
 	}
-	return before, err
+	return cached, err
 }
 
 // collect scans every row into a T and closes rows. targets gives the Scan

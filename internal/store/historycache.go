@@ -76,6 +76,15 @@ func (c *historyCache) appended(convID string, before, after time.Time, msgs []*
 	c.m[convID] = cachedHistory{userID: e.userID, updated: after, msgs: grown}
 }
 
+// state is the updated_at the cached entry for convID was read or
+// extended at.
+func (c *historyCache) state(convID string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[convID]
+	return e.updated, ok
+}
+
 func (c *historyCache) drop(convID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -312,3 +312,59 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 		t.Errorf("after Close the WAL is still there (%v)", err)
 	}
 }
+
+// The history cache stays true with two writers: two stores on one file
+// (two processes) append to one conversation at once and each reads its
+// history through its cache after every append; at the end, each cache's
+// history is the database's, in its order.
+func TestSQLiteHistoryCacheTwoWriters(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "jan.db")
+	stores := []store.Store{openSQLite(t, dsn), openSQLite(t, dsn)}
+	ctx := context.Background()
+	user := store.NewID(store.PrefixUser)
+	conv := &store.Conversation{UserID: user}
+	if err := stores[0].CreateConversation(ctx, conv, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i, st := range stores {
+		for g := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := range 15 {
+					m := &store.Message{Role: store.RoleUser, Content: fmt.Sprintf("store %d, writer %d, turn %d", i, g, n)}
+					if err := st.AppendMessages(ctx, user, conv.ID, []*store.Message{m}); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, _, err := st.ConversationHistory(ctx, user, conv.ID); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	want, err := stores[0].History(ctx, user, conv.ID) // never cached
+	if err != nil || len(want) != 90 {
+		t.Fatalf("History: %d messages, %v; want 90", len(want), err)
+	}
+	for i, st := range stores {
+		_, got, err := st.ConversationHistory(ctx, user, conv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("store %d: its cached history has %d messages, the database %d", i, len(got), len(want))
+			continue
+		}
+		for k := range want {
+			if got[k].ID != want[k].ID || got[k].Content != want[k].Content {
+				t.Errorf("store %d: message %d is %s %q, the database's %s %q", i, k, got[k].ID, got[k].Content, want[k].ID, want[k].Content)
+				break
+			}
+		}
+	}
+}
