@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,5 +66,51 @@ func TestServeStartsWithoutTheChatRenderer(t *testing.T) {
 	t.Logf("%d initialisers allocated %d bytes", len(inits), total)
 	if total > budget {
 		t.Errorf("initialisers allocated %d bytes at start-up, over the %d budget", total, budget)
+	}
+}
+
+// A started jan serve keeps little of its binary mapped (issue 17): the
+// pages every package initialiser touched are given back once it serves
+// (internal/memtrim), so what stays resident is what serving uses, not
+// most of the binary (≈80 % of its code was resident before).
+func TestServeGivesBackStartupPages(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	addr := freeAddr(t)
+	cmd := startServeEnv(t, addr, t.TempDir(), nil)
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	if res, err := http.Get("http://" + addr + "/v1/models"); err == nil { // a request served: its code maps back
+		res.Body.Close()
+	}
+	smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size, rss int64
+	var inCode bool
+	for line := range strings.Lines(string(smaps)) {
+		f := strings.Fields(line)
+		if len(f) >= 6 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			inCode = f[1] == "r-xp" && strings.HasSuffix(f[5], "/jan")
+			continue
+		}
+		if !inCode || len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Size:":
+			size += n
+		case "Rss:":
+			rss += n
+		}
+	}
+	t.Logf("jan serve's code: %d of %d kB resident", rss, size)
+	if size == 0 || rss > size/2 {
+		t.Errorf("jan serve's code: %d of %d kB resident, want under half", rss, size)
 	}
 }
