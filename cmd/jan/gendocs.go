@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 )
 
 // newGenDocsCmd writes the shell completions and man pages that releases
@@ -36,9 +35,7 @@ func newGenDocsCmd() *cobra.Command {
 					return fmt.Errorf("completion %s: %w", file, err)
 				}
 			}
-			header := &doc.GenManHeader{Title: "JAN", Section: "1", Source: "jan " + buildVersion().Version, Manual: "jan manual"}
-			root.DisableAutoGenTag = true
-			if err := doc.GenManTree(root, header, man); err != nil {
+			if err := writeManPages(root, man, "jan "+buildVersion().Version); err != nil {
 				return fmt.Errorf("man pages: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", completions, man)

@@ -60,6 +60,21 @@ func TestGenDocs(t *testing.T) {
 	if man, _ := os.ReadFile(filepath.Join(dir, "man", "jan-serve.1")); !bytes.Contains(man, []byte(".TH")) || !bytes.Contains(man, []byte("metrics")) {
 		t.Errorf("jan-serve.1 is not a man page of jan serve:\n%.300s", man)
 	}
+	// roff, not the help text as it is: flags and hyphens escaped, no
+	// character past ASCII left raw, an example kept as written.
+	if man, _ := os.ReadFile(filepath.Join(dir, "man", "jan-login.1")); !bytes.Contains(man, []byte(".SH OPTIONS\n.TP\n")) ||
+		!bytes.Contains(man, []byte(`\fB\-\-web\fP`)) || !bytes.Contains(man, []byte(".SH EXAMPLES\n.nf\n  jan login alice\n")) {
+		t.Errorf("jan-login.1:\n%s", man)
+	}
+	for _, f := range []string{"jan.1", "jan-up.1", "jan-serve.1"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "man", f))
+		for i, c := range b {
+			if c > 127 {
+				t.Errorf("%s: a raw non-ASCII byte at %d: %q", f, i, b[max(0, i-20):min(len(b), i+20)])
+				break
+			}
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "man", "jan-gen-docs.1")); err == nil {
 		t.Error("the hidden gen-docs command got a man page")
 	}
