@@ -26,12 +26,10 @@ type EventReader struct {
 
 // NewEventReader reads events from r, typically a response body.
 func NewEventReader(r io.Reader) *EventReader {
-	// 1 KiB holds the line of a streamed chunk (a few hundred bytes: vLLM's,
-	// Ollama's, llama.cpp's) and matches the engine connection's read
-	// buffer under it; the rarer longer one (logprobs, a tool call's
-	// arguments) is assembled in long. The buffer lives as long as the
-	// stream, hundreds at once.
-	return &EventReader{br: bufio.NewReaderSize(r, 1<<10)}
+	// 2 KiB holds the line of a streamed chunk (a few hundred bytes) with
+	// room to spare; the rare longer one is assembled in long. The buffer
+	// lives as long as the stream, hundreds at once.
+	return &EventReader{br: bufio.NewReaderSize(r, 2<<10)}
 }
 
 // Ready reports whether a whole event has already arrived, so that the next
