@@ -265,9 +265,10 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Ac
 	return t, a, err
 }
 
-// refresh is Refresh, saying whether the token was ever one of this
-// issuer's (a spent one was).
-func (i *Issuer) refresh(ctx context.Context, refreshToken string) (_ *Tokens, _ *Account, known bool, _ error) {
+// refresh is Refresh, saying whether the token is certainly not one of
+// this issuer's: the store has never heard of it (a spent one it has; and
+// when the store fails, nobody can say).
+func (i *Issuer) refresh(ctx context.Context, refreshToken string) (_ *Tokens, _ *Account, foreign bool, _ error) {
 	if refreshToken == "" {
 		return nil, nil, false, errMissing()
 	}
@@ -279,26 +280,26 @@ func (i *Issuer) refresh(ctx context.Context, refreshToken string) (_ *Tokens, _
 	if errors.Is(err, store.ErrTokenReused) {
 		i.log.Warn("a spent refresh token was used again: its session is ended", "err", err)
 		i.ended.load() // its access tokens are refused here at once
-		return nil, nil, true, errInvalidRefresh()
+		return nil, nil, false, errInvalidRefresh()
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, false, errInvalidRefresh()
+		return nil, nil, true, errInvalidRefresh()
 	}
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("auth: use refresh token: %w", err)
 	}
 	u, err := i.users.GetUser(ctx, old.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, true, errInvalidRefresh()
+		return nil, nil, false, errInvalidRefresh()
 	}
 	if err != nil {
-		return nil, nil, true, fmt.Errorf("auth: load user: %w", err)
+		return nil, nil, false, fmt.Errorf("auth: load user: %w", err)
 	}
 	t, err := i.tokens(u, next.SessionID, refresh)
 	if err != nil {
-		return nil, nil, true, err
+		return nil, nil, false, err
 	}
-	return t, accountOf(u), true, nil
+	return t, accountOf(u), false, nil
 }
 
 // Logout ends the session of a refresh token: the token, the others of its

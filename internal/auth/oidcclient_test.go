@@ -316,6 +316,14 @@ func TestWithGuestsAndAClient(t *testing.T) {
 	if err := w.Logout(ctx, "rt-1"); err != nil {
 		t.Fatal(err)
 	}
+	// The database down: jan cannot tell whose a token is, so it goes
+	// nowhere (it could be a guest's).
+	if err := own.users.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Refresh(ctx, "rt-1"); err == nil || authCode(err) == CodeInvalidToken {
+		t.Errorf("a refresh with the database down: %v, want the store's error", err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.refreshed) != 2 || p.refreshed[0] != "rt-1" || p.refreshed[1] != "neither" {

@@ -15,7 +15,8 @@ import (
 // with guests from jan's own issuer beside it: jan up --issuer URL with
 // guests on. Guest is the own issuer's; an upgrade is refused, since
 // accounts live at the provider. A refresh token is the own issuer's if it
-// knows it, else the provider's (when jan has a client there). A token is
+// knows it, else the provider's (when jan has a client there) — never sent
+// there while the database cannot say whose it is. A token is
 // verified by the issuer its iss claim names — read unverified only to
 // pick the verifier, which then checks everything, the issuer included, so
 // a token naming jan's issuer but signed by anyone else fails.
@@ -29,8 +30,8 @@ var _ IdentityProvider = WithGuests{}
 func (w WithGuests) Guest(ctx context.Context) (*Tokens, *Account, error) { return w.Own.Guest(ctx) }
 
 func (w WithGuests) Refresh(ctx context.Context, refreshToken string) (*Tokens, *Account, error) {
-	t, a, known, err := w.Own.refresh(ctx, refreshToken)
-	if !known && err != nil && w.External.Client != nil && refreshToken != "" {
+	t, a, foreign, err := w.Own.refresh(ctx, refreshToken)
+	if foreign && w.External.Client != nil {
 		return w.External.Client.Refresh(ctx, refreshToken) // not a guest's
 	}
 	return t, a, err
