@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -185,6 +186,28 @@ func TestLoginWebExternalIssuer(t *testing.T) {
 	}
 	if srv.Keycloak.TokenCalls("refresh_token") != 1 {
 		t.Errorf("refresh_token grants at the provider: %d, want 1", srv.Keycloak.TokenCalls("refresh_token"))
+	}
+
+	// A refresh token no issuer makes is refused before it reaches the
+	// provider, in the body or as a bearer.
+	huge := strings.Repeat("r", 16<<10+1)
+	if code, body, _ := post(srv.URL+"/auth/refresh", "", map[string]string{"refresh_token": huge}); code != 400 || !strings.Contains(string(body), "invalid_value") {
+		t.Errorf("a %d-byte refresh token: %d %s", len(huge), code, body)
+	}
+	bearer, _ := http.NewRequest("POST", srv.URL+"/auth/refresh", nil)
+	bearer.Header.Set("Authorization", "Bearer "+huge)
+	if res, err := http.DefaultClient.Do(bearer); err != nil {
+		t.Error(err)
+	} else {
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || !strings.Contains(b.String(), "invalid_value") {
+			t.Errorf("a %d-byte refresh token as a bearer: %d %s", len(huge), res.StatusCode, b.String())
+		}
+	}
+	if n := srv.Keycloak.TokenCalls("refresh_token"); n != 1 {
+		t.Errorf("an oversized refresh token reached the provider (%d refresh grants there)", n)
 	}
 
 	// A guest beside the provider's accounts.

@@ -20,9 +20,9 @@ type Verifier interface {
 }
 
 const (
-	// maxTokenLen refuses absurd tokens before hashing or parsing them.
+	// MaxTokenLen refuses absurd tokens before hashing or parsing them.
 	// Keycloak access tokens with many roles stay well under 8 KiB.
-	maxTokenLen = 16 << 10
+	MaxTokenLen = 16 << 10
 	// defaultCacheSize bounds the verified-token cache (~200 B an entry).
 	defaultCacheSize = 10000
 )
@@ -120,7 +120,7 @@ func (v *oidcVerifier) Verify(ctx context.Context, raw string) (*Principal, erro
 	if raw == "" {
 		return nil, errMissing()
 	}
-	if len(raw) > maxTokenLen {
+	if len(raw) > MaxTokenLen {
 		return nil, errInvalid()
 	}
 	key := sha256.Sum256([]byte(raw))

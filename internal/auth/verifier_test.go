@@ -57,7 +57,7 @@ func TestForgedTokensAreInvalid(t *testing.T) {
 		{"garbage", "not-a-jwt"},
 		{"three garbage parts", "a.b.c"},
 		{"refresh token", good.RefreshToken},
-		{"huge", strings.Repeat("a", maxTokenLen+1)},
+		{"huge", strings.Repeat("a", MaxTokenLen+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -97,9 +97,9 @@ func claimedIssuer(raw string) string {
 // UnverifiedClaims decodes a JWT's payload into v WITHOUT checking its
 // signature — only to decide what to do with the token next (which
 // verifier, which client), never to trust it. It reports whether raw had a
-// payload to decode; tokens over maxTokenLen are not read.
+// payload to decode; tokens over MaxTokenLen are not read.
 func UnverifiedClaims(raw string, v any) bool {
-	if len(raw) > maxTokenLen {
+	if len(raw) > MaxTokenLen {
 		return false
 	}
 	parts := strings.Split(raw, ".")

@@ -45,7 +45,7 @@ func TestWithGuests(t *testing.T) {
 	if p, err := w.Verifier().Verify(ctx, signJWT(t, provider.key(t), provider.kid(t), forged)); authCode(err) != CodeInvalidToken {
 		t.Fatalf("a token naming jan's issuer, signed by the provider: %+v, %v", p, err)
 	}
-	for _, raw := range []string{"", "not.a.jwt", "a.b", string(make([]byte, maxTokenLen+1))} {
+	for _, raw := range []string{"", "not.a.jwt", "a.b", string(make([]byte, MaxTokenLen+1))} {
 		if _, err := w.Verifier().Verify(ctx, raw); err == nil {
 			t.Errorf("Verify(%.20q) passed", raw)
 		}

@@ -45,7 +45,7 @@ func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
 func refreshToken(r *http.Request) (string, error) {
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && len(body(r)) == 0 {
 		if bearer = strings.TrimSpace(bearer); bearer != "" {
-			return bearer, nil
+			return bearer, checkTokenLen(bearer)
 		}
 	}
 	var req struct {
@@ -60,7 +60,16 @@ func refreshToken(r *http.Request) (string, error) {
 	if req.RefreshToken == "" {
 		return "", errInvalid("refresh_token", "missing_field", "refresh_token is required")
 	}
-	return req.RefreshToken, nil
+	return req.RefreshToken, checkTokenLen(req.RefreshToken)
+}
+
+// checkTokenLen refuses a refresh token no issuer makes, before it is
+// hashed, looked up or sent on to an identity provider.
+func checkTokenLen(tok string) error {
+	if len(tok) > auth.MaxTokenLen {
+		return errInvalid("refresh_token", "invalid_value", "refresh_token is longer than %d bytes", auth.MaxTokenLen)
+	}
+	return nil
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
