@@ -43,6 +43,13 @@ type IdentityProvider interface {
 	Verifier() Verifier
 }
 
+// Problem codes of an identity provider that failed (Keycloak, or an
+// external issuer jan has a client at).
+const (
+	CodeIdentityUnavailable = "identity_unavailable" // 503: unreachable or not answering
+	CodeIdentityError       = "identity_error"       // 502: answered with an error or garbage
+)
+
 // Problem is an identity failure to show the client as it is: a rejected
 // upgrade (400 naming the rule, 409 on a taken name or a non-guest), or an
 // identity provider that is down (503) or misbehaving (502).

@@ -2,12 +2,12 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,12 +38,11 @@ type OIDCClient struct {
 	v         Verifier
 }
 
-// OIDCClientOptions configure NewOIDCClient.
+// OIDCClientOptions are jan's client at an external issuer (NewExternal).
 type OIDCClientOptions struct {
-	ClientID     string
+	ClientID     string   // "": no client (verify only)
 	ClientSecret string   // "" for a public client (PKCE alone)
 	Scopes       []string // default openid, profile, email
-	HTTPClient   *http.Client
 }
 
 // DefaultOIDCScopes are what the browser sign-in asks for unless
@@ -52,20 +51,31 @@ type OIDCClientOptions struct {
 // refresh token.
 var DefaultOIDCScopes = []string{oidc.ScopeOpenID, "profile", "email"}
 
-// NewOIDCClient discovers issuer's endpoints. v checks the tokens the
-// provider returns, as it checks every request's.
-func NewOIDCClient(ctx context.Context, issuer string, v Verifier, o OIDCClientOptions) (*OIDCClient, error) {
-	if o.ClientID == "" {
-		return nil, errors.New("auth: an OIDC client needs a client id")
-	}
-	hc := o.HTTPClient
+// NewExternal is the identity of an issuer jan does not run: its token
+// verifier and, when o names a client, jan's client there — both from one
+// fetch of its discovery document. hc nil: a client with its own transport.
+func NewExternal(ctx context.Context, hc *http.Client, issuer, audience string, o OIDCClientOptions, opts ...VerifierOption) (External, error) {
 	if hc == nil {
 		hc = newHTTPClient()
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuer)
+	p, err := discover(ctx, hc, issuer)
 	if err != nil {
-		return nil, fmt.Errorf("auth: discover OIDC issuer %s: %w", issuer, err)
+		return External{}, err
 	}
+	v, err := verifierFor(ctx, hc, p, issuer, audience, opts...)
+	if err != nil {
+		return External{}, err
+	}
+	ext := External{Issuer: issuer, V: v}
+	if o.ClientID != "" {
+		ext.Client, err = newOIDCClient(p, hc, issuer, v, o)
+	}
+	return ext, err
+}
+
+// newOIDCClient is jan's client at the discovered provider p; v checks the
+// tokens the provider returns, as it checks every request's.
+func newOIDCClient(p *oidc.Provider, hc *http.Client, issuer string, v Verifier, o OIDCClientOptions) (*OIDCClient, error) {
 	var meta struct {
 		Revocation string   `json:"revocation_endpoint"`
 		Methods    []string `json:"code_challenge_methods_supported"`
@@ -75,7 +85,7 @@ func NewOIDCClient(ctx context.Context, issuer string, v Verifier, o OIDCClientO
 	if ep.AuthURL == "" || ep.TokenURL == "" {
 		return nil, fmt.Errorf("auth: OIDC issuer %s: its discovery document lacks authorization_endpoint or token_endpoint, which the browser sign-in needs", issuer)
 	}
-	if len(meta.Methods) > 0 && !containsFold(meta.Methods, "S256") {
+	if len(meta.Methods) > 0 && !slices.ContainsFunc(meta.Methods, func(m string) bool { return strings.EqualFold(m, "S256") }) {
 		return nil, fmt.Errorf("auth: OIDC issuer %s does not support PKCE S256 (code_challenge_methods_supported: %v), which jan's browser sign-in requires", issuer, meta.Methods)
 	}
 	scopes := o.Scopes
@@ -87,15 +97,6 @@ func NewOIDCClient(ctx context.Context, issuer string, v Verifier, o OIDCClientO
 	}
 	return &OIDCClient{issuer: issuer, revokeURL: meta.Revocation, hc: hc, v: v, oauth: oauth2.Config{
 		ClientID: o.ClientID, ClientSecret: o.ClientSecret, Endpoint: ep, Scopes: scopes}}, nil
-}
-
-func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }
 
 var _ BrowserLogin = (*OIDCClient)(nil)
@@ -186,22 +187,23 @@ func (c *OIDCClient) accept(ctx context.Context, what string, tok *oauth2.Token)
 		}
 	}
 	if err != nil {
-		return nil, nil, &Problem{Status: http.StatusBadGateway, Code: "identity_error",
+		return nil, nil, &Problem{Status: http.StatusBadGateway, Code: CodeIdentityError,
 			Message: what + ": the identity provider's tokens are not ones jan accepts; its access token must be a JWT for the audience JAN_OIDC_AUDIENCE names, or set JAN_OIDC_AUDIENCE to the client id (" + c.oauth.ClientID + ") so jan accepts its ID tokens",
 			Err:     err}
 	}
-	expires := time.Until(tok.Expiry)
+	expiry := tok.Expiry // zero when the provider said nothing
 	if bearer != tok.AccessToken {
 		var claims struct {
 			Exp int64 `json:"exp"`
 		}
 		UnverifiedClaims(bearer, &claims) // verified just above
-		expires = time.Until(time.Unix(claims.Exp, 0))
+		expiry = time.Unix(claims.Exp, 0)
 	}
-	if tok.Expiry.IsZero() && bearer == tok.AccessToken {
-		expires = 0
+	expiresIn := 0
+	if !expiry.IsZero() {
+		expiresIn = max(int(time.Until(expiry)/time.Second), 0)
 	}
-	return &Tokens{AccessToken: bearer, RefreshToken: tok.RefreshToken, TokenType: "Bearer", ExpiresIn: max(int(expires/time.Second), 0)},
+	return &Tokens{AccessToken: bearer, RefreshToken: tok.RefreshToken, TokenType: "Bearer", ExpiresIn: expiresIn},
 		&Account{ID: pr.ID, Username: pr.Username}, nil
 }
 
@@ -217,16 +219,16 @@ func (c *OIDCClient) problem(what string, err error) error {
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &Problem{Status: http.StatusServiceUnavailable, Code: "identity_unavailable", Message: what + ": cancelled", Err: err}
+		return &Problem{Status: http.StatusServiceUnavailable, Code: CodeIdentityUnavailable, Message: what + ": cancelled", Err: err}
 	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 500, errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
-		return &Problem{Status: http.StatusServiceUnavailable, Code: "identity_unavailable",
+		return &Problem{Status: http.StatusServiceUnavailable, Code: CodeIdentityUnavailable,
 			Message: what + ": the identity provider (" + c.issuer + ") is unreachable or not answering; try again shortly", Err: err}
 	}
 	msg := what + ": the identity provider (" + c.issuer + ") returned an error"
-	if errors.As(err, &re) && re.ErrorCode != "" {
-		msg += " (" + printable(re.ErrorCode) + ")"
+	if errors.As(err, &re) && plainErrorCode(re.ErrorCode) {
+		msg += " (" + re.ErrorCode + ")"
 	}
-	return &Problem{Status: http.StatusBadGateway, Code: "identity_error", Message: msg, Err: err}
+	return &Problem{Status: http.StatusBadGateway, Code: CodeIdentityError, Message: msg, Err: err}
 }
 
 // isInvalidGrant reports the provider refusing a code or refresh token
@@ -236,11 +238,17 @@ func isInvalidGrant(err error) bool {
 	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
 }
 
-// printable keeps a provider-supplied error code short and plain.
-func printable(s string) string {
-	b, _ := json.Marshal(s)
-	if len(b) > 66 {
-		return string(b[1:64]) + "…"
+// plainErrorCode reports an OAuth error code as providers send them (RFC
+// 6749's are lowercase words joined by "_"): anything else is not repeated
+// to the client.
+func plainErrorCode(code string) bool {
+	if code == "" || len(code) > 64 {
+		return false
 	}
-	return string(b[1 : len(b)-1])
+	for _, c := range code {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
 }

@@ -23,14 +23,15 @@ type fakeProvider struct {
 	*fixture
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	opaque    bool   // access tokens are not JWTs; an ID token comes beside them
-	fail      int    // the token endpoint answers this status
-	secret    string // "" for a public client
-	challenge string // the PKCE challenge the code was issued for
-	revoked   []url.Values
-	refreshed []string // refresh tokens the token endpoint was given
-	methods   []string // code_challenge_methods_supported
+	mu         sync.Mutex
+	opaque     bool   // access tokens are not JWTs; an ID token comes beside them
+	fail       int    // the token endpoint answers this status
+	secret     string // "" for a public client
+	challenge  string // the PKCE challenge the code was issued for
+	revoked    []url.Values
+	refreshed  []string // refresh tokens the token endpoint was given
+	discovered int      // discovery documents served
+	methods    []string // code_challenge_methods_supported
 }
 
 const fakeClientID = "jan-web"
@@ -47,6 +48,7 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 	mux.HandleFunc("GET "+DiscoveryPath, func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		p.discovered++
 		writeJSONForTest(w, http.StatusOK, map[string]any{"issuer": p.srv.URL, "jwks_uri": p.srv.URL + JWKSPath,
 			"authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token",
 			"revocation_endpoint": p.srv.URL + "/revoke", "code_challenge_methods_supported": p.methods,
@@ -160,16 +162,11 @@ func (p *fakeProvider) signIn(t *testing.T, c *OIDCClient, code string) (*Tokens
 
 func (p *fakeProvider) client(t *testing.T, audience string) *OIDCClient {
 	t.Helper()
-	ctx := context.Background()
-	v, err := NewOIDCVerifier(ctx, nil, p.srv.URL, audience)
+	ext, err := NewExternal(context.Background(), nil, p.srv.URL, audience, OIDCClientOptions{ClientID: fakeClientID, ClientSecret: p.secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewOIDCClient(ctx, p.srv.URL, v, OIDCClientOptions{ClientID: fakeClientID, ClientSecret: p.secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return ext.Client
 }
 
 func problemStatus(err error) int {
@@ -190,6 +187,9 @@ func TestOIDCClientSignIn(t *testing.T) {
 	p := newFakeProvider(t)
 
 	c := p.client(t, "jan")
+	if p.discovered != 1 {
+		t.Errorf("the verifier and the client fetched the discovery document %d times, want once", p.discovered)
+	}
 	tok, acct, err := p.signIn(t, c, "good-code")
 	if err != nil {
 		t.Fatal(err)
@@ -261,8 +261,11 @@ func TestOIDCClientFailures(t *testing.T) {
 	p.mu.Lock()
 	p.methods = []string{"plain"}
 	p.mu.Unlock()
-	if _, err := NewOIDCClient(ctx, p.srv.URL, c.v, OIDCClientOptions{ClientID: fakeClientID}); err == nil || !strings.Contains(err.Error(), "S256") {
+	if _, err := NewExternal(ctx, nil, p.srv.URL, "jan", OIDCClientOptions{ClientID: fakeClientID}); err == nil || !strings.Contains(err.Error(), "S256") {
 		t.Errorf("a provider without S256: %v", err)
+	}
+	if ext, err := NewExternal(ctx, nil, p.srv.URL, "jan", OIDCClientOptions{}); err != nil || ext.Client != nil || ext.BrowserLogin() != nil {
+		t.Errorf("no client id: %+v, %v; want a verifier alone", ext, err)
 	}
 
 	p.srv.Close()
@@ -331,5 +334,16 @@ func TestWithGuestsAndAClient(t *testing.T) {
 	}
 	if len(p.revoked) != 1 || p.revoked[0].Get("token") != "rt-1" || p.revoked[0].Get("token_type_hint") != "refresh_token" || p.revoked[0].Get("client_id") != fakeClientID {
 		t.Errorf("revoked at the provider: %v (want only rt-1, by the public client)", p.revoked)
+	}
+}
+
+// A provider's error code is repeated to the client only when it looks
+// like one (RFC 6749): not markup, escapes or a novel.
+func TestPlainErrorCode(t *testing.T) {
+	for code, want := range map[string]bool{"invalid_client": true, "invalid_grant": true, "": false, "<b>x</b>": false,
+		"invalid\x1b[2J": false, "Invalid": false, strings.Repeat("a", 65): false} {
+		if got := plainErrorCode(code); got != want {
+			t.Errorf("plainErrorCode(%q) = %v, want %v", code, got, want)
+		}
 	}
 }

@@ -85,10 +85,24 @@ func NewOIDCVerifier(ctx context.Context, hc *http.Client, issuerURL, audience s
 	if hc == nil {
 		hc = newHTTPClient()
 	}
+	provider, err := discover(ctx, hc, issuerURL)
+	if err != nil {
+		return nil, err
+	}
+	return verifierFor(ctx, hc, provider, issuerURL, audience, opts...)
+}
+
+// discover fetches issuerURL's OpenID configuration.
+func discover(ctx context.Context, hc *http.Client, issuerURL string) (*oidc.Provider, error) {
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), issuerURL)
 	if err != nil {
 		return nil, fmt.Errorf("auth: discover OIDC issuer %s: %w", issuerURL, err)
 	}
+	return provider, nil
+}
+
+// verifierFor is NewOIDCVerifier for a discovered provider.
+func verifierFor(ctx context.Context, hc *http.Client, provider *oidc.Provider, issuerURL, audience string, opts ...VerifierOption) (Verifier, error) {
 	var meta struct {
 		JWKSURI string `json:"jwks_uri"`
 	}

@@ -156,15 +156,11 @@ func identityFor(ctx context.Context, cfg config.Config, st store.Store, log *sl
 			}
 		}
 	case cfg.Issuer != "":
-		v, err := auth.NewOIDCVerifier(ctx, nil, cfg.Issuer, cfg.Audience, auth.UsernameClaim(cfg.UsernameClaim))
+		c := cfg.OIDCClient
+		ext, err := auth.NewExternal(ctx, nil, cfg.Issuer, cfg.Audience, auth.OIDCClientOptions{ClientID: c.ID, ClientSecret: c.Secret, Scopes: c.Scopes},
+			auth.UsernameClaim(cfg.UsernameClaim))
 		if err != nil {
-			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER)", cfg.Issuer, err)
-		}
-		ext := auth.External{Issuer: cfg.Issuer, V: v}
-		if c := cfg.OIDCClient; c.ID != "" {
-			if ext.Client, err = auth.NewOIDCClient(ctx, cfg.Issuer, v, auth.OIDCClientOptions{ClientID: c.ID, ClientSecret: c.Secret, Scopes: c.Scopes}); err != nil {
-				return nil, nil, fmt.Errorf("identity provider %s: %w (check --client-id / JAN_OIDC_CLIENT_ID)", cfg.Issuer, err)
-			}
+			return nil, nil, fmt.Errorf("identity provider %s: %w (check --issuer / JAN_OIDC_ISSUER, and --client-id / JAN_OIDC_CLIENT_ID)", cfg.Issuer, err)
 		}
 		if cfg.NoGuests {
 			return ext, nil, nil

@@ -13,12 +13,12 @@ import (
 
 // Problem codes this package adds to auth.Problem's.
 const (
-	CodeUnavailable   = "identity_unavailable" // 503: Keycloak unreachable or not answering
-	CodeIdentityError = "identity_error"       // 502: Keycloak answered with an error or garbage
-	CodeNotAGuest     = "not_a_guest"          // 409
-	CodeUsernameTaken = "username_taken"       // 409
-	CodeEmailTaken    = "email_taken"          // 409
-	CodeWeakPassword  = "weak_password"        // 400, as auth.ValidateUpgrade
+	CodeUnavailable   = auth.CodeIdentityUnavailable // 503: Keycloak unreachable or not answering
+	CodeIdentityError = auth.CodeIdentityError       // 502: Keycloak answered with an error or garbage
+	CodeNotAGuest     = "not_a_guest"                // 409
+	CodeUsernameTaken = "username_taken"             // 409
+	CodeEmailTaken    = "email_taken"                // 409
+	CodeWeakPassword  = "weak_password"              // 400, as auth.ValidateUpgrade
 )
 
 // callError is one failed call to Keycloak: a transport failure (Status 0)
