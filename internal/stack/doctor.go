@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
+	"github.com/janhq/jan/internal/auth"
 	"github.com/janhq/jan/internal/proc"
 )
 
@@ -132,12 +131,12 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 		return checks
 	}
 	if in.Issuer != "" {
-		switch missing, err := probeIssuer(ctx, in.Issuer); {
+		switch err := probeIssuer(ctx, in.Issuer, in.ClientID); {
+		case err != nil && in.ClientID != "":
+			fail("identity", "--issuer "+in.Issuer+" with --client-id "+in.ClientID+": "+err.Error(),
+				"name the issuer exactly as its tokens' iss claim does; for jan login --web it must be an OpenID Connect provider with PKCE S256 (or run without --client-id)")
 		case err != nil:
 			fail("identity", "--issuer "+in.Issuer+": "+err.Error(), "name the issuer exactly as its tokens' iss claim does; it must serve /.well-known/openid-configuration")
-		case in.ClientID != "" && missing != "":
-			fail("identity", "--issuer "+in.Issuer+" answers, but its discovery document has no "+missing+", which jan login --web needs",
-				"use the provider's OpenID Connect issuer (not a plain OAuth one), or run without --client-id")
 		case in.ClientID != "":
 			ok("identity", "--issuer "+in.Issuer+" answers; no Keycloak; jan login --web signs in there as client "+in.ClientID+", which must allow the redirect URI "+plan.LoginRedirect())
 		default:
@@ -217,21 +216,12 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// probeIssuer fetches the issuer's OpenID configuration (go-oidc, as the
-// server will) and checks that it names the issuer as given; missing names
-// an endpoint the browser sign-in needs that it lacks.
-func probeIssuer(ctx context.Context, issuer string) (missing string, err error) {
+// probeIssuer sets up the issuer's verifier and, with a client id, jan's
+// client there, as the server will (auth.NewExternal): its discovery
+// document, keys and, for the browser sign-in, endpoints and PKCE.
+func probeIssuer(ctx context.Context, issuer, clientID string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	p, err := oidc.NewProvider(ctx, issuer)
-	if err != nil {
-		return "", err
-	}
-	switch ep := p.Endpoint(); {
-	case ep.AuthURL == "":
-		return "authorization_endpoint", nil
-	case ep.TokenURL == "":
-		return "token_endpoint", nil
-	}
-	return "", nil
+	_, err := auth.NewExternal(ctx, nil, issuer, "", auth.OIDCClientOptions{ClientID: clientID})
+	return err
 }
