@@ -48,6 +48,12 @@ type loginSettings struct {
 	allowed  []string // redirect_url allow-list: exact, or prefix*
 }
 
+// callbackURL is the browser sign-in's redirect URI at the identity
+// provider: publicURL's /auth/callback.
+func callbackURL(publicURL string) string {
+	return strings.TrimRight(publicURL, "/") + "/auth/callback"
+}
+
 // loginStateTTL is how long a browser has to sign in.
 const loginStateTTL = 10 * time.Minute
 

@@ -209,7 +209,7 @@ func banner(out io.Writer, cfg config.Config, bound string, reg *inference.Regis
 	case cfg.Keycloak.BaseURL != "":
 		fmt.Fprintf(out, "  Identity   Keycloak %s\n", cfg.Keycloak.BaseURL)
 	case cfg.Issuer != "" && cfg.OIDCClient.ID != "":
-		fmt.Fprintf(out, "  Identity   %s (browser sign-in as client %s; its redirect URI: %s/auth/callback)\n", cfg.Issuer, cfg.OIDCClient.ID, strings.TrimRight(cfg.PublicURL, "/"))
+		fmt.Fprintf(out, "  Identity   %s (browser sign-in as client %s; its redirect URI: %s)\n", cfg.Issuer, cfg.OIDCClient.ID, callbackURL(cfg.PublicURL))
 	case cfg.Issuer != "":
 		fmt.Fprintf(out, "  Identity   %s (verify only)\n", cfg.Issuer)
 	default:

@@ -9,7 +9,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"go.opentelemetry.io/otel/metric"
 	"log/slog"
 	"net/http"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -138,7 +139,7 @@ func New(o Options) *Server {
 		store: o.Store, models: o.Registry, upstream: o.Upstream, identity: o.Identity, signIn: browserLoginOf(o.Identity), verifier: o.Identity.Verifier(), issuer: o.Issuer,
 		log: o.Logger, tracer: o.Tracer, bodyLimits: o.Bodies.withDefaults(), keepalive: o.Keepalive, ready: o.ProviderCheck,
 		runs: map[string]*activeRun{}, started: time.Now(), gatewaySecret: o.GatewaySecret,
-		login: loginSettings{callback: strings.TrimRight(o.PublicURL, "/") + "/auth/callback", allowed: o.LoginRedirects},
+		login: loginSettings{callback: callbackURL(o.PublicURL), allowed: o.LoginRedirects},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
