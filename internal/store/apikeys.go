@@ -27,7 +27,7 @@ func (s *sqlStore) CreateAPIKey(ctx context.Context, k *APIKey) error {
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = s.timestamp()
 	}
-	return s.write1(ctx, "create api key", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "create api key", func(ctx context.Context, q queryer) error {
 		_, err := s.exec(ctx, q, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			k.ID, k.UserID, k.Username, strings.Join(k.Scopes, " "), k.Name, k.Prefix, k.Hash,
 			s.d.timeArg(k.CreatedAt), s.d.nullTimeArg(k.LastUsedAt), s.d.nullTimeArg(k.ExpiresAt))
@@ -61,14 +61,14 @@ func (s *sqlStore) APIKeyByHash(ctx context.Context, hash string) (*APIKey, erro
 
 // DeleteAPIKey removes one of the user's keys; another user's is ErrNotFound.
 func (s *sqlStore) DeleteAPIKey(ctx context.Context, userID, id string) error {
-	return s.write1(ctx, "delete api key", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "delete api key", func(ctx context.Context, q queryer) error {
 		return s.execOne(ctx, q, "DELETE FROM api_keys WHERE id = ? AND user_id = ?", id, userID)
 	})
 }
 
 // TouchAPIKey records when a key was last used.
 func (s *sqlStore) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
-	return s.write1(ctx, "touch api key", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "touch api key", func(ctx context.Context, q queryer) error {
 		_, err := s.exec(ctx, q, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", s.d.timeArg(at.UTC().Truncate(time.Microsecond)), id)
 		return err
 	})

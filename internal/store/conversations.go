@@ -70,7 +70,7 @@ func (s *sqlStore) CreateConversation(ctx context.Context, c *Conversation, msgs
 	if c.Metadata == nil {
 		c.Metadata = map[string]string{}
 	}
-	return s.inTx(ctx, "create conversation", func(ctx context.Context, tx queryer) error {
+	return s.inTxKeeps(ctx, "create conversation", func(ctx context.Context, tx queryer) error {
 		if err := s.serializeOwner(ctx, tx, c.UserID); err != nil {
 			return err
 		}

@@ -51,3 +51,7 @@ func Checkpoint(st Store) error {
 	_, err := st.(*sqlStore).write.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	return err
 }
+
+// TrustedHistories is how many histories st (SQLite) has served from its
+// cache without reading the conversation (historyCache.trusted).
+func TrustedHistories(st Store) int64 { return st.(*sqlStore).cache.hits.Load() }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -26,6 +27,16 @@ import (
 // started, an operation runs to the end (with the context's values, without
 // its cancellation), because interrupting one statement would roll back the
 // whole shared transaction; it is a few statements long.
+//
+// The committer is also where the history cache (historycache.go) decides
+// what it can trust, so that those decisions are ordered with the commits:
+// it distrusts the cache before running any write not marked as keeping it
+// exact, and when PRAGMA data_version on the writer connection — which
+// moves only when another connection commits: another process on the same
+// file — has moved since it last looked, which it does in every
+// transaction that carries an operation marked look. A write's after
+// function (the cache's own bookkeeping of an append) runs right after the
+// COMMIT that includes it, before any later operation.
 
 // maxBatch bounds the operations in one transaction.
 const maxBatch = 64
@@ -47,6 +58,8 @@ type groupCommitter struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+
+	dataVersion int64 // PRAGMA data_version when last looked; 0: never (committer only)
 }
 
 // writeOp is a queued operation. state moves from opQueued to opClaimed (the
@@ -54,7 +67,10 @@ type groupCommitter struct {
 type writeOp struct {
 	ctx      context.Context
 	fn       txFunc
-	single   bool // fn runs one statement: alone, it needs no transaction
+	single   bool   // fn runs one statement: alone, it needs no transaction
+	keeps    bool   // fn changes no conversation row or message behind the history cache
+	look     bool   // look at data_version before fn (see groupCommitter)
+	after    func() // if not nil, run after the commit that includes fn, when it succeeded
 	state    atomic.Int32
 	done     chan error // the outcome, sent once
 	panicked any
@@ -78,13 +94,14 @@ func newGroupCommitter(s *sqlStore) *groupCommitter {
 	return g
 }
 
-// do runs fn in the next group transaction and returns once that has
-// committed (nil) or fn or the transaction failed.
-func (g *groupCommitter) do(ctx context.Context, single bool, fn txFunc) error {
+// do runs op.fn in the next group transaction and returns once that has
+// committed (nil) or op.fn or the transaction failed. op carries fn and its
+// marks (single, keeps, look, after); do sets the rest.
+func (g *groupCommitter) do(ctx context.Context, op *writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: ctx, fn: fn, single: single, done: make(chan error, 1)}
+	op.ctx, op.done = ctx, make(chan error, 1)
 	select {
 	case g.queue <- op:
 	case <-ctx.Done():
@@ -169,11 +186,39 @@ func (g *groupCommitter) commit(ops []*writeOp) (rest []*writeOp) {
 	if len(ops) == 1 && ops[0].single {
 		// A lone statement commits by itself: no BEGIN, no COMMIT.
 		if op := ops[0]; op.start() {
-			op.finish(op.call(context.WithoutCancel(op.ctx), g.s.write))
+			if op.look {
+				g.lookAt(g.s.write)
+			}
+			g.keep(op)
+			err := op.call(context.WithoutCancel(op.ctx), g.s.write)
+			if err == nil && op.after != nil {
+				op.after()
+			}
+			op.finish(err)
 		}
 		return nil
 	}
 	return g.transact(ops, false)
+}
+
+// lookAt reads data_version on q (the writer connection, or its
+// transaction: BEGIN IMMEDIATE holds other writers off until COMMIT) and
+// distrusts the history cache if another connection has committed since
+// the last look, or if it cannot tell.
+func (g *groupCommitter) lookAt(q queryer) {
+	var v int64
+	if err := g.s.queryRow(context.Background(), q, "PRAGMA data_version").Scan(&v); err != nil || v != g.dataVersion {
+		g.s.cache.distrust()
+		g.dataVersion = v
+	}
+}
+
+// keep distrusts the history cache before an operation that may change a
+// conversation behind it.
+func (g *groupCommitter) keep(op *writeOp) {
+	if !op.keeps {
+		g.s.cache.distrust()
+	}
 }
 
 // transact runs ops in one transaction. The first try runs them one after
@@ -195,11 +240,15 @@ func (g *groupCommitter) transact(ops []*writeOp, savepoints bool) (rest []*writ
 	}
 	tx := &txn{Tx: t, p: g.s.write}
 	defer func() { g.s.write.prepare(ctx, tx.missed) }() // once the connection is free
-	ran := make([]*writeOp, 0, len(ops))                 // run without error: their outcome is the commit's
+	if slices.ContainsFunc(ops, func(op *writeOp) bool { return op.look }) {
+		g.lookAt(tx)
+	}
+	ran := make([]*writeOp, 0, len(ops)) // run without error: their outcome is the commit's
 	for i, op := range ops {
 		if !op.start() {
 			continue
 		}
+		g.keep(op)
 		err, broken := g.runOp(tx, op, savepoints)
 		if broken != nil {
 			_ = t.Rollback()
@@ -219,6 +268,11 @@ func (g *groupCommitter) transact(ops []*writeOp, savepoints bool) (rest []*writ
 		ran = append(ran, op)
 	}
 	err = t.Commit()
+	for _, r := range ran {
+		if err == nil && r.after != nil {
+			r.after()
+		}
+	}
 	for _, r := range ran {
 		r.finish(err)
 	}

@@ -30,7 +30,7 @@ func (s *sqlStore) BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*
 	}
 	k := r.IdempotencyKey
 	var live *IdempotencyRecord
-	err := s.write1(ctx, "begin idempotent", func(ctx context.Context, q queryer) error {
+	err := s.write1Keeps(ctx, "begin idempotent", func(ctx context.Context, q queryer) error {
 		live = nil // fn may run more than once (see groupCommitter)
 		// A pass either claims the key or finds the live record; a record
 		// aborted between the two (Postgres) makes another pass.
@@ -89,7 +89,7 @@ func (s *sqlStore) CompleteIdempotent(ctx context.Context, k IdempotencyKey, sta
 	if body == nil {
 		body = []byte{} // NULL means "no response yet"
 	}
-	return s.write1(ctx, "complete idempotent", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "complete idempotent", func(ctx context.Context, q queryer) error {
 		return s.execOne(ctx, q,
 			"UPDATE idempotency SET done = ?, status = ?, content_type = ?, body = ? WHERE "+idempotencyScope,
 			true, status, contentType, body, k.PrincipalID, k.Method, k.Path, k.Key)
@@ -99,7 +99,7 @@ func (s *sqlStore) CompleteIdempotent(ctx context.Context, k IdempotencyKey, sta
 // AbortIdempotent deletes the key's record if it is still pending; a finished
 // record stays, and a missing one is not an error.
 func (s *sqlStore) AbortIdempotent(ctx context.Context, k IdempotencyKey) error {
-	return s.write1(ctx, "abort idempotent", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "abort idempotent", func(ctx context.Context, q queryer) error {
 		_, err := s.exec(ctx, q, "DELETE FROM idempotency WHERE "+idempotencyScope+" AND done = ?",
 			k.PrincipalID, k.Method, k.Path, k.Key, false)
 		return err
@@ -112,7 +112,7 @@ func (s *sqlStore) AbortIdempotent(ctx context.Context, k IdempotencyKey) error 
 func (s *sqlStore) PurgeIdempotency(ctx context.Context) (int64, error) {
 	now := s.timestamp()
 	var n int64
-	err := s.write1(ctx, "purge idempotency", func(ctx context.Context, q queryer) error {
+	err := s.write1Keeps(ctx, "purge idempotency", func(ctx context.Context, q queryer) error {
 		res, err := s.exec(ctx, q, "DELETE FROM idempotency WHERE created_at < ? OR (done = ? AND created_at < ?)",
 			s.d.timeArg(now.Add(-IdempotencyTTL)), false, s.d.timeArg(now.Add(-IdempotencyPendingTTL)))
 		if err != nil {

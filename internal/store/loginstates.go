@@ -8,7 +8,7 @@ import (
 // CreateLoginState stores ls and drops the expired ones, in one
 // transaction.
 func (s *sqlStore) CreateLoginState(ctx context.Context, ls *LoginState) error {
-	return s.inTx(ctx, "create login state", func(ctx context.Context, tx queryer) error {
+	return s.inTxKeeps(ctx, "create login state", func(ctx context.Context, tx queryer) error {
 		if _, err := s.exec(ctx, tx, "DELETE FROM login_states WHERE expires_at < ?", s.d.timeArg(s.timestamp())); err != nil {
 			return err
 		}
@@ -22,7 +22,7 @@ func (s *sqlStore) CreateLoginState(ctx context.Context, ls *LoginState) error {
 // already taken or expired is ErrNotFound.
 func (s *sqlStore) TakeLoginState(ctx context.Context, stateHash string) (*LoginState, error) {
 	var ls LoginState
-	err := s.write1(ctx, "take login state", func(ctx context.Context, q queryer) error {
+	err := s.write1Keeps(ctx, "take login state", func(ctx context.Context, q queryer) error {
 		return s.queryRow(ctx, q, "DELETE FROM login_states WHERE state_hash = ? RETURNING state_hash, verifier, redirect_url, query_mode, expires_at",
 			stateHash).Scan(&ls.StateHash, &ls.Verifier, &ls.RedirectURL, &ls.QueryMode, timeCol{&ls.ExpiresAt})
 	})

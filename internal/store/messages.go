@@ -93,7 +93,8 @@ func lastModel(msgs []*Message) string {
 // message names one.
 func (s *sqlStore) AppendMessages(ctx context.Context, userID, conversationID string, msgs []*Message) error {
 	var before, now time.Time
-	err := s.inTx(ctx, "append messages", func(ctx context.Context, tx queryer) error {
+	// The cache follows the append, right after its commit.
+	return s.inTxCached(ctx, "append messages", true, func(ctx context.Context, tx queryer) error {
 		now = s.timestamp()
 		// Touch first: it checks ownership and locks the conversation row;
 		// the state it replaced tells the history cache whether its entry
@@ -106,11 +107,7 @@ func (s *sqlStore) AppendMessages(ctx context.Context, userID, conversationID st
 			return err
 		}
 		return nil
-	})
-	if err == nil {
-		s.cache.appended(conversationID, before, now, msgs)
-	}
-	return err
+	}, func() { s.cache.appended(conversationID, before, now, lastModel(msgs), msgs) })
 }
 
 // ownConversation returns ErrNotFound unless userID owns the conversation.
@@ -165,13 +162,24 @@ func (s *sqlStore) History(ctx context.Context, userID, conversationID string) (
 // transaction, so both come from one snapshot; the conversation query is the
 // ownership check.
 func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error) {
+	const op = "conversation history"
+	if s.group != nil {
+		// SQLite: the committer serves the history from the cache when it
+		// can trust it, or validates the entry with a read of the row on
+		// the writer connection, whose pages it has at hand (see
+		// historyCache).
+		conv, list, err := s.historyFromCache(ctx, userID, id)
+		if err != nil || list != nil {
+			return conv, list, s.fail(op, err)
+		}
+	}
 	// Most turns find the history cached for the conversation's current
 	// state: then one statement (the conversation row, which says which
 	// state that is) is all it takes — no transaction around it.
 	conv, err := scanConversation(s.queryRow(ctx, s.read,
 		"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID))
 	if err != nil {
-		return nil, nil, s.fail("conversation history", err)
+		return nil, nil, s.fail(op, err)
 	}
 	if cached, ok := s.cache.get(conv); ok {
 		return conv, cached, nil
@@ -179,7 +187,7 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 	var list []Message
 	// Repeatable read gives Postgres one snapshot for both queries; SQLite
 	// transactions always read one snapshot (and ignore the level).
-	err = s.runTx(ctx, s.read, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "conversation history",
+	err = s.runTx(ctx, s.read, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, op,
 		func(ctx context.Context, tx queryer) error {
 			var err error
 			conv, err = scanConversation(s.queryRow(ctx, tx,
@@ -204,6 +212,34 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 	}
 	s.cache.put(conv, list)
 	return conv, list, nil
+}
+
+// historyFromCache is the conversation and its history from the cache,
+// decided by the group committer (SQLite): a trusted entry as it is, or one
+// whose row, read on the writer, shows it current. A nil list without an
+// error: the history has to be read (not cached, or not current).
+func (s *sqlStore) historyFromCache(ctx context.Context, userID, id string) (*Conversation, []Message, error) {
+	var conv *Conversation
+	var list []Message
+	var rerr error
+	err := s.group.do(ctx, &writeOp{single: true, keeps: true, look: true, fn: func(ctx context.Context, q queryer) error {
+		conv, list, rerr = nil, nil, nil // fn may run more than once (see groupCommitter)
+		var ok bool
+		if conv, list, ok = s.cache.trusted(id, userID); ok {
+			return nil
+		}
+		// A missing conversation fails this read, never the transaction it
+		// shares with other writes.
+		if conv, rerr = scanConversation(s.queryRow(ctx, q,
+			"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID)); rerr == nil {
+			list, _ = s.cache.validate(conv)
+		}
+		return nil
+	}})
+	if err == nil {
+		err = rerr
+	}
+	return conv, list, err
 }
 
 func (s *sqlStore) GetMessage(ctx context.Context, userID, conversationID, id string) (*Message, error) {

@@ -14,7 +14,7 @@ func (s *sqlStore) UpsertModels(ctx context.Context, models []Model) error {
 		return nil
 	}
 	now := s.timestamp()
-	return s.inTx(ctx, "upsert models", func(ctx context.Context, tx queryer) error {
+	return s.inTxKeeps(ctx, "upsert models", func(ctx context.Context, tx queryer) error {
 		for _, m := range models {
 			caps := m.Capabilities
 			if caps == nil {

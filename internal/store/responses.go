@@ -153,7 +153,7 @@ func (s *sqlStore) FinishResponse(ctx context.Context, r *Response, end Response
 		return s.fail(op, err)
 	}
 	var before, now time.Time
-	err = s.inTx(ctx, op, func(ctx context.Context, tx queryer) error {
+	return s.inTxCached(ctx, op, false, func(ctx context.Context, tx queryer) error {
 		err := s.execOne(ctx, tx,
 			`UPDATE responses SET status = ?, usage = ?, error = ?, incomplete_reason = ?, completed_at = ?, partial = ''
 			 WHERE id = ? AND user_id = ? AND status IN (?, ?)`,
@@ -183,11 +183,11 @@ func (s *sqlStore) FinishResponse(ctx context.Context, r *Response, end Response
 			return err
 		}
 		return s.insertMessages(ctx, tx, r.ConversationID, msgs, now)
+	}, func() {
+		if len(end.Messages) > 0 && r.ConversationID != "" {
+			s.cache.appended(r.ConversationID, before, now, lastModel(end.Messages), end.Messages)
+		}
 	})
-	if err == nil && len(end.Messages) > 0 && r.ConversationID != "" {
-		s.cache.appended(r.ConversationID, before, now, end.Messages)
-	}
-	return err
 }
 
 func (s *sqlStore) GetResponse(ctx context.Context, userID, id string) (*Response, error) {

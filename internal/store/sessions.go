@@ -27,7 +27,7 @@ func (s *sqlStore) SignIn(ctx context.Context, guest *User, t *RefreshToken) err
 		return s.fail(op, errors.New("hash and user id are required"))
 	}
 	t.SessionID = NewID(PrefixSession)
-	return s.inTx(ctx, op, func(ctx context.Context, tx queryer) error {
+	return s.inTxKeeps(ctx, op, func(ctx context.Context, tx queryer) error {
 		if guest != nil {
 			if err := s.insertUser(ctx, tx, guest); err != nil {
 				return err
@@ -63,7 +63,7 @@ func (s *sqlStore) RotateRefreshToken(ctx context.Context, hash string, next *Re
 	now := s.timestamp()
 	var old RefreshToken
 	reused := false
-	err := s.inTx(ctx, op, func(ctx context.Context, tx queryer) error {
+	err := s.inTxKeeps(ctx, op, func(ctx context.Context, tx queryer) error {
 		reused = false
 		err := s.queryRow(ctx, tx,
 			`UPDATE refresh_tokens SET revoked_at = ?
@@ -131,7 +131,7 @@ func (s *sqlStore) endSession(ctx context.Context, q queryer, id, hash string, n
 // working. An unknown token is ErrNotFound.
 func (s *sqlStore) EndSession(ctx context.Context, hash string) error {
 	now := s.timestamp()
-	return s.inTx(ctx, "end session", func(ctx context.Context, tx queryer) error {
+	return s.inTxKeeps(ctx, "end session", func(ctx context.Context, tx queryer) error {
 		var session string
 		if err := s.queryRow(ctx, tx, "SELECT session_id FROM refresh_tokens WHERE hash = ?", hash).Scan(&session); err != nil {
 			return err
@@ -144,7 +144,7 @@ func (s *sqlStore) EndSession(ctx context.Context, hash string) error {
 // guest's tokens must stop working).
 func (s *sqlStore) RevokeSessions(ctx context.Context, userID string) error {
 	now := s.timestamp()
-	return s.inTx(ctx, "revoke sessions", func(ctx context.Context, tx queryer) error {
+	return s.inTxKeeps(ctx, "revoke sessions", func(ctx context.Context, tx queryer) error {
 		if _, err := s.exec(ctx, tx, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
 			s.d.timeArg(now), userID); err != nil {
 			return err

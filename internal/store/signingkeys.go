@@ -32,7 +32,7 @@ func (s *sqlStore) AddSigningKey(ctx context.Context, k *SigningKey) error {
 		k.CreatedAt = s.timestamp()
 	}
 	k.Active, k.RetiredAt = true, nil
-	return s.write1(ctx, "add signing key", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "add signing key", func(ctx context.Context, q queryer) error {
 		return s.insertSigningKey(ctx, q, k)
 	})
 }
@@ -49,7 +49,7 @@ func (s *sqlStore) RotateSigningKey(ctx context.Context, oldKID string, k *Signi
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = s.timestamp()
 	}
-	return s.inTx(ctx, "rotate signing key", func(ctx context.Context, q queryer) error {
+	return s.inTxKeeps(ctx, "rotate signing key", func(ctx context.Context, q queryer) error {
 		res, err := s.exec(ctx, q, "UPDATE signing_keys SET active = ?, retired_at = ? WHERE kid = ? AND active = ?",
 			false, s.d.timeArg(k.CreatedAt), oldKID, true)
 		if err != nil {
@@ -71,7 +71,7 @@ func (s *sqlStore) RotateSigningKey(ctx context.Context, oldKID string, k *Signi
 // PruneSigningKeys deletes the keys retired before t.
 func (s *sqlStore) PruneSigningKeys(ctx context.Context, retiredBefore time.Time) (int64, error) {
 	var n int64
-	err := s.write1(ctx, "prune signing keys", func(ctx context.Context, q queryer) error {
+	err := s.write1Keeps(ctx, "prune signing keys", func(ctx context.Context, q queryer) error {
 		res, err := s.exec(ctx, q, "DELETE FROM signing_keys WHERE active = ? AND retired_at < ?", false, s.d.timeArg(retiredBefore))
 		if err != nil {
 			return err

@@ -368,3 +368,79 @@ func TestSQLiteHistoryCacheTwoWriters(t *testing.T) {
 		}
 	}
 }
+
+// A conversation's history is served from the cache without a read once the
+// writer has seen it current, and stops being so served by every change the
+// cache does not follow: this store's other writes to the conversation, and
+// any commit of another store (another process) on the file, seen before the
+// next turn's history is served.
+func TestSQLiteTrustedHistory(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "jan.db")
+	a, b := openSQLite(t, dsn), openSQLite(t, dsn)
+	ctx := context.Background()
+	user := store.NewID(store.PrefixUser)
+	conv := &store.Conversation{UserID: user, Title: "one"}
+	if err := a.CreateConversation(ctx, conv, []*store.Message{{Role: store.RoleUser, Content: "m1"}}); err != nil {
+		t.Fatal(err)
+	}
+	history := func(st store.Store) (*store.Conversation, []string, bool) {
+		t.Helper()
+		hits := store.TrustedHistories(st)
+		c, msgs, err := st.ConversationHistory(ctx, user, conv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var contents []string
+		for _, m := range msgs {
+			contents = append(contents, m.Content)
+		}
+		return c, contents, store.TrustedHistories(st) > hits
+	}
+	check := func(what string, st store.Store, title string, trusted bool, want ...string) {
+		t.Helper()
+		c, got, hit := history(st)
+		if c.Title != title || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: %q %v, want %q %v", what, c.Title, got, title, want)
+		}
+		if hit != trusted {
+			t.Errorf("%s: served from the cache without a read: %v, want %v", what, hit, trusted)
+		}
+	}
+	check("first read", a, "one", false, "m1")
+	check("second (the writer sees the entry current)", a, "one", false, "m1")
+	check("third", a, "one", true, "m1")
+	if err := a.AppendMessages(ctx, user, conv.ID, []*store.Message{{Role: store.RoleAssistant, Content: "m2"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after its own append", a, "one", true, "m1", "m2")
+
+	title := "two"
+	if _, err := a.UpdateConversation(ctx, user, conv.ID, store.ConversationUpdate{Title: &title}); err != nil {
+		t.Fatal(err)
+	}
+	check("after its own rename", a, "two", false, "m1", "m2")
+	check("then (the writer sees the entry current)", a, "two", false, "m1", "m2")
+	check("then", a, "two", true, "m1", "m2")
+
+	if err := b.AppendMessages(ctx, user, conv.ID, []*store.Message{{Role: store.RoleUser, Content: "m3"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after another store's append", a, "two", false, "m1", "m2", "m3")
+	check("then (the writer sees the entry current)", a, "two", false, "m1", "m2", "m3")
+	check("then", a, "two", true, "m1", "m2", "m3")
+
+	// Another store's write anywhere (here a new user) is a commit a cannot
+	// tell from one to this conversation: it reads the row again.
+	if err := b.CreateUser(ctx, &store.User{ID: store.NewID(store.PrefixUser), Username: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	check("after another store's unrelated write", a, "two", false, "m1", "m2", "m3")
+	check("then", a, "two", true, "m1", "m2", "m3")
+
+	if err := b.DeleteConversation(ctx, user, conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.ConversationHistory(ctx, user, conv.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after another store deleted it: %v, want ErrNotFound", err)
+	}
+}

@@ -67,7 +67,7 @@ func (s *sqlStore) CheckWrite(ctx context.Context) error {
 			return unavailable("check write", fmt.Errorf("%d bytes free on the database's file system (%s)", free, filepath.Dir(s.file)), "")
 		}
 	}
-	return s.write1(ctx, "check write", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "check write", func(ctx context.Context, q queryer) error {
 		_, err := s.exec(ctx, q, "INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
 			s.d.timeArg(s.timestamp()))
 		return err
@@ -198,12 +198,27 @@ func (s *sqlStore) execOne(ctx context.Context, q queryer, query string, args ..
 // A context made by WithIdempotentDone adds the completion of that request's
 // idempotency record to the transaction.
 func (s *sqlStore) inTx(ctx context.Context, op string, fn txFunc) error {
+	return s.inTxCached(ctx, op, false, fn, nil)
+}
+
+// inTxKeeps is inTx for a write that changes no conversation row and no
+// message of an existing conversation: it leaves the history cache's trust
+// in place (see inTxCached).
+func (s *sqlStore) inTxKeeps(ctx context.Context, op string, fn txFunc) error {
+	return s.inTxCached(ctx, op, true, fn, nil)
+}
+
+// inTxCached is inTx for writes that mind the history cache: keeps says fn
+// changes no conversation row or message, or only as after (run once fn's
+// writes are committed) tells the cache; without keeps any write makes the
+// cache read conversation rows again (see groupCommitter).
+func (s *sqlStore) inTxCached(ctx context.Context, op string, keeps bool, fn txFunc, after func()) error {
 	fn, applied := s.withDone(ctx, fn)
 	var err error
 	if s.group != nil {
-		err = s.fail(op, s.group.do(ctx, false, fn))
-	} else {
-		err = s.runTx(ctx, s.write, nil, op, fn)
+		err = s.fail(op, s.group.do(ctx, &writeOp{fn: fn, keeps: keeps, after: after}))
+	} else if err = s.runTx(ctx, s.write, nil, op, fn); err == nil && after != nil {
+		after()
 	}
 	if err == nil {
 		applied()
@@ -214,8 +229,18 @@ func (s *sqlStore) inTx(ctx context.Context, op string, fn txFunc) error {
 // write1 runs fn, a write of one statement: like inTx, but on Postgres
 // without a transaction around the statement.
 func (s *sqlStore) write1(ctx context.Context, op string, fn txFunc) error {
+	return s.write1Keeping(ctx, op, false, fn)
+}
+
+// write1Keeps is write1 for a write that changes no conversation row and no
+// message of an existing conversation (see inTxKeeps).
+func (s *sqlStore) write1Keeps(ctx context.Context, op string, fn txFunc) error {
+	return s.write1Keeping(ctx, op, true, fn)
+}
+
+func (s *sqlStore) write1Keeping(ctx context.Context, op string, keeps bool, fn txFunc) error {
 	if s.group != nil {
-		return s.fail(op, s.group.do(ctx, true, fn))
+		return s.fail(op, s.group.do(ctx, &writeOp{fn: fn, single: true, keeps: keeps}))
 	}
 	return s.fail(op, fn(ctx, s.write))
 }

@@ -22,7 +22,7 @@ func scanUser(r rowScanner) (*User, error) {
 // compared case-insensitively, is ErrConflict.
 func (s *sqlStore) CreateUser(ctx context.Context, u *User) error {
 	s.newUser(u)
-	return s.write1(ctx, "create user", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "create user", func(ctx context.Context, q queryer) error {
 		return s.insertUser(ctx, q, u)
 	})
 }
@@ -62,7 +62,7 @@ func (s *sqlStore) GetUserByUsername(ctx context.Context, username string) (*Use
 // UpdateUser overwrites the user's username, email, password hash and guest
 // flag (upgrading a guest sets all four). ID and CreatedAt are kept.
 func (s *sqlStore) UpdateUser(ctx context.Context, u *User) error {
-	return s.write1(ctx, "update user", func(ctx context.Context, q queryer) error {
+	return s.write1Keeps(ctx, "update user", func(ctx context.Context, q queryer) error {
 		return s.execOne(ctx, q,
 			"UPDATE users SET username = ?, email = ?, password_hash = ?, is_guest = ? WHERE id = ?",
 			nullString(u.Username), nullString(u.Email), u.PasswordHash, u.IsGuest, u.ID)
