@@ -55,3 +55,10 @@ func Checkpoint(st Store) error {
 // TrustedHistories is how many histories st (SQLite) has served from its
 // cache without reading the conversation (historyCache.trusted).
 func TrustedHistories(st Store) int64 { return st.(*sqlStore).cache.hits.Load() }
+
+// GroupCommits is what st's group committer (SQLite) has run: batches, the
+// operations in them, and the batches that waited for more (commit delay).
+func GroupCommits(st Store) (batches, ops, lingered int64) {
+	g := st.(*sqlStore).group
+	return g.batches.Load(), g.ops.Load(), g.lingered.Load()
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit for the SQLite writer.
@@ -41,6 +42,22 @@ import (
 // maxBatch bounds the operations in one transaction.
 const maxBatch = 64
 
+// Commit delay. Under concurrent writes most of a batch's cost is the
+// batch's own — BEGIN, COMMIT, the WAL pages it writes, the look at
+// data_version — and the writer goroutine competes for the CPU with the
+// requests that feed it, so batches stay small (2–3 operations at 32
+// clients on 2 cores: docs/BENCHMARKS.md). As PostgreSQL's commit_delay
+// with commit_siblings does, the committer waits up to lingerFor for more
+// operations before it begins a batch, but only while writes come
+// concurrently — one of the last lingerAfter batches held more than one
+// operation — and only until the batch has lingerUntil. A lone writer,
+// whose batches hold one operation each, never waits.
+const (
+	lingerFor   = 500 * time.Microsecond
+	lingerUntil = 16
+	lingerAfter = 8
+)
+
 // errClosed is what a write gets after Close.
 var errClosed = errors.New("sql: database is closed")
 
@@ -58,6 +75,10 @@ type groupCommitter struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+
+	// For tests: batches run, operations in them, batches that waited for
+	// more operations (commit delay).
+	batches, ops, lingered atomic.Int64
 
 	dataVersion int64 // PRAGMA data_version when last looked; 0: never (committer only)
 }
@@ -147,6 +168,9 @@ func (g *groupCommitter) close() {
 func (g *groupCommitter) run() {
 	defer close(g.stopped)
 	batch := make([]*writeOp, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	concurrent := 0 // batches left to wait in, since the last that held more than one operation
 	for {
 		select {
 		case op := <-g.queue:
@@ -160,6 +184,25 @@ func (g *groupCommitter) run() {
 					break more
 				}
 			}
+			if concurrent > 0 && len(batch) < lingerUntil {
+				g.lingered.Add(1)
+				linger.Reset(lingerFor)
+			wait:
+				for len(batch) < lingerUntil {
+					select {
+					case op := <-g.queue:
+						batch = append(batch, op)
+					case <-linger.C:
+						break wait
+					}
+				}
+				linger.Stop()
+			}
+			if concurrent = max(concurrent-1, 0); len(batch) > 1 {
+				concurrent = lingerAfter
+			}
+			g.batches.Add(1)
+			g.ops.Add(int64(len(batch)))
 			for ops := batch; len(ops) > 0; {
 				ops = g.commit(ops)
 			}

@@ -444,3 +444,48 @@ func TestSQLiteTrustedHistory(t *testing.T) {
 		t.Errorf("after another store deleted it: %v, want ErrNotFound", err)
 	}
 }
+
+// The commit delay waits for more writes only when writes come
+// concurrently: a lone writer's writes are never held back. (How much it
+// gathers is a matter for the benchmarks: BenchmarkFullPath, jan-bench.)
+func TestSQLiteCommitDelay(t *testing.T) {
+	st := openSQLite(t, filepath.Join(t.TempDir(), "jan.db"))
+	ctx := context.Background()
+	user := func() *store.User { return &store.User{ID: store.NewID(store.PrefixUser)} }
+	b0, _, _ := store.GroupCommits(st)
+	for range 30 {
+		if err := st.CreateUser(ctx, user()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _, lingered := store.GroupCommits(st); lingered != 0 || b-b0 != 30 {
+		t.Errorf("a lone writer: %d batches for 30 writes, %d of them waited for more; want 30 and none", b-b0, lingered)
+	}
+
+	b0, o0, _ := store.GroupCommits(st)
+	var wg sync.WaitGroup
+	begin := make(chan struct{})
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-begin
+			for range 20 {
+				if err := st.CreateUser(ctx, user()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	close(begin)
+	wg.Wait()
+	b, o, lingered := store.GroupCommits(st)
+	if o-o0 != 320 {
+		t.Errorf("%d operations committed, want 320", o-o0)
+	}
+	if lingered == 0 {
+		t.Errorf("16 concurrent writers: %d batches, none waited for more", b-b0)
+	}
+	t.Logf("16 concurrent writers: %d batches, %.1f writes each, %d waited for more", b-b0, float64(o-o0)/float64(b-b0), lingered)
+}
