@@ -41,7 +41,7 @@ type historyCache struct {
 type cachedHistory struct {
 	conv  Conversation // the row as read (updated_at and model kept by appended)
 	trust uint64       // the epoch the row was read in; 0: read it again before use
-	msgs  []Message
+	msgs  []Message    // append-only: shared with callers (see shared)
 }
 
 // maxCachedConversations bounds the cache; beyond it the cache starts over
@@ -66,7 +66,7 @@ func (c *historyCache) get(conv *Conversation) ([]Message, bool) {
 	if !ok || e.conv.UserID != conv.UserID || !e.conv.UpdatedAt.Equal(conv.UpdatedAt) {
 		return nil, false
 	}
-	return append(make([]Message, 0, len(e.msgs)+2), e.msgs...), true
+	return shared(e.msgs), true
 }
 
 // validate is get for a row read by the committer on the writer connection:
@@ -80,7 +80,7 @@ func (c *historyCache) validate(conv *Conversation) ([]Message, bool) {
 	}
 	e.conv, e.trust = *conv, c.epoch
 	c.m[conv.ID] = e
-	return append(make([]Message, 0, len(e.msgs)+2), e.msgs...), true
+	return shared(e.msgs), true
 }
 
 // trusted returns copies of the conversation and its messages when the
@@ -94,17 +94,23 @@ func (c *historyCache) trusted(id, userID string) (*Conversation, []Message, boo
 	}
 	c.hits.Add(1)
 	conv := e.conv
-	return &conv, append(make([]Message, 0, len(e.msgs)+2), e.msgs...), true
+	return &conv, shared(e.msgs), true
 }
 
-// put caches msgs for conv as read on a reader connection (untrusted).
+// shared is the cached messages as handed to callers, without copying them:
+// read-only, and capped, so that a caller's append makes a copy and never
+// writes where the cache appends next (entries only ever grow: appended).
+func shared(msgs []Message) []Message { return msgs[:len(msgs):len(msgs)] }
+
+// put caches msgs for conv as read on a reader connection (untrusted);
+// from now on the caller hands out only shared(msgs).
 func (c *historyCache) put(conv *Conversation, msgs []Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxCachedConversations {
 		clear(c.m)
 	}
-	c.m[conv.ID] = cachedHistory{conv: *conv, msgs: append([]Message(nil), msgs...)}
+	c.m[conv.ID] = cachedHistory{conv: *conv, msgs: msgs}
 }
 
 // appended extends an entry after a committed append, if the conversation
@@ -122,7 +128,7 @@ func (c *historyCache) appended(convID string, before, after time.Time, model st
 		delete(c.m, convID)
 		return
 	}
-	grown := append(make([]Message, 0, len(e.msgs)+len(msgs)), e.msgs...)
+	grown := e.msgs // past every caller's len: see shared
 	for _, m := range msgs {
 		v := *m
 		v.CreatedAt = v.CreatedAt.UTC().Truncate(time.Microsecond) // as the database keeps it

@@ -211,7 +211,7 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 		return nil, nil, err
 	}
 	s.cache.put(conv, list)
-	return conv, list, nil
+	return conv, shared(list), nil
 }
 
 // historyFromCache is the conversation and its history from the cache,

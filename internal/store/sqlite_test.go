@@ -489,3 +489,37 @@ func TestSQLiteCommitDelay(t *testing.T) {
 	}
 	t.Logf("16 concurrent writers: %d batches, %.1f writes each, %d waited for more", b-b0, float64(o-o0)/float64(b-b0), lingered)
 }
+
+// The cached history is handed out without a copy: what a caller appends to
+// its slice stays its own, and the cache's next append does not show
+// through the caller's slice.
+func TestSQLiteSharedHistory(t *testing.T) {
+	st := openSQLite(t, filepath.Join(t.TempDir(), "jan.db"))
+	ctx := context.Background()
+	user := store.NewID(store.PrefixUser)
+	conv := &store.Conversation{UserID: user}
+	if err := st.CreateConversation(ctx, conv, []*store.Message{{Role: store.RoleUser, Content: "m1"}}); err != nil {
+		t.Fatal(err)
+	}
+	var mine []store.Message
+	for turn := range 6 {
+		_, h, err := st.ConversationHistory(ctx, user, conv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != 1+turn {
+			t.Fatalf("turn %d: %d messages, want %d", turn, len(h), 1+turn)
+		}
+		mine = append(h, store.Message{Content: fmt.Sprintf("caller's %d", turn)})
+		if err := st.AppendMessages(ctx, user, conv.ID, []*store.Message{{Role: store.RoleAssistant, Content: fmt.Sprintf("stored %d", turn)}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mine[len(mine)-1].Content; got != fmt.Sprintf("caller's %d", turn) {
+			t.Fatalf("turn %d: the caller's appended message reads %q after the store's append", turn, got)
+		}
+	}
+	_, h, err := st.ConversationHistory(ctx, user, conv.ID)
+	if err != nil || len(h) != 7 || h[6].Content != "stored 5" || h[1].Content != "stored 0" {
+		t.Fatalf("history after the turns: %d messages, %v", len(h), err)
+	}
+}

@@ -337,6 +337,8 @@ type Store interface {
 	// ConversationHistory is GetConversation and History in one consistent
 	// read: the user's conversation and all its messages, oldest first (an
 	// empty slice when it has none). ErrNotFound if the user does not own it.
+	// The messages may be the store's cached ones, shared: read them, append
+	// to the slice, but do not change them.
 	ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error)
 	GetMessage(ctx context.Context, userID, conversationID, id string) (*Message, error)
 	DeleteMessage(ctx context.Context, userID, conversationID, id string) error
