@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // MaxEventLine is the longest SSE line EventReader accepts. One streamed
@@ -18,23 +19,78 @@ var ErrLineTooLong = errors.New("sse: line longer than 16 MiB")
 
 // EventReader reads server-sent events (the text/event-stream format that
 // OpenAI-compatible engines stream) and returns the data of each event.
+//
+// A stream spends most of its life waiting for the engine's next token, and
+// hundreds are open at once: while it waits with nothing buffered, the
+// reader holds no buffer of its own. The wait is a read into first (a few
+// hundred bytes, in the reader itself); what it brings is then read through
+// a buffer from a shared pool, kept until every byte read is consumed.
 type EventReader struct {
-	br      *bufio.Reader
-	long    []byte // assembles lines longer than br's buffer
-	started bool   // past a leading byte order mark
+	src     io.Reader
+	br      *bufio.Reader // from bufs while data is buffered; nil while waiting
+	first   [256]byte     // the wait's read
+	pre     prefixReader  // what the wait read, then src: br reads this
+	long    []byte        // assembles lines longer than br's buffer
+	started bool          // past a leading byte order mark
+}
+
+// bufs holds the readers' buffers. 2 KiB holds the line of a streamed chunk
+// (a few hundred bytes) with room to spare; the rare longer one is
+// assembled in long.
+var bufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 2<<10) }}
+
+// prefixReader reads b, then r.
+type prefixReader struct {
+	b []byte
+	r io.Reader
+}
+
+func (p *prefixReader) Read(dst []byte) (int, error) {
+	if len(p.b) > 0 {
+		n := copy(dst, p.b)
+		p.b = p.b[n:]
+		return n, nil
+	}
+	return p.r.Read(dst)
 }
 
 // NewEventReader reads events from r, typically a response body.
 func NewEventReader(r io.Reader) *EventReader {
-	// 2 KiB holds the line of a streamed chunk (a few hundred bytes) with
-	// room to spare; the rare longer one is assembled in long. The buffer
-	// lives as long as the stream, hundreds at once.
-	return &EventReader{br: bufio.NewReaderSize(r, 2<<10)}
+	return &EventReader{src: r}
+}
+
+// wait reads from src until something comes, then takes a buffer to read
+// it through.
+func (r *EventReader) wait() error {
+	for {
+		n, err := r.src.Read(r.first[:])
+		if n > 0 {
+			r.pre = prefixReader{b: r.first[:n], r: r.src}
+			r.br = bufs.Get().(*bufio.Reader)
+			r.br.Reset(&r.pre)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// release gives the buffer back when it holds nothing unread.
+func (r *EventReader) release() {
+	if r.br != nil && r.br.Buffered() == 0 && len(r.pre.b) == 0 {
+		r.br.Reset(nil)
+		bufs.Put(r.br)
+		r.br, r.pre = nil, prefixReader{}
+	}
 }
 
 // Ready reports whether a whole event has already arrived, so that the next
 // Next returns without waiting for the engine.
 func (r *EventReader) Ready() bool {
+	if r.br == nil {
+		return false
+	}
 	n := r.br.Buffered()
 	if n == 0 {
 		return false
@@ -51,6 +107,11 @@ func (r *EventReader) Ready() bool {
 // error is returned as it is (e.g. context.Canceled from a response body).
 // The returned slice belongs to the caller.
 func (r *EventReader) Next() ([]byte, error) {
+	if r.br == nil {
+		if err := r.wait(); err != nil {
+			return nil, err
+		}
+	}
 	if !r.started {
 		r.started = true
 		if bom, _ := r.br.Peek(3); bytes.Equal(bom, []byte("\xEF\xBB\xBF")) {
@@ -69,6 +130,7 @@ func (r *EventReader) Next() ([]byte, error) {
 		}
 		if len(line) == 0 { // blank line: dispatch
 			if hasData {
+				r.release()
 				return data, nil
 			}
 			continue

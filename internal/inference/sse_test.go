@@ -174,3 +174,31 @@ func TestEventReaderReady(t *testing.T) {
 		t.Error("only part of an event is buffered, but Ready is true")
 	}
 }
+
+// A reader waiting for the next event with nothing unread holds no buffer:
+// hundreds of streams wait at once.
+func TestEventReaderWaitsWithoutABuffer(t *testing.T) {
+	pr, pw := io.Pipe()
+	er := inference.NewEventReader(pr)
+	go func() {
+		_, _ = pw.Write([]byte("data: a\n\ndata: b\n\n"))
+		_, _ = pw.Write([]byte("data: " + strings.Repeat("c", 600) + "\n\n"))
+		pw.Close()
+	}()
+	next := func(want string, buffering bool) {
+		t.Helper()
+		data, err := er.Next()
+		if err != nil || string(data) != want {
+			t.Fatalf("Next = %.20q, %v; want %.20q", data, err, want)
+		}
+		if got := inference.Buffering(er); got != buffering {
+			t.Errorf("after %.20q: holding a buffer %v, want %v", want, got, buffering)
+		}
+	}
+	next("a", true) // b is read already
+	next("b", false)
+	next(strings.Repeat("c", 600), false) // longer than the wait's read
+	if _, err := er.Next(); err != io.EOF {
+		t.Errorf("at the end: %v, want EOF", err)
+	}
+}

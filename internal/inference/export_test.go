@@ -1,0 +1,5 @@
+package inference
+
+// Buffering reports whether r holds a read buffer (it gives it back while
+// it waits for the next event with nothing unread).
+func Buffering(r *EventReader) bool { return r.br != nil }
