@@ -109,21 +109,32 @@ func (c *Client) Post(ctx context.Context, route Route, path string, body []byte
 				Message: "the request body must be a JSON object", Provider: p.Name, Err: err}
 		}
 	}
-	req, err := p.newRequest(ctx, http.MethodPost, path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	return c.do(ctx, p, req, providerLabel(p.Name))
+	return c.do(ctx, p, providerLabel(p.Name), func(ctx context.Context) (*http.Request, error) {
+		req, err := p.newRequest(ctx, http.MethodPost, path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		return req, nil
+	})
 }
 
 // do sends req and classifies the outcome; who names the provider in
 // messages. On success the response body, when closed, also releases the
 // request's context.
-func (c *Client) do(ctx context.Context, p *Provider, req *http.Request, who string) (*http.Response, error) {
+//
+// build makes the request with the context it is given (the request's own,
+// cancelled on a header timeout): made with it rather than re-made with
+// WithContext, which would copy the request, kept by a stream as long as
+// it lasts.
+func (c *Client) do(ctx context.Context, p *Provider, who string, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
 	reqCtx, cancel := context.WithCancelCause(ctx)
-	req = req.WithContext(reqCtx)
+	req, err := build(reqCtx)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
 	timer := time.AfterFunc(c.headerTimeout, func() { cancel(errHeaderTimeout) })
 	resp, err := c.hc.Do(req)
 	if !timer.Stop() && err == nil {

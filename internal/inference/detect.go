@@ -108,12 +108,14 @@ func ProbeEngine(ctx context.Context, name, baseURL string, headers map[string]s
 // ListModels asks a provider which models it serves (GET /v1/models), for
 // readiness checks and refreshing the model list. The error is an *Error.
 func (c *Client) ListModels(ctx context.Context, p *Provider) ([]ModelSpec, error) {
-	req, err := p.newRequest(ctx, http.MethodGet, "/models", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.do(ctx, p, req, providerLabel(p.Name))
+	resp, err := c.do(ctx, p, providerLabel(p.Name), func(ctx context.Context) (*http.Request, error) {
+		req, err := p.newRequest(ctx, http.MethodGet, "/models", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	})
 	if err != nil {
 		return nil, err
 	}
