@@ -22,7 +22,7 @@ import (
 // conversation row at all, while it is trusted. Trust is given and taken
 // only inside the committer's goroutine, in order with the commits: an
 // entry is trusted when the committer has read its row on the writer
-// connection and found the entry's state (validate); it stays trusted
+// connection and found the entry's state (get with trust); it stays trusted
 // through this store's own appends, which the committer applies to it right
 // after their COMMIT (appended); and every entry loses it (distrust) before
 // any other write, and when another connection — another process on the
@@ -57,34 +57,26 @@ func (c *historyCache) distrust() {
 	c.epoch++
 }
 
-// get returns a copy of the cached messages when the entry matches the
-// conversation as just read.
-func (c *historyCache) get(conv *Conversation) ([]Message, bool) {
+// get returns the cached messages (shared) when the entry matches the
+// conversation as just read. trust, for a row the committer read on the
+// writer connection, makes a matching entry trusted from now on, with conv
+// as its row.
+func (c *historyCache) get(conv *Conversation, trust bool) ([]Message, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[conv.ID]
 	if !ok || e.conv.UserID != conv.UserID || !e.conv.UpdatedAt.Equal(conv.UpdatedAt) {
 		return nil, false
 	}
-	return shared(e.msgs), true
-}
-
-// validate is get for a row read by the committer on the writer connection:
-// a matching entry is trusted from now on, with conv as its row.
-func (c *historyCache) validate(conv *Conversation) ([]Message, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[conv.ID]
-	if !ok || e.conv.UserID != conv.UserID || !e.conv.UpdatedAt.Equal(conv.UpdatedAt) {
-		return nil, false
+	if trust {
+		e.conv, e.trust = *conv, c.epoch
+		c.m[conv.ID] = e
 	}
-	e.conv, e.trust = *conv, c.epoch
-	c.m[conv.ID] = e
 	return shared(e.msgs), true
 }
 
-// trusted returns copies of the conversation and its messages when the
-// entry for id is trusted and belongs to userID.
+// trusted returns a copy of the conversation and its messages (shared)
+// when the entry for id is trusted and belongs to userID.
 func (c *historyCache) trusted(id, userID string) (*Conversation, []Message, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -181,7 +181,7 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 	if err != nil {
 		return nil, nil, s.fail(op, err)
 	}
-	if cached, ok := s.cache.get(conv); ok {
+	if cached, ok := s.cache.get(conv, false); ok {
 		return conv, cached, nil
 	}
 	var list []Message
@@ -195,7 +195,7 @@ func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (
 			if err != nil {
 				return err
 			}
-			if cached, ok := s.cache.get(conv); ok {
+			if cached, ok := s.cache.get(conv, false); ok {
 				list = cached
 				return nil
 			}
@@ -232,7 +232,7 @@ func (s *sqlStore) historyFromCache(ctx context.Context, userID, id string) (*Co
 		// shares with other writes.
 		if conv, rerr = scanConversation(s.queryRow(ctx, q,
 			"SELECT "+conversationCols+" FROM conversations WHERE id = ? AND user_id = ?", id, userID)); rerr == nil {
-			list, _ = s.cache.validate(conv)
+			list, _ = s.cache.get(conv, true)
 		}
 		return nil
 	}})
