@@ -10,6 +10,7 @@
 //	go run ./cmd/jan-bench            # full run (make bench), about two and a half minutes
 //	go run ./cmd/jan-bench -quick     # smoke run, a few seconds
 //	go run ./cmd/jan-bench -json      # the report as JSON on stdout
+//	go run ./cmd/jan-bench -ab OLD,NEW  # the full path, two jan binaries alternated (ab.go)
 //
 // Traffic goes only to 127.0.0.1; every child process is killed on exit,
 // Ctrl+C included.
@@ -38,8 +39,9 @@ type Options struct {
 	StoreBenchtime string
 	JanBin         string // a jan binary to measure instead of building one
 	JSON           bool
-	Quick          bool // sizes for a smoke run; explicit fields still win
-	Postgres       bool // also run the full path on a local Postgres
+	Quick          bool   // sizes for a smoke run; explicit fields still win
+	Postgres       bool   // also run the full path on a local Postgres
+	AB             string // comma-separated jan binaries: compare their full path only (ab.go)
 }
 
 func (o *Options) defaults() {
@@ -77,6 +79,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.AB != "" {
+		bins, err := abBinaries(o.AB)
+		if err == nil {
+			err = runAB(ctx, o, bins, os.Stdout, os.Stderr)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "jan-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := run(ctx, o, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "jan-bench:", err)
@@ -106,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&o.JanBin, "jan", "", "measure this jan `binary` instead of building ./cmd/jan (e.g. a profiling build)")
 	fs.BoolVar(&o.Quick, "quick", false, "short everything: a smoke run of a few seconds")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&o.AB, "ab", "", "compare the full path of two or more jan `binaries` (comma-separated), alternated in 1 s rounds for -duration each; nothing else runs")
 	fs.BoolVar(&o.Postgres, "postgres", true, "also run the full path on a throwaway local Postgres (fsync on); -postgres=false skips it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: jan-bench [flags]\n\nMeasures jan against the fake engine (direct) and a bare reverse proxy (floor).\n\nFlags:")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,5 +170,49 @@ PASS
 	}
 	if _, err := parseStoreBench("PASS\n"); err == nil {
 		t.Error("no benchmark lines: want an error")
+	}
+}
+
+// -ab runs the full path through each binary in turn and prints a line for
+// each, with its ratios to the first; it wants two binaries that exist.
+func TestAB(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "jan-a"), filepath.Join(dir, "jan-b")
+	if out, err := exec.Command("go", "build", "-o", a, "github.com/janhq/jan/cmd/jan").CombinedOutput(); err != nil {
+		t.Fatalf("go build jan: %v\n%s", err, out)
+	}
+	if err := os.Link(a, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{a, a + "," + filepath.Join(dir, "missing"), a + "," + dir} {
+		if _, err := abBinaries(bad); err == nil {
+			t.Errorf("abBinaries(%q) accepted", bad)
+		}
+	}
+	bins, err := abBinaries(a + "," + b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var out, progress bytes.Buffer
+	if err := runAB(ctx, Options{Duration: 2 * time.Second, Clients: 4}, bins, &out, &progress); err != nil {
+		t.Fatalf("runAB: %v\nprogress:\n%s", err, progress.String())
+	}
+	if orphans := children(t); len(orphans) > 0 {
+		t.Errorf("child processes still running after the run: %v", orphans)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], a+" ") || !strings.HasPrefix(lines[2], b+" ") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if rps, err := strconv.ParseFloat(f[1], 64); err != nil || rps <= 0 || f[4] != "0" {
+			t.Errorf("line %q: want req/s > 0 and no errors", l)
+		}
+	}
+	if !strings.Contains(lines[1], "×1.000") {
+		t.Errorf("the first binary's ratios to itself: %q", lines[1])
 	}
 }
