@@ -232,7 +232,7 @@ func (g *groupCommitter) commit(ops []*writeOp) (rest []*writeOp) {
 			if op.look {
 				g.lookAt(g.s.write)
 			}
-			g.keep(op)
+			g.distrustFor(op)
 			err := op.call(context.WithoutCancel(op.ctx), g.s.write)
 			if err == nil && op.after != nil {
 				op.after()
@@ -256,9 +256,9 @@ func (g *groupCommitter) lookAt(q queryer) {
 	}
 }
 
-// keep distrusts the history cache before an operation that may change a
+// distrustFor distrusts the history cache before an operation that may change a
 // conversation behind it.
-func (g *groupCommitter) keep(op *writeOp) {
+func (g *groupCommitter) distrustFor(op *writeOp) {
 	if !op.keeps {
 		g.s.cache.distrust()
 	}
@@ -291,7 +291,7 @@ func (g *groupCommitter) transact(ops []*writeOp, savepoints bool) (rest []*writ
 		if !op.start() {
 			continue
 		}
-		g.keep(op)
+		g.distrustFor(op)
 		err, broken := g.runOp(tx, op, savepoints)
 		if broken != nil {
 			_ = t.Rollback()
