@@ -19,7 +19,8 @@ import (
 // binaries on the full path instead: one fake engine, a `jan serve` of each
 // with the settings of the main run, and the full path against each in turn
 // in rounds of a second, A B B A …, so that a machine that speeds up or slows
-// down favours neither. Two copies of one binary agree within about 1.5 %.
+// down favours neither. Two copies of one binary agreed within 1.5–2 % in
+// 10 s runs here; a difference under ~4 % wants a second run.
 
 // abRound is the length of one binary's turn.
 const abRound = time.Second
