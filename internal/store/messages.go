@@ -163,11 +163,12 @@ func (s *sqlStore) History(ctx context.Context, userID, conversationID string) (
 // ownership check.
 func (s *sqlStore) ConversationHistory(ctx context.Context, userID, id string) (*Conversation, []Message, error) {
 	const op = "conversation history"
-	if s.group != nil {
+	if _, cached := s.cache.state(id); cached && s.group != nil {
 		// SQLite: the committer serves the history from the cache when it
 		// can trust it, or validates the entry with a read of the row on
 		// the writer connection, whose pages it has at hand (see
-		// historyCache).
+		// historyCache). Without an entry there is nothing to validate:
+		// the read below is the only one.
 		conv, list, err := s.historyFromCache(ctx, userID, id)
 		if err != nil || list != nil {
 			return conv, list, s.fail(op, err)
