@@ -20,6 +20,8 @@
 //	[fake:error]         stream one token then a data: {"error":...} event
 //	[fake:tool=NAME]     call the function NAME, if the request offers it in
 //	                     tools, with arguments {"city":"Paris"}
+//	[fake:linger=50ms]   stream: keep the response open 50ms after [DONE]
+//	                     before ending it (as a slow or misbehaving engine)
 //
 // A request whose last message is a tool result is answered with the
 // tokens of "The tool said: " and the result's words.
@@ -63,12 +65,13 @@ type Options struct {
 // Step scripts the behaviour of one completion request. Zero fields mean
 // normal behaviour.
 type Step struct {
-	Status          int    // non-zero: reply with this HTTP status and an OpenAI error envelope
-	Garbage         bool   // 200 with a non-JSON body
-	DisconnectAfter int    // stream: send this many tokens then close the connection abruptly (no [DONE]); < 0, or any value on a non-streamed request: close before answering
-	Hang            bool   // never answer until the client goes away
-	ErrorEvent      bool   // stream: send one token then a data: {"error":...} event
-	Tool            string // call this function (when the request offers it) instead of answering
+	Status          int           // non-zero: reply with this HTTP status and an OpenAI error envelope
+	Garbage         bool          // 200 with a non-JSON body
+	DisconnectAfter int           // stream: send this many tokens then close the connection abruptly (no [DONE]); < 0, or any value on a non-streamed request: close before answering
+	Hang            bool          // never answer until the client goes away
+	ErrorEvent      bool          // stream: send one token then a data: {"error":...} event
+	Tool            string        // call this function (when the request offers it) instead of answering
+	Linger          time.Duration // stream: end the response this long after [DONE] (or when the client goes away)
 
 	// Overrides of Options for this request; zero keeps the option.
 	Tokens     int
@@ -396,6 +399,8 @@ func parseDirectives(text string) (Step, error) {
 			s.Hang = true
 		case "error":
 			s.ErrorEvent = true
+		case "linger":
+			s.Linger, err = time.ParseDuration(val)
 		case "tool":
 			s.Tool = val
 			if val == "" {
@@ -661,6 +666,15 @@ func (e *Engine) stream(w http.ResponseWriter, r *http.Request, p *plan) {
 	ev.send("[DONE]")
 	if ev.err != nil {
 		e.cancelled()
+		return
+	}
+	if p.Linger > 0 { // a client leaving now cancels nothing: the answer is complete
+		t := time.NewTimer(p.Linger)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
 	}
 }
 

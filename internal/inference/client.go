@@ -186,13 +186,49 @@ func (p *Provider) newRequest(ctx context.Context, method, path string, body io.
 // cancelOnClose releases a request's context when its body is closed.
 type cancelOnClose struct {
 	io.ReadCloser
-	cancel context.CancelCauseFunc
+	cancel   context.CancelCauseFunc
+	complete bool // the answer was read to its end (Complete): drain before closing
 }
 
 func (b *cancelOnClose) Close() error {
+	if b.complete {
+		b.complete = false
+		b.drain()
+	}
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err
+}
+
+// What Close reads after a complete answer, at most.
+const (
+	drainWait  = 50 * time.Millisecond
+	drainBytes = 4 << 10
+)
+
+var errDrainTimeout = errors.New("the engine did not end its response after the answer")
+
+// drain reads what follows a complete answer: from an engine that behaves,
+// nothing but the end of the chunked encoding, already here or a few
+// microseconds behind the last event. An engine that sends more, or holds
+// the response open, has its connection closed as before.
+func (b *cancelOnClose) drain() {
+	t := time.AfterFunc(drainWait, func() { b.cancel(errDrainTimeout) })
+	_, _ = io.Copy(io.Discard, io.LimitReader(b.ReadCloser, drainBytes))
+	t.Stop()
+}
+
+// Complete tells a response body from Post that its answer was read to the
+// end — a stream's [DONE] — so that closing it first reads what is left
+// (briefly, bounded). The transport puts a connection back in its pool only
+// once its response was read to the end; closed before, the connection is
+// dropped and the next request dials a new one: a connect, and the
+// engine's accept, on the way to that request's first token. Call it once
+// the answer is in, and close the body after the client has its end.
+func Complete(body io.Reader) {
+	if b, ok := body.(*cancelOnClose); ok {
+		b.complete = true
+	}
 }
 
 // redactedURL is u without credentials or query, for error causes.

@@ -370,6 +370,7 @@ func (s *Server) relay(ctx context.Context, resp *http.Response, rt inference.Ro
 				Message: fmt.Sprintf("provider %q ended the stream before the answer was complete", rt.Provider.Name)}
 		}
 		if inference.IsDone(data) {
+			inference.Complete(resp.Body) // its Close keeps the connection for the next request
 			return true, nil
 		}
 		if first {

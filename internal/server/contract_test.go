@@ -288,3 +288,48 @@ func TestChatStreamClientLeaves(t *testing.T) {
 		t.Errorf("leaving logged an error:\n%s", e.logs.String())
 	}
 }
+
+// A streamed answer leaves its engine connection in the pool: the next
+// request reuses it rather than dialling (a connect and an accept on the way
+// to its first token). The engine ends each response a little after its
+// [DONE], so a connection closed at [DONE] would be dropped every time; one
+// that never ends its response is dropped after a short wait, the client's
+// stream already complete.
+func TestStreamKeepsTheEngineConnection(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tok := e.guest()
+	chat := func(prompt string, extra map[string]any) response {
+		t.Helper()
+		body := map[string]any{"model": testModel, "stream": true, "messages": []map[string]string{{"role": "user", "content": prompt}}}
+		for k, v := range extra {
+			body[k] = v
+		}
+		r := e.do("POST", "/v1/chat/completions", tok, body, nil)
+		if ev := sseEvents(t, r.body); r.status != http.StatusOK || ev[len(ev)-1] != "[DONE]" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		return r
+	}
+	before := e.engineConns.Load()
+	conv := e.newConversation(tok, "")
+	for range 3 {
+		chat("hi [fake:linger=20ms]", nil)
+		chat("hi [fake:linger=20ms]", map[string]any{"conversation": conv}) // a stored turn
+	}
+	if n := e.engineConns.Load() - before; n > 1 {
+		t.Errorf("six streams dialled the engine %d times, want at most once", n)
+	}
+
+	// An engine that holds the response open after [DONE]: the client's
+	// stream ends at once; the connection is given up.
+	start := time.Now()
+	chat("hi [fake:linger=1h]", nil)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a stream whose engine lingers took %v", d)
+	}
+	held := e.engineConns.Load()
+	chat("hi", nil)
+	if e.engineConns.Load() != held+1 {
+		t.Errorf("the lingering engine's connection was reused (connections %d → %d)", held, e.engineConns.Load())
+	}
+}

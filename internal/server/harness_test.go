@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +43,8 @@ func TestMain(m *testing.M) {
 type env struct {
 	t          testing.TB
 	engineHook func(*http.Request) // sees each engine request, when set
+	// engineConns counts the connections the engine has accepted.
+	engineConns *atomic.Int64
 	srv        *Server
 	http       *httptest.Server
 	engine     *fakeengine.Engine
@@ -101,12 +105,19 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	engine := fakeengine.New(o.engine)
 	var e *env
-	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var engineConns atomic.Int64
+	eng := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e != nil && e.engineHook != nil {
 			e.engineHook(r)
 		}
 		engine.ServeHTTP(w, r)
 	}))
+	eng.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			engineConns.Add(1)
+		}
+	}
+	eng.Start()
 	t.Cleanup(eng.Close)
 
 	dir := t.TempDir()
@@ -220,7 +231,7 @@ routing:
 	watch, stopWatch := context.WithCancel(context.Background())
 	t.Cleanup(stopWatch)
 	go srv.watchCancels(watch, srv.store) // cancels requested through other replicas (the store read here: tests may swap it)
-	e = &env{t: t, srv: srv, http: hs, engine: engine, store: srv.store, URL: hs.URL, logs: logs, keycloak: kc}
+	e = &env{t: t, srv: srv, http: hs, engine: engine, engineConns: &engineConns, store: srv.store, URL: hs.URL, logs: logs, keycloak: kc}
 	return e
 }
 
