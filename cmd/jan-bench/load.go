@@ -228,7 +228,10 @@ func firstTokenTime(ctx context.Context, hc *http.Client, ep endpoint) (time.Dur
 	for {
 		line, err := r.ReadSlice('\n')
 		if bytes.HasPrefix(line, end) {
-			return ttft, nil
+			// Read to the end of the response, as the SDKs do, so the
+			// connection is reused rather than the next stream dialling.
+			_, err = io.Copy(io.Discard, r)
+			return ttft, err
 		}
 		if err != nil {
 			return 0, fmt.Errorf("stream ended without %s: %w", end, err)
