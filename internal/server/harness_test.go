@@ -45,13 +45,13 @@ type env struct {
 	engineHook func(*http.Request) // sees each engine request, when set
 	// engineConns counts the connections the engine has accepted.
 	engineConns *atomic.Int64
-	srv        *Server
-	http       *httptest.Server
-	engine     *fakeengine.Engine
-	store      store.Store
-	URL        string
-	logs       *syncBuffer          // the server's log
-	keycloak   *keycloaktest.Server // the Keycloak double, in Keycloak mode
+	srv         *Server
+	http        *httptest.Server
+	engine      *fakeengine.Engine
+	store       store.Store
+	URL         string
+	logs        *syncBuffer          // the server's log
+	keycloak    *keycloaktest.Server // the Keycloak double, in Keycloak mode
 }
 
 // syncBuffer is a log sink safe for concurrent writers.
