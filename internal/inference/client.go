@@ -89,7 +89,8 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // Post sends body to route.Provider at path ("/chat/completions",
 // "/completions") with the body's top-level "model" set to
 // route.ServedName and every other byte untouched, plus the provider's
-// headers. On a 2xx it returns the response: the caller reads and closes
+// headers. body must be valid JSON — the caller has decoded it — and a JSON
+// object, which is all Post checks. On a 2xx it returns the response: the caller reads and closes
 // the body, which streams incrementally. Otherwise it returns an *Error
 // (see Error for the classification) and has closed the body.
 //
@@ -104,7 +105,7 @@ func (c *Client) Post(ctx context.Context, route Route, path string, body []byte
 	}
 	if route.ServedName != "" {
 		var err error
-		if body, err = SetModel(body, route.ServedName); err != nil {
+		if body, err = setModel(body, route.ServedName); err != nil {
 			return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadRequest,
 				Message: "the request body must be a JSON object", Provider: p.Name, Err: err}
 		}

@@ -19,6 +19,15 @@ func SetModel(body []byte, model string) ([]byte, error) {
 	if !json.Valid(body) {
 		return nil, errors.New("request body is not valid JSON")
 	}
+	return setModel(body, model)
+}
+
+// setModel is SetModel on a body known to be valid JSON: jan's handlers
+// decode every body they forward, so Post does not check it again (a pass
+// over the whole request, history included, on every engine call). On
+// other input it returns an error or a body the engine will refuse, never
+// panics.
+func setModel(body []byte, model string) ([]byte, error) {
 	start := skipSpace(body, 0)
 	if start >= len(body) || body[start] != '{' {
 		return nil, errNotObject
@@ -47,7 +56,7 @@ func SetModel(body []byte, model string) ([]byte, error) {
 		out = append(out, body[:start+1]...)
 		out = append(out, `"model":`...)
 		out = append(out, value...)
-		if body[skipSpace(body, start+1)] != '}' {
+		if j := skipSpace(body, start+1); j < len(body) && body[j] != '}' {
 			out = append(out, ',')
 		}
 		return append(out, body[start+1:]...), nil
@@ -74,10 +83,12 @@ func keyIs(key []byte, name string) bool {
 	return json.Unmarshal(key, &s) == nil && s == name
 }
 
-// The skip functions scan JSON that json.Valid has accepted, so they need
-// no error handling; each returns the index just past what it skipped.
+// The skip functions scan JSON that has been validated, so they need no
+// error handling (on anything else they stop at its end); each returns the
+// index just past what it skipped.
 
 func skipSpace(b []byte, i int) int {
+	i = min(i, len(b)) // past the end of a truncated body
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}

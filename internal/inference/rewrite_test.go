@@ -85,6 +85,8 @@ func FuzzSetModel(f *testing.F) {
 		`{"mod\u0065l":1,"model":[1,2,{"c":"}"}]}`,
 		` {"stream" : true , "model":null } `,
 		`[1]`,
+		`{`,
+		` {"model"`,
 		`"x"`,
 		`{"a":"\\","model":"q"}`,
 	} {
@@ -92,6 +94,12 @@ func FuzzSetModel(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, model string) {
 		out, err := inference.SetModel(body, model)
+		// What Post uses skips the validation: on any input it must not
+		// panic, and on what SetModel accepts it must give the same body.
+		same, serr := inference.SetModelOfValid(body, model)
+		if err == nil && (serr != nil || !bytes.Equal(same, out)) {
+			t.Fatalf("without validation: %q, %v; with: %q", same, serr, out)
+		}
 		var orig map[string]any
 		if json.Unmarshal(body, &orig) != nil || bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 			if err == nil {
