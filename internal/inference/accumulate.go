@@ -500,8 +500,10 @@ func UsageOf(b []byte) *Usage {
 	if len(rest) == 0 || rest[0] != ':' {
 		return nil
 	}
+	rest = rest[1:]
+	v := skipSpace(rest, 0)
 	var u *Usage
-	if err := json.NewDecoder(bytes.NewReader(rest[1:])).Decode(&u); err != nil {
+	if err := json.Unmarshal(rest[v:skipValue(rest, v)], &u); err != nil {
 		return nil
 	}
 	return u

@@ -292,3 +292,24 @@ func TestAccumulatorToolCalls(t *testing.T) {
 		t.Fatalf("accumulated %+v, content %q, finish %q", acc.ToolCalls, acc.Content, acc.FinishReason)
 	}
 }
+
+func TestUsageOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		want *inference.Usage
+	}{
+		{`{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}`, &inference.Usage{PromptTokens: 3, CompletionTokens: 5, TotalTokens: 8}},
+		{"{\"usage\" :\n {\"prompt_tokens\":1, \"completion_tokens\":2, \"total_tokens\":3} }", &inference.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}},
+		{`{"choices":[{"message":{"content":"\"usage\": {}"}}],"usage":null}`, nil},
+		{`{"choices":[]}`, nil},
+		{`{"usage":{"prompt_tokens":1`, nil},     // cut short
+		{`{"usage":"many"}`, nil},                // not an object
+		{`{"usage":{"prompt_tokens":"1"}}`, nil}, // wrong type
+	} {
+		got := inference.UsageOf([]byte(tt.in))
+		if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
+			t.Errorf("UsageOf(%s) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
