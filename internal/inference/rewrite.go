@@ -14,7 +14,8 @@ var errNotObject = errors.New("request body is not a JSON object")
 // unknown fields), so requests pass through to providers untouched. Every
 // top-level "model" key is replaced (JSON decoders keep the last of
 // duplicates); when there is none, "model" is inserted as the first field.
-// body is not modified.
+// body is not modified; it is returned as it is when its one "model" is
+// already model, written as AppendJSONString writes it.
 func SetModel(body []byte, model string) ([]byte, error) {
 	if !json.Valid(body) {
 		return nil, errors.New("request body is not valid JSON")
@@ -60,6 +61,9 @@ func setModel(body []byte, model string) ([]byte, error) {
 			out = append(out, ',')
 		}
 		return append(out, body[start+1:]...), nil
+	}
+	if len(spans) == 1 && bytes.Equal(body[spans[0][0]:spans[0][1]], value) {
+		return body, nil // already so: no copy
 	}
 	out := make([]byte, 0, len(body)+len(value))
 	prev := 0

@@ -39,6 +39,11 @@ func TestSetModel(t *testing.T) {
 			}
 		})
 	}
+	// A body that names the model already is returned as it is.
+	in := []byte(`{"messages":[],"model":"served/x"}`)
+	if got, err := inference.SetModel(in, "served/x"); err != nil || &got[0] != &in[0] {
+		t.Errorf("SetModel copied a body whose model was already set (%v)", err)
+	}
 	for _, bad := range []string{``, `[]`, `"model"`, `{"model":}`, `{"a":1`, `null`} {
 		if _, err := inference.SetModel([]byte(bad), "s"); err == nil {
 			t.Errorf("SetModel(%q): no error", bad)

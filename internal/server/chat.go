@@ -476,6 +476,11 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	if req.Stream {
 		fields["stream"] = json.RawMessage("true")
 	}
+	if rt.ServedName != "" {
+		// The model as the engine knows it, so that Post need not copy the
+		// body to set it.
+		fields["model"] = inference.AppendJSONString(nil, rt.ServedName)
+	}
 	t := &turn{s: s, rt: rt, body: encodeObject(fields), streamed: req.Stream}
 	t.answered = func() error {
 		t.sse = startSSE(w, s.keepalive)
