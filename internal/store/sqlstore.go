@@ -161,14 +161,7 @@ func (s *sqlStore) stmt(ctx context.Context, q queryer, query string) (*sql.Stmt
 	case *pool:
 		return q.prepared(ctx, query)
 	case *txn:
-		st := q.p.cached(query)
-		if st == nil {
-			// Preparing on the pool now would wait for a connection, and the
-			// writer's only one is this transaction's: prepare it after.
-			q.missed = append(q.missed, query)
-			return nil, nil
-		}
-		return q.StmtContext(ctx, st), nil
+		return q.stmt(ctx, query), nil
 	}
 	return nil, nil
 }

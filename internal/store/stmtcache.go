@@ -83,4 +83,28 @@ type txn struct {
 	*sql.Tx
 	p      *pool
 	missed []string // queries not yet in the cache: prepared after the transaction
+	// bound are the pool's statements bound to this transaction
+	// (Tx.StmtContext), kept for the queries run again in it: a group
+	// commit's batch runs the same few statements for every request in it.
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+// stmt is query's cached statement bound to t, or nil (run it unprepared).
+func (t *txn) stmt(ctx context.Context, query string) *sql.Stmt {
+	st := t.p.cached(query)
+	if st == nil {
+		// Preparing on the pool now would wait for a connection, and the
+		// writer's only one is this transaction's: prepare it after.
+		t.missed = append(t.missed, query)
+		return nil
+	}
+	if b, ok := t.bound[st]; ok {
+		return b
+	}
+	if t.bound == nil {
+		t.bound = make(map[*sql.Stmt]*sql.Stmt, 4)
+	}
+	b := t.StmtContext(ctx, st)
+	t.bound[st] = b
+	return b
 }
