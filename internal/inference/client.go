@@ -90,9 +90,10 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // "/completions") with the body's top-level "model" set to
 // route.ServedName and every other byte untouched, plus the provider's
 // headers. body must be valid JSON — the caller has decoded it — and a JSON
-// object, which is all Post checks. On a 2xx it returns the response: the caller reads and closes
-// the body, which streams incrementally. Otherwise it returns an *Error
-// (see Error for the classification) and has closed the body.
+// object, which is all Post checks. On a 2xx it returns the response: the
+// caller reads and closes the body, which streams incrementally (see
+// Complete). Otherwise it returns an *Error (see Error for the
+// classification) and has closed the body.
 //
 // Cancelling ctx aborts the upstream request at any point, including while
 // the body is being read: pass the incoming request's context so a client
