@@ -13,6 +13,7 @@ import (
 
 	"github.com/janhq/jan/internal/auth/keycloaktest"
 	"github.com/janhq/jan/internal/server/servertest"
+	"github.com/janhq/jan/internal/store/pgtest"
 )
 
 // jan login and jan upgrade wrap the identity routes; on a server without
@@ -74,7 +75,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop() // the cluster the Postgres tests started, if any
+	os.Exit(code)
 }
 
 // jan login --web against a server in Keycloak mode: the browser (a fake
