@@ -185,7 +185,10 @@ func startStack(ctx context.Context, janBin string, logw io.Writer) (s *stack, e
 	if bin == "" {
 		fmt.Fprintln(logw, "building jan…")
 		bin = filepath.Join(dir, "jan")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/janhq/jan/cmd/jan")
+		// As releases are built (goreleaser.yaml): a static binary, which
+		// maps no C library — the one users run.
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/janhq/jan/cmd/jan")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build jan: %w\n%s", err, out)
 		}
