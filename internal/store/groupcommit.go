@@ -51,11 +51,19 @@ const maxBatch = 64
 // operations before it begins a batch, but only while writes come
 // concurrently — one of the last lingerAfter batches held more than one
 // operation — and only until the batch has lingerUntil. A lone writer,
-// whose batches hold one operation each, never waits.
+// whose batches hold one operation each, never waits. Nor do a few writers
+// that write back to back: all of them are in the batch within moments of
+// its start, each waiting for its commit, and the rest of the wait brings
+// nothing. After lingerWasted waits in a row whose last arrival came in
+// their first tenth, the committer stops waiting for lingerQuiet, then
+// tries again; where writes arrive spread over time (requests doing their
+// work between them), waits keep bringing more until their end.
 const (
-	lingerFor   = 500 * time.Microsecond
-	lingerUntil = 16
-	lingerAfter = 8
+	lingerFor    = 500 * time.Microsecond
+	lingerUntil  = 16
+	lingerAfter  = 8
+	lingerQuiet  = 100 * time.Millisecond
+	lingerWasted = 3
 )
 
 // errClosed is what a write gets after Close.
@@ -170,7 +178,9 @@ func (g *groupCommitter) run() {
 	batch := make([]*writeOp, 0, maxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	concurrent := 0 // batches left to wait in, since the last that held more than one operation
+	concurrent := 0     // batches left to wait in, since the last that held more than one operation
+	var quiet time.Time // no waiting before then (see lingerQuiet)
+	wasted := 0         // waits in a row whose last arrival came early
 	for {
 		select {
 		case op := <-g.queue:
@@ -184,19 +194,27 @@ func (g *groupCommitter) run() {
 					break more
 				}
 			}
-			if concurrent > 0 && len(batch) < lingerUntil {
+			if concurrent > 0 && len(batch) < lingerUntil && time.Now().After(quiet) {
 				g.lingered.Add(1)
+				start := time.Now()
+				last := start // the last arrival
 				linger.Reset(lingerFor)
 			wait:
 				for len(batch) < lingerUntil {
 					select {
 					case op := <-g.queue:
 						batch = append(batch, op)
+						last = time.Now()
 					case <-linger.C:
 						break wait
 					}
 				}
 				linger.Stop()
+				if len(batch) == lingerUntil || last.Sub(start) >= lingerFor/10 {
+					wasted = 0
+				} else if wasted++; wasted == lingerWasted {
+					quiet, wasted = time.Now().Add(lingerQuiet), 0
+				}
 			}
 			if concurrent = max(concurrent-1, 0); len(batch) > 1 {
 				concurrent = lingerAfter
