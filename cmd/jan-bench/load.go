@@ -271,13 +271,15 @@ type fullPath struct {
 	janURL string
 	tokens []string   // per client
 	convs  [][]string // per client
+	bodies [][][]byte // per client, per conversation: built once, as the floor's body is
 	sent   []int      // per client, across the warm-up and the run
 	keys   atomic.Int64
 }
 
 // newFullPath creates the guests and convs conversations for each.
 func newFullPath(ctx context.Context, hc *http.Client, janURL string, clients, convs int) (*fullPath, error) {
-	fp := &fullPath{janURL: janURL, tokens: make([]string, clients), convs: make([][]string, clients), sent: make([]int, clients)}
+	fp := &fullPath{janURL: janURL, tokens: make([]string, clients), convs: make([][]string, clients),
+		bodies: make([][][]byte, clients), sent: make([]int, clients)}
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
 	for c := range clients {
@@ -294,6 +296,7 @@ func newFullPath(ctx context.Context, hc *http.Client, janURL string, clients, c
 					return
 				}
 				fp.convs[c] = append(fp.convs[c], id)
+				fp.bodies[c] = append(fp.bodies[c], chatBody("Say hello.", false, id))
 			}
 		}()
 	}
@@ -303,11 +306,11 @@ func newFullPath(ctx context.Context, hc *http.Client, janURL string, clients, c
 
 // next is client c's next request; only client c's goroutine calls it.
 func (fp *fullPath) next(c, _ int) call {
-	pool := fp.convs[c]
-	conv := pool[fp.sent[c]/20%len(pool)]
+	pool := fp.bodies[c]
+	body := pool[fp.sent[c]/20%len(pool)]
 	fp.sent[c]++
 	return call{url: fp.janURL + "/v1/chat/completions", token: fp.tokens[c],
-		idemKey: "bench-" + strconv.FormatInt(fp.keys.Add(1), 10), body: chatBody("Say hello.", false, conv)}
+		idemKey: "bench-" + strconv.FormatInt(fp.keys.Add(1), 10), body: body}
 }
 
 // checkStored makes sure the run did what it claims: client 0's first

@@ -257,7 +257,7 @@ func (rep *Report) writeTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "sizes      latency: %d sequential requests per column; TTFT: %d streams of 16 tokens per column; memory: %d open streams\n",
 		o.Seq, o.TTFTRequests, o.Streams)
-	fmt.Fprintf(&b, "           throughput: %d clients for %s per column (direct, floor and jan in two halves, ordered d f j j f d;\n           jan full between two more halves of the floor, f J J f, and compared with those)\n",
+	fmt.Fprintf(&b, "           throughput: %d clients for %s per column (direct, floor and jan in two halves, ordered d f j j f d;\n           jan full in turns of about a second with the floor, f J J f f J J f …, and compared with those)\n",
 		o.Clients, o.Duration)
 	fmt.Fprintf(&b, "columns    direct = the fake engine; floor = httputil.ReverseProxy in front of it; jan = jan serve (SQLite, embedded issuer);\n")
 	fmt.Fprintf(&b, "           jan full = a guest per client, a unique Idempotency-Key and a stored conversation (%d per client, a new one every 20 requests)\n\n", o.ConvsPerUser)

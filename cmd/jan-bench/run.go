@@ -36,10 +36,10 @@ type results struct {
 	// load is each throughput run, with the CPU time per request of the
 	// process under test: the engine (direct), the floor, jan, jan.
 	load [4]loadResult
-	// fullFloor is the floor again, in two halves around the full path's
-	// (f J J f): the full path's ratio is to this, measured in the same
-	// minute, not to a floor run a minute before, which this machine's
-	// drift moves more than the figure itself.
+	// fullFloor is the floor again, measured in turns with the full path
+	// (f J J f f J J f …, see fullRounds): the full path's ratio is to
+	// this, measured in the same seconds, not to a floor run a minute
+	// before, which this machine's drift moves more than the figure itself.
 	fullFloor loadResult
 	// streams is jan streaming: [path][length], path 0 chat completions
 	// and 1 the Responses API, length 0 shortStream tokens and 1
@@ -156,27 +156,29 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 	expected := r.load[janPlain].rps() * o.Duration.Seconds() * 1.2
 	r.convsPerUser = min(max(int(math.Ceil(expected/float64(o.Clients)/20)), 2), 400)
 	fmt.Fprintf(logw, "throughput: jan full path, preparing %d guests × %d conversations…\n", o.Clients, r.convsPerUser)
-	full, err := newFullPath(ctx, hc, s.janURL, o.Clients, r.convsPerUser)
+	fp, err := newFullPath(ctx, hc, s.janURL, o.Clients, r.convsPerUser)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(logw, "throughput: floor, jan full path, jan full path, floor; %d clients for %s each…\n", o.Clients, o.Duration/2)
-	for _, i := range []int{floor, janFull, janFull, floor} {
+	rounds, round := fullRounds(o.Duration)
+	fmt.Fprintf(logw, "throughput: floor and jan full path in turns (f J J f …), %d clients, %d rounds of %s each…\n", o.Clients, rounds, round)
+	for k := range 2 * rounds {
 		p, next := s.floor, plain(eps[floor])
-		if i == janFull {
-			p, next = s.jan, full.next
+		full := (k+1)/2%2 == 1 // f J J f f J J f …
+		if full {
+			p, next = s.jan, fp.next
 		}
-		half, err := measureLoad(ctx, hc, o.Clients, o.Duration/2, p, next)
+		part, err := measureLoad(ctx, hc, o.Clients, round, p, next)
 		if err != nil {
 			return nil, err
 		}
-		if i == janFull {
-			r.load[janFull] = r.load[janFull].add(half)
+		if full {
+			r.load[janFull] = r.load[janFull].add(part)
 		} else {
-			r.fullFloor = r.fullFloor.add(half)
+			r.fullFloor = r.fullFloor.add(part)
 		}
 	}
-	if err := full.checkStored(ctx, hc); err != nil {
+	if err := fp.checkStored(ctx, hc); err != nil {
 		return nil, err
 	}
 	if o.Postgres {
@@ -198,6 +200,18 @@ func measure(ctx context.Context, o Options, r *results, s *stack, logw io.Write
 		}
 	}
 	return newReport(r), nil
+}
+
+// fullRounds splits d, the full path's duration (and the floor's around
+// it), into rounds of about a second each, at least two: the floor and the
+// full path take turns, so that the machine's drift — its speed moved by a
+// tenth within a minute here — falls on both alike. With two halves each
+// (f J J f) the ratio moved by ±0.05 between runs of one binary; turns of a
+// second are what -ab measures with, where two copies of one binary agree
+// within 2 %.
+func fullRounds(d time.Duration) (n int, round time.Duration) {
+	n = max(int((d+abRound/2)/abRound), 2)
+	return n, d / time.Duration(n)
 }
 
 // measureLoad warms up (a fifth of the run, at most a second, not counted),
