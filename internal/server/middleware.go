@@ -18,6 +18,7 @@ import (
 
 	"github.com/janhq/jan/internal/auth"
 	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/store"
 )
 
 type ctxKey int
@@ -26,14 +27,12 @@ const (
 	keyRequestID ctxKey = iota
 	keyLogger
 	keyBody
-	keyStart
 )
 
-// requestStart is when the request arrived (zero outside a request).
-func requestStart(ctx context.Context) time.Time {
-	t, _ := ctx.Value(keyStart).(time.Time)
-	return t
-}
+// requestStart is when the request arrived (zero outside a request): the
+// store's mark (store.WithStart), which lets it answer some reads from
+// memory.
+func requestStart(ctx context.Context) time.Time { return store.StartOf(ctx) }
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
@@ -132,7 +131,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				attribute.String("jan.request_id", id)))
 		ctx = context.WithValue(ctx, keyRequestID, id)
 		ctx = context.WithValue(ctx, keyLogger, log)
-		ctx = context.WithValue(ctx, keyStart, start)
+		ctx = store.WithStart(ctx, start)
 		rec := &statusRecorder{ResponseWriter: w}
 		s.metrics.inflight.Add(1)
 		r = r.WithContext(ctx)

@@ -89,6 +89,10 @@ type groupCommitter struct {
 	batches, ops, lingered atomic.Int64
 
 	dataVersion int64 // PRAGMA data_version when last looked; 0: never (committer only)
+	// lookedAt is when the last look at data_version began (monoNow), set
+	// once the look has told the history cache what it found: every
+	// commit made before then is reflected in what the cache trusts.
+	lookedAt atomic.Int64
 }
 
 // writeOp is a queued operation. state moves from opQueued to opClaimed (the
@@ -267,12 +271,26 @@ func (g *groupCommitter) commit(ops []*writeOp) (rest []*writeOp) {
 // distrusts the history cache if another connection has committed since
 // the last look, or if it cannot tell.
 func (g *groupCommitter) lookAt(q queryer) {
+	start := monoNow()
 	var v int64
 	if err := g.s.queryRow(context.Background(), q, "PRAGMA data_version").Scan(&v); err != nil || v != g.dataVersion {
 		g.s.cache.distrust()
 		g.dataVersion = v
 	}
+	g.lookedAt.Store(start)
 }
+
+// lookedSince reports whether a look that began after t has told the
+// history cache what it found.
+func (g *groupCommitter) lookedSince(t time.Time) bool {
+	return !t.IsZero() && g.lookedAt.Load() > mono(t)
+}
+
+// monoBase anchors mono: monotonic times as integers.
+var monoBase = time.Now()
+
+func mono(t time.Time) int64 { return int64(t.Sub(monoBase)) }
+func monoNow() int64         { return mono(time.Now()) }
 
 // distrustFor distrusts the history cache before an operation that may change a
 // conversation behind it.

@@ -30,7 +30,10 @@ func (s *sqlStore) BeginIdempotent(ctx context.Context, r *IdempotencyRecord) (*
 	}
 	k := r.IdempotencyKey
 	var live *IdempotencyRecord
-	err := s.write1Keeps(ctx, "begin idempotent", func(ctx context.Context, q queryer) error {
+	// The claim's batch looks at data_version (see groupCommitter): a
+	// request's claim comes before its reads, which then need no look of
+	// their own (ConversationHistory).
+	err := s.write1Looking(ctx, "begin idempotent", func(ctx context.Context, q queryer) error {
 		live = nil // fn may run more than once (see groupCommitter)
 		// A pass either claims the key or finds the live record; a record
 		// aborted between the two (Postgres) makes another pass.

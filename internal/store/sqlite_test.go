@@ -448,6 +448,79 @@ func TestSQLiteTrustedHistory(t *testing.T) {
 	}
 }
 
+// A request whose history read comes after a look at data_version that
+// began after the request did (its Idempotency-Key's claim looks) is served
+// a trusted entry without a trip through the committer — and only then:
+// another process's commit made before the request is always seen.
+func TestSQLiteTrustedHistoryAfterALook(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "jan.db")
+	a, b := openSQLite(t, dsn), openSQLite(t, dsn)
+	bg := context.Background()
+	user := store.NewID(store.PrefixUser)
+	conv := &store.Conversation{UserID: user, Title: "one"}
+	if err := a.CreateConversation(bg, conv, []*store.Message{{Role: store.RoleUser, Content: "m1"}}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(ctx context.Context) {
+		t.Helper()
+		k := store.IdempotencyKey{PrincipalID: user, Method: "POST", Path: "/v1/chat/completions", Key: store.NewID("k")}
+		if live, err := a.BeginIdempotent(ctx, &store.IdempotencyRecord{IdempotencyKey: k}); err != nil || live != nil {
+			t.Fatalf("BeginIdempotent = %v, %v", live, err)
+		}
+	}
+	// check reads the history in a request that started now, after a claim
+	// if claimed, and reports whether the committer ran an operation for it.
+	check := func(what string, claimed, viaCommitter bool, want ...string) {
+		t.Helper()
+		ctx := store.WithStart(bg, time.Now())
+		if claimed {
+			claim(ctx)
+		}
+		_, ops0, _ := store.GroupCommits(a)
+		_, msgs, err := a.ConversationHistory(ctx, user, conv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ops1, _ := store.GroupCommits(a)
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Content)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: %v, want %v", what, got, want)
+		}
+		if ran := ops1 > ops0; ran != viaCommitter {
+			t.Errorf("%s: read through the committer: %v, want %v", what, ran, viaCommitter)
+		}
+	}
+	check("first read", true, false, "m1") // nothing cached: a reader reads it
+	check("second (the writer finds the entry current)", true, true, "m1")
+	check("trusted, after a claim", true, false, "m1")
+	check("trusted, no look since the request began", false, true, "m1")
+
+	if err := b.AppendMessages(bg, user, conv.ID, []*store.Message{{Role: store.RoleAssistant, Content: "m2"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("another store appended, then a claim", true, true, "m1", "m2")
+	check("then (the writer finds the entry current)", true, true, "m1", "m2")
+	check("trusted again", true, false, "m1", "m2")
+
+	if err := b.AppendMessages(bg, user, conv.ID, []*store.Message{{Role: store.RoleUser, Content: "m3"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("another store appended, no claim", false, true, "m1", "m2", "m3")
+	check("then", false, true, "m1", "m2", "m3")
+	check("trusted again, after a claim", true, false, "m1", "m2", "m3")
+
+	// A look made before the request began is not enough, even if the
+	// entry is trusted: b's commit came after it.
+	claim(bg)
+	if err := b.AppendMessages(bg, user, conv.ID, []*store.Message{{Role: store.RoleAssistant, Content: "m4"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("a look before the request, then another store's append", false, true, "m1", "m2", "m3", "m4")
+}
+
 // The commit delay waits for more writes only when writes come
 // concurrently: a lone writer's writes are never held back. (How much it
 // gathers is a matter for the benchmarks: BenchmarkFullPath, jan-bench.)

@@ -232,10 +232,21 @@ func (s *sqlStore) write1Keeps(ctx context.Context, op string, fn txFunc) error 
 }
 
 func (s *sqlStore) write1Keeping(ctx context.Context, op string, keeps bool, fn txFunc) error {
+	return s.write1Op(ctx, op, &writeOp{fn: fn, single: true, keeps: keeps})
+}
+
+// write1Looking is write1Keeps for a write whose transaction also looks
+// at data_version (see groupCommitter.lookAt), as a request's first write
+// does.
+func (s *sqlStore) write1Looking(ctx context.Context, op string, fn txFunc) error {
+	return s.write1Op(ctx, op, &writeOp{fn: fn, single: true, keeps: true, look: true})
+}
+
+func (s *sqlStore) write1Op(ctx context.Context, op string, w *writeOp) error {
 	if s.group != nil {
-		return s.fail(op, s.group.do(ctx, &writeOp{fn: fn, single: true, keeps: keeps}))
+		return s.fail(op, s.group.do(ctx, w))
 	}
-	return s.fail(op, fn(ctx, s.write))
+	return s.fail(op, w.fn(ctx, s.write))
 }
 
 // runTx runs fn in a transaction on p and commits if fn returns nil.
