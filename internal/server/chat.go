@@ -414,6 +414,7 @@ func (s *Server) endStream(ctx context.Context, sse *sseWriter, err error) {
 func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req *chatRequest, rt inference.Route) {
 	uid := principal(r).ID
 	conv, history := &store.Conversation{UserID: uid, Title: req.NewTitle}, []store.Message(nil)
+	var instruction *string // the project's, sent as a system message before the history
 	if req.NewConversation {
 		// Created with the answer, so a failed chat leaves nothing behind;
 		// the id is known now, for the response's first chunk.
@@ -429,7 +430,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 			writeError(w, r, err)
 			return
 		}
-		if history, err = s.withInstruction(r.Context(), conv, history); err != nil {
+		if instruction, err = s.instruction(r.Context(), conv); err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -472,7 +473,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	fields := req.fields
 	delete(fields, "conversation")
 	delete(fields, "store")
-	fields["messages"] = messagesJSON(nil, history, req.Messages)
+	fields["messages"] = messagesJSON(instruction, s.histories.encoded(conv.ID, history), req.Messages)
 	if req.Stream {
 		fields["stream"] = json.RawMessage("true")
 	}
@@ -580,44 +581,6 @@ func (s *Server) appendOnce(ctx context.Context, uid, convID string, msgs []*sto
 		}
 	}
 	return err
-}
-
-// messagesJSON builds an engine "messages" array: an optional system
-// message, the stored history, then the request's own messages as sent.
-// It writes JSON directly: re-marshalling raw messages would re-scan them.
-func messagesJSON(system *string, history []store.Message, extra []json.RawMessage) json.RawMessage {
-	size := 2
-	for _, m := range history {
-		size += len(m.Content) + 40
-	}
-	for _, m := range extra {
-		size += len(m) + 1
-	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
-	add := func(role, content string) {
-		if len(b) > 1 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"role":`...)
-		b = inference.AppendJSONString(b, role)
-		b = append(b, `,"content":`...)
-		b = inference.AppendJSONString(b, content)
-		b = append(b, '}')
-	}
-	if system != nil && *system != "" {
-		add(store.RoleSystem, *system)
-	}
-	for _, m := range history {
-		add(m.Role, m.Content)
-	}
-	for _, m := range extra {
-		if len(b) > 1 {
-			b = append(b, ',')
-		}
-		b = append(b, m...)
-	}
-	return append(b, ']')
 }
 
 // encodeObject writes a JSON object from already-valid raw field values.

@@ -210,20 +210,27 @@ func (s *Server) projectParam(ctx context.Context, uid string, raw json.RawMessa
 // project's conversations starts with it. A project deleted meanwhile has
 // none.
 func (s *Server) withInstruction(ctx context.Context, conv *store.Conversation, history []store.Message) ([]store.Message, error) {
+	in, err := s.instruction(ctx, conv)
+	if in == nil || err != nil {
+		return history, err
+	}
+	out := make([]store.Message, 0, len(history)+1)
+	out = append(out, store.Message{Role: store.RoleSystem, Content: *in, Status: store.StatusCompleted})
+	return append(out, history...), nil
+}
+
+// instruction is the instruction of conv's project (see withInstruction),
+// or nil.
+func (s *Server) instruction(ctx context.Context, conv *store.Conversation) (*string, error) {
 	if conv.ProjectID == "" {
-		return history, nil
+		return nil, nil
 	}
 	p, err := s.store.GetProject(ctx, conv.UserID, conv.ProjectID)
 	if errors.Is(err, store.ErrNotFound) {
-		return history, nil
+		return nil, nil
 	}
-	if err != nil {
+	if err != nil || p.Instruction == "" {
 		return nil, err
 	}
-	if p.Instruction == "" {
-		return history, nil
-	}
-	out := make([]store.Message, 0, len(history)+1)
-	out = append(out, store.Message{Role: store.RoleSystem, Content: p.Instruction, Status: store.StatusCompleted})
-	return append(out, history...), nil
+	return &p.Instruction, nil
 }

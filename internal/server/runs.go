@@ -301,7 +301,7 @@ func runBody(rt inference.Route, history []store.Message, req runRequest) ([]byt
 		StreamOptions map[string]bool `json:"stream_options"`
 		Temperature   *float64        `json:"temperature,omitempty"`
 		MaxTokens     *int            `json:"max_tokens,omitempty"`
-	}{rt.ServedName, messagesJSON(req.Instructions, history, nil), true, map[string]bool{"include_usage": true}, req.Temperature, req.MaxTokens})
+	}{rt.ServedName, messagesJSON(req.Instructions, encodeHistory(nil, history), nil), true, map[string]bool{"include_usage": true}, req.Temperature, req.MaxTokens})
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {

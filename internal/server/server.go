@@ -124,6 +124,8 @@ type Server struct {
 	runsMu sync.Mutex
 	runs   map[string]*activeRun // runs executing in this process, by id
 
+	histories historyJSON // stored histories as engine JSON, for chat turns
+
 	dbMu       sync.Mutex
 	dbChecked  time.Time // when readyz last wrote to the database (at most every dbCheckEvery)
 	dbWriteErr error
