@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +87,32 @@ func testMigrateToProjects(t *testing.T, dsn string) {
 	n, err := st.CountConversations(ctx, user, store.ConversationFilter{ProjectID: p.ID})
 	if err != nil || n != 1 {
 		t.Errorf("conversations in the project after moving one in = %d, %v", n, err)
+	}
+}
+
+// A new database runs every migration and says so in one line at Info;
+// each migration is logged at Debug. Opening it again migrates nothing and
+// says nothing.
+func TestMigrateLogsOneLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	path := filepath.Join(t.TempDir(), "jan.db")
+	for i := range 2 {
+		buf.Reset()
+		st, err := store.Open(context.Background(), path, store.Options{AutoMigrate: true, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		switch {
+		case i == 0 && (len(lines) != 1 || !strings.Contains(lines[0], `msg="migrated the database schema"`) ||
+			!strings.Contains(lines[0], "migrations=")):
+			t.Errorf("a new database logged %d lines, want the one summary:\n%s", len(lines), buf.String())
+		case i == 1 && buf.Len() != 0:
+			t.Errorf("an up-to-date database logged:\n%s", buf.String())
+		}
 	}
 }
