@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -110,7 +111,7 @@ func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
 			Role    json.RawMessage `json:"role"`
 			Content json.RawMessage `json:"content"`
 		}
-		p := fmt.Sprintf("messages[%d]", i)
+		p := "messages[" + strconv.Itoa(i) + "]"
 		if len(m) == 0 || m[0] != '{' {
 			return nil, errInvalid(p, "invalid_type", "%s: expected an object with role and content", p)
 		}
@@ -329,17 +330,32 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, rt inference.Rout
 
 // readAnswer reads a non-streamed engine answer: valid JSON, model rewritten.
 func (s *Server) readAnswer(resp *http.Response, rt inference.Route) ([]byte, error) {
+	out, err := readRawAnswer(resp, rt)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(out) {
+		return nil, notJSON(rt)
+	}
+	s.metrics.usage(rt, inference.UsageOf(out))
+	return inference.RewriteModel(out, rt.ServedName, rt.PublicID), nil
+}
+
+// readRawAnswer reads a non-streamed engine answer as it came, up to
+// maxUpstreamBody.
+func readRawAnswer(resp *http.Response, rt inference.Route) ([]byte, error) {
 	out, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
 	if err != nil {
 		return nil, &inference.Error{Status: http.StatusBadGateway, Code: "upstream_unreachable", Provider: rt.Provider.Name, Err: err,
 			Message: fmt.Sprintf("provider %q closed the connection before sending its full answer", rt.Provider.Name)}
 	}
-	if !json.Valid(out) {
-		return nil, &inference.Error{Status: http.StatusBadGateway, Code: "upstream_bad_response", Provider: rt.Provider.Name,
-			Message: fmt.Sprintf("provider %q sent an answer that is not JSON", rt.Provider.Name)}
-	}
-	s.metrics.usage(rt, inference.UsageOf(out))
-	return inference.RewriteModel(out, rt.ServedName, rt.PublicID), nil
+	return out, nil
+}
+
+// notJSON is the error for an engine answer that is not JSON.
+func notJSON(rt inference.Route) error {
+	return &inference.Error{Status: http.StatusBadGateway, Code: "upstream_bad_response", Provider: rt.Provider.Name,
+		Message: fmt.Sprintf("provider %q sent an answer that is not JSON", rt.Provider.Name)}
 }
 
 // relay forwards the engine's SSE events to the client (model rewritten)
@@ -457,11 +473,8 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 	}
 	// The response names the conversation, as jan-server's did: in the
 	// JSON answer and in the stream's first chunk.
-	tag, _ := json.Marshal(struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
-	}{conv.ID, conv.Title})
-	tag = append([]byte(`"conversation":`), tag...)
+	tag := inference.AppendJSONString([]byte(`"conversation":{"id":`), conv.ID)
+	tag = append(inference.AppendJSONString(append(tag, `,"title":`...), conv.Title), '}')
 	if req.Stream {
 		release, err := s.openStream(r)
 		if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -62,15 +63,22 @@ func (t *turn) exchange(ctx context.Context) *answer {
 	}
 	defer resp.Body.Close()
 	if !t.streamed {
-		out, err := t.s.readAnswer(resp, t.rt)
+		// Parsed once: the parse validates the JSON and gives the usage
+		// (readAnswer, for a plain relay, does both with a scan each).
+		out, err := readRawAnswer(resp, t.rt)
+		var content, finish string
+		var usage *inference.Usage
+		if err == nil {
+			if content, finish, usage, err = inference.ParseCompletion(out); err != nil && !json.Valid(out) {
+				err = notJSON(t.rt)
+			}
+		}
 		end(err)
 		if err != nil {
 			return &answer{Err: err}
 		}
-		content, finish, usage, err := inference.ParseCompletion(out)
-		if err != nil {
-			return &answer{Err: err}
-		}
+		t.s.metrics.usage(t.rt, usage)
+		out = inference.RewriteModel(out, t.rt.ServedName, t.rt.PublicID)
 		return &answer{Content: content, FinishReason: finish, Usage: storeUsage(usage), Finished: true, JSON: out}
 	}
 	if t.answered != nil {
