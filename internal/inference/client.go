@@ -59,17 +59,31 @@ func NewClient(o ClientOptions) *Client {
 // NewTransport returns the transport NewClient uses by default: keep-alive
 // pools large enough that hundreds of concurrent streams to one engine do
 // not churn connections, HTTP/1.1 only (what local engines speak), and no
-// transparent gzip, which would delay streamed events.
-func NewTransport() *http.Transport {
+// transparent gzip, which would delay streamed events. Engine requests to
+// plain-http engines take engineTransport's shorter way (h1.go).
+func NewTransport() http.RoundTripper {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &engineTransport{
+		std:         newStdTransport(dialer),
+		proxy:       http.ProxyFromEnvironment, // never applied to localhost
+		dial:        dialer.DialContext,
+		maxIdle:     maxIdlePerHost,
+		idleTimeout: idleConnTimeout,
+	}
+}
+
+const (
+	maxIdlePerHost  = 512
+	idleConnTimeout = 90 * time.Second
+)
+
+func newStdTransport(dialer *net.Dialer) *http.Transport {
 	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment, // never applied to localhost
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       idleConnTimeout,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,

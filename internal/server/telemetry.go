@@ -68,6 +68,13 @@ func (p propagating) RoundTrip(r *http.Request) (*http.Response, error) {
 	return p.base.RoundTrip(r)
 }
 
+// CloseIdleConnections passes the call on (http.Client.CloseIdleConnections).
+func (p propagating) CloseIdleConnections() {
+	if c, ok := p.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // setupMetrics makes the meter provider behind the server's instruments:
 // always a Prometheus reader (its registry, with the Go runtime and
 // process collectors, is served at /metrics), and an OTLP/HTTP reader
