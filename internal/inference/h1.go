@@ -295,7 +295,9 @@ func (b *h1Body) Close() error {
 		return nil
 	}
 	b.closed = true
-	if b.stop() && b.eof && b.keep {
+	// Bytes after the response's end are not the start of the next one:
+	// such a connection is dropped.
+	if b.stop() && b.eof && b.keep && b.pc.br.Buffered() == 0 {
 		b.t.put(b.pc)
 		return nil
 	}

@@ -179,6 +179,31 @@ func TestEngineTransportStaleConnection(t *testing.T) {
 	}
 }
 
+// Bytes an engine sends after a response are not read as the next
+// response: the connection is dropped.
+func TestEngineTransportBytesAfterResponse(t *testing.T) {
+	t.Parallel()
+	base := rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for readRequest(c, br) == nil {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+		}
+	})
+	tr, dials, _ := testTransport(t)
+	for i := range 2 {
+		resp, err := post(t, tr, base, "abc", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "ok" {
+			t.Errorf("request %d: %q, want ok", i, got)
+		}
+	}
+	if d := dials.Load(); d != 2 {
+		t.Errorf("%d dials, want 2", d)
+	}
+}
+
 // A connection the engine drops after reading a request on a new
 // connection is an error, not sent again: the engine may have acted on it.
 func TestEngineTransportNoRetryOnNewConnection(t *testing.T) {
