@@ -50,6 +50,8 @@ const (
 	// maxOwnBody is the largest body engineTransport sends itself; larger
 	// ones go to std, where one more system call does not matter.
 	maxOwnBody = 256 << 10
+	// maxPooledBuf is the largest request buffer kept for the next request.
+	maxPooledBuf = 64 << 10
 	// maxResponseHead bounds an engine's status line and headers.
 	maxResponseHead = 1 << 20
 )
@@ -70,7 +72,11 @@ func (t *engineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.std.RoundTrip(req)
 	}
 	bp := requestBufs.Get().(*[]byte)
-	defer requestBufs.Put(bp)
+	defer func() {
+		if cap(*bp) <= maxPooledBuf {
+			requestBufs.Put(bp)
+		}
+	}()
 	buf, err := appendRequest((*bp)[:0], req)
 	if err != nil {
 		req.Body.Close()
