@@ -118,6 +118,22 @@ func TestEngineTransportOneWriteAndReuse(t *testing.T) {
 	}
 }
 
+// postsOK sends n requests to base one after the other, pause apart, each
+// wanting the answer "ok".
+func postsOK(t *testing.T, tr http.RoundTripper, base string, n int, pause time.Duration) {
+	t.Helper()
+	for i := range n {
+		resp, err := post(t, tr, base, "abc", nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if got := readAll(t, resp); got != "ok" {
+			t.Fatalf("request %d: %q, want ok", i, got)
+		}
+		time.Sleep(pause)
+	}
+}
+
 // rawServer accepts connections and hands each to serve.
 func rawServer(t *testing.T, serve func(c net.Conn)) (base string) {
 	t.Helper()
@@ -164,16 +180,7 @@ func TestEngineTransportStaleConnection(t *testing.T) {
 		// and closes it: keep-alive as far as the client can tell
 	})
 	tr, dials, _ := testTransport(t)
-	for i := range 3 {
-		resp, err := post(t, tr, base, "abc", nil)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		if got := readAll(t, resp); got != "ok" {
-			t.Fatalf("request %d: %q", i, got)
-		}
-		time.Sleep(20 * time.Millisecond) // the close reaches us
-	}
+	postsOK(t, tr, base, 3, 20*time.Millisecond) // the pause: the close reaches us
 	if d := dials.Load(); d != 3 {
 		t.Errorf("%d dials, want 3", d)
 	}
@@ -190,15 +197,7 @@ func TestEngineTransportBytesAfterResponse(t *testing.T) {
 		}
 	})
 	tr, dials, _ := testTransport(t)
-	for i := range 2 {
-		resp, err := post(t, tr, base, "abc", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := readAll(t, resp); got != "ok" {
-			t.Errorf("request %d: %q, want ok", i, got)
-		}
-	}
+	postsOK(t, tr, base, 2, 0)
 	if d := dials.Load(); d != 2 {
 		t.Errorf("%d dials, want 2", d)
 	}
