@@ -54,7 +54,11 @@ func newStackRun(t *testing.T) *stackRun {
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	r := &stackRun{t: t, bin: bin, dataDir: t.TempDir(), project: "jane2e" + hex.EncodeToString(b), cli: cli, addr: freeAddr(t)}
+	// The server's port, like the published ones, below the ephemeral range:
+	// there, this test process's own connections can take it before jan up
+	// listens ("port … is taken by process jan.test", seen in CI).
+	r := &stackRun{t: t, bin: bin, dataDir: t.TempDir(), project: "jane2e" + hex.EncodeToString(b), cli: cli,
+		addr: "127.0.0.1:" + freeHostPort(t)}
 	env := map[string]string{
 		"JAN_DATA_DIR": r.dataDir, "XDG_CONFIG_HOME": t.TempDir(), stack.ProjectEnv: r.project, "JAN_ADDR": r.addr,
 		"LOG_FORMAT": "json",
