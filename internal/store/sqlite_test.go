@@ -569,7 +569,7 @@ func TestSQLiteCommitDelay(t *testing.T) {
 	// after it starts: the rest of a wait brings nothing, and after such a
 	// wait the committer does not wait again for a while (it waited on every
 	// batch: a fifth of the throughput).
-	_, _, l0 := store.GroupCommits(st)
+	b0, _, l0 := store.GroupCommits(st)
 	start := time.Now()
 	for range 2 {
 		wg.Add(1)
@@ -584,11 +584,18 @@ func TestSQLiteCommitDelay(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	_, _, lingered = store.GroupCommits(st)
+	b, _, lingered = store.GroupCommits(st)
 	// Three waits (lingerWasted) per 100 ms (lingerQuiet), and the ones
-	// while the two start.
-	if max := 2 + 3*(1+int64(time.Since(start)/(100*time.Millisecond))); lingered-l0 > max {
-		t.Errorf("two writers, 600 writes in %v: %d batches waited for more, want at most %d", time.Since(start), lingered-l0, max)
+	// while the two start — when both writers get the CPU whenever they
+	// want it. On a busy machine (CI runs packages side by side on two
+	// cores) a writer held off the CPU arrives late in a wait, which makes
+	// that wait look useful, and the count goes up; what must not happen
+	// is waiting on most batches, as the committer did before.
+	waits, batches := lingered-l0, b-b0
+	t.Logf("two writers, 600 writes in %v: %d batches, %d waited for more (at most %d with the CPU to spare)",
+		time.Since(start), batches, waits, 2+3*(1+int64(time.Since(start)/(100*time.Millisecond))))
+	if waits*4 > batches {
+		t.Errorf("two writers: %d of %d batches waited for more, want at most a quarter", waits, batches)
 	}
 }
 
