@@ -62,17 +62,19 @@ type ToolCallDelta struct {
 // completion is the part of a non-streamed chat.completion or
 // text_completion that jan reads.
 type completion struct {
-	Object  string `json:"object"`
-	Choices []struct {
-		Index   int `json:"index"`
-		Message struct {
-			Content string `json:"content"`
-		} `json:"message"`
-		Text         string  `json:"text"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *Usage          `json:"usage"`
-	Error json.RawMessage `json:"error"`
+	Object  string             `json:"object"`
+	Choices []completionChoice `json:"choices"`
+	Usage   *Usage             `json:"usage"`
+	Error   json.RawMessage    `json:"error"`
+}
+
+type completionChoice struct {
+	Index   int `json:"index"`
+	Message struct {
+		Content string `json:"content"`
+	} `json:"message"`
+	Text         string  `json:"text"`
+	FinishReason *string `json:"finish_reason"`
 }
 
 // upstreamError is the *Error for an error event in a stream, or an error
@@ -456,8 +458,11 @@ func objectFields(b []byte, i int) iter.Seq2[[]byte, []byte] {
 // know it.
 func ParseCompletion(body []byte) (content, finishReason string, usage *Usage, err error) {
 	var c completion
-	if err := unmarshalObject(body, &c); err != nil {
-		return "", "", nil, badResponse("", "sent a response that is not a JSON object", err)
+	if !c.scan(body) { // anything unusual: encoding/json decides, and words the error
+		c = completion{}
+		if err := unmarshalObject(body, &c); err != nil {
+			return "", "", nil, badResponse("", "sent a response that is not a JSON object", err)
+		}
 	}
 	if (len(c.Error) > 0 && string(c.Error) != "null") || c.Object == "error" {
 		return "", "", nil, upstreamErrorEvent("", body)

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/janhq/jan/internal/inference"
+	"github.com/janhq/jan/internal/rawjson"
 	"github.com/janhq/jan/internal/store"
 )
 
@@ -41,7 +42,15 @@ type chatRequest struct {
 	NewConversation bool
 	NewTitle        string
 	Store           bool
-	Messages        []json.RawMessage
+	Messages        []json.RawMessage // as the client sent them
+	parsed          []chatMessage     // what parseChatRequest read of each
+}
+
+// chatMessage is what parseChatRequest read of a message: its role and its
+// content, raw.
+type chatMessage struct {
+	Role    string
+	Content json.RawMessage
 }
 
 // parseConversation reads "conversation": a conversation id, or (as
@@ -82,17 +91,25 @@ func (req *chatRequest) parseConversation() error {
 
 // parseChatRequest validates a chat completion body. The checks name the
 // field a client wrote (messages[1].role), and nothing is rewritten here.
+// The body is checked once (json.Valid) and then walked without decoding
+// (rawjson): this runs on every chat request, where encoding/json's
+// reflection and its check before each decode cost several times as much.
+// What it accepts and the errors it gives are encoding/json's
+// (TestParseChatRequestAsDecoded).
 func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
 	req := &chatRequest{Store: true, Stream: streamQuery}
 	if b = bytes.TrimSpace(b); len(b) == 0 || b[0] != '{' {
 		return nil, errInvalid("", "invalid_json", "request body must be a JSON object")
 	}
-	if err := json.Unmarshal(b, &req.fields); err != nil {
-		return nil, jsonError(err, "")
+	if !json.Valid(b) {
+		var v any
+		return nil, jsonError(json.Unmarshal(b, &v), "") // the same syntax error, with its offset
 	}
-	if req.fields == nil {
-		return nil, errInvalid("", "invalid_json", "request body must be a JSON object")
-	}
+	req.fields = make(map[string]json.RawMessage, 8)
+	rawjson.Object(b, func(name, v []byte) bool {
+		req.fields[string(name)] = v // the last of a repeated name, as encoding/json
+		return true
+	})
 	if err := stringField(req.fields, "model", true, &req.Model); err != nil {
 		return nil, err
 	}
@@ -100,37 +117,47 @@ func parseChatRequest(b []byte, streamQuery bool) (*chatRequest, error) {
 	if !ok {
 		return nil, errInvalid("messages", "missing_field", "messages is required")
 	}
-	if err := json.Unmarshal(raw, &req.Messages); err != nil || raw[0] != '[' {
+	if !rawjson.Array(raw, func(m []byte) bool {
+		req.Messages = append(req.Messages, m)
+		return true
+	}) {
 		return nil, errInvalid("messages", "invalid_type", "messages: expected an array of messages")
 	}
 	if len(req.Messages) == 0 {
 		return nil, errInvalid("messages", "empty_messages", "messages must contain at least one message")
 	}
+	req.parsed = make([]chatMessage, len(req.Messages))
 	for i, m := range req.Messages {
-		var msg struct {
-			Role    json.RawMessage `json:"role"`
-			Content json.RawMessage `json:"content"`
-		}
 		p := "messages[" + strconv.Itoa(i) + "]"
-		if len(m) == 0 || m[0] != '{' {
+		var roleRaw, content []byte
+		if !rawjson.Object(m, func(name, v []byte) bool {
+			// encoding/json matches a struct's field names ignoring case.
+			switch {
+			case bytes.EqualFold(name, []byte("role")):
+				roleRaw = v
+			case bytes.EqualFold(name, []byte("content")):
+				content = v
+			}
+			return true
+		}) {
 			return nil, errInvalid(p, "invalid_type", "%s: expected an object with role and content", p)
 		}
-		if err := json.Unmarshal(m, &msg); err != nil {
-			return nil, jsonError(err, p)
-		}
-		var role string
-		if len(msg.Role) == 0 {
+		if len(roleRaw) == 0 {
 			return nil, errInvalid(p+".role", "missing_field", "%s.role is required", p)
 		}
-		if err := json.Unmarshal(msg.Role, &role); err != nil {
-			return nil, errInvalid(p+".role", "invalid_type", "%s.role: expected a string", p)
+		var role string // null leaves it empty, as json.Unmarshal does
+		if !rawjson.IsNull(roleRaw) {
+			if role, ok = rawjson.String(roleRaw); !ok {
+				return nil, errInvalid(p+".role", "invalid_type", "%s.role: expected a string", p)
+			}
 		}
 		if !chatRoles[role] {
 			return nil, errInvalid(p+".role", "invalid_role", "%s.role: unknown role %q (want system, developer, user, assistant or tool)", p, role)
 		}
-		if len(msg.Content) > 0 && msg.Content[0] != '"' && msg.Content[0] != '[' && string(msg.Content) != "null" {
+		if len(content) > 0 && content[0] != '"' && content[0] != '[' && !rawjson.IsNull(content) {
 			return nil, errInvalid(p+".content", "invalid_type", "%s.content: expected a string or an array of content parts", p)
 		}
+		req.parsed[i] = chatMessage{Role: role, Content: content}
 	}
 	if err := boolField(req.fields, "stream", &req.Stream); err != nil {
 		return nil, err
@@ -155,9 +182,11 @@ func stringField(fields map[string]json.RawMessage, name string, required bool, 
 		}
 		return nil
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	v, ok := rawjson.String(raw)
+	if !ok {
 		return errInvalid(name, "invalid_type", "%s: expected a string", name)
 	}
+	*dst = v
 	if required && *dst == "" {
 		return errInvalid(name, "missing_field", "%s must not be empty", name)
 	}
@@ -169,7 +198,12 @@ func boolField(fields map[string]json.RawMessage, name string, dst *bool) error 
 	if !ok || string(raw) == "null" {
 		return nil
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	switch string(raw) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
 		return errInvalid(name, "invalid_type", "%s: expected true or false", name)
 	}
 	return nil
@@ -452,12 +486,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		}
 	}
 	var newMsgs []*store.Message
-	for i, raw := range req.Messages {
-		var m struct {
-			Role    string          `json:"role"`
-			Content json.RawMessage `json:"content"`
-		}
-		_ = json.Unmarshal(raw, &m) // validated by parseChatRequest
+	for i, m := range req.parsed {
 		if !validRoles[m.Role] {
 			continue // tool and developer messages go to the engine, not into the history
 		}

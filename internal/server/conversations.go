@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/janhq/jan/internal/rawjson"
 	"github.com/janhq/jan/internal/store"
 )
 
@@ -95,8 +96,8 @@ func contentText(raw json.RawMessage, param string) (string, error) {
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, ok := rawjson.String(raw)
+		if !ok {
 			return "", errInvalid(param, "invalid_type", "%s: expected a string or an array of content parts", param)
 		}
 		return s, checkText(param, s)
