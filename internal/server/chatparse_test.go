@@ -77,7 +77,6 @@ func parseChatRequestDecoded(b []byte, streamQuery bool) (*chatRequest, error) {
 	return req, nil
 }
 
-
 func stringFieldDecoded(fields map[string]json.RawMessage, name string, required bool, dst *string) error {
 	raw, ok := fields[name]
 	if !ok || string(raw) == "null" {
@@ -213,5 +212,3 @@ func FuzzParseChatRequestAsDecoded(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte, streamQuery bool) { sameParse(t, b, streamQuery) })
 }
-
-
