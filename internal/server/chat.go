@@ -490,7 +490,7 @@ func (s *Server) chatInConversation(w http.ResponseWriter, r *http.Request, req 
 		if !validRoles[m.Role] {
 			continue // tool and developer messages go to the engine, not into the history
 		}
-		text, err := contentText(m.Content, fmt.Sprintf("messages[%d].content", i))
+		text, err := contentText(m.Content, "messages["+strconv.Itoa(i)+"].content")
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,10 +25,28 @@ import (
 type ctxKey int
 
 const (
-	keyRequestID ctxKey = iota
-	keyLogger
+	keyRequest ctxKey = iota
 	keyBody
 )
+
+// requestInfo is what observe puts in a request's context: its id, and its
+// logger (the id attached), made on first use — most requests log nothing,
+// and slog formats a logger's attributes when it is made.
+type requestInfo struct {
+	id   string
+	base *slog.Logger
+	once sync.Once
+	log  *slog.Logger
+}
+
+// serverJan is the X-Jan-Server header's value, shared: header values are
+// replaced, never changed in place.
+var serverJan = []string{"jan"}
+
+func (ri *requestInfo) logger() *slog.Logger {
+	ri.once.Do(func() { ri.log = ri.base.With("request_id", ri.id) })
+	return ri.log
+}
 
 // requestStart is when the request arrived (zero outside a request): the
 // store's mark (store.WithStart), which lets it answer some reads from
@@ -35,14 +54,16 @@ const (
 func requestStart(ctx context.Context) time.Time { return store.StartOf(ctx) }
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(keyRequestID).(string)
-	return id
+	if ri, ok := ctx.Value(keyRequest).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
 }
 
 // logFrom returns the request's logger (request id attached) or the default.
 func logFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
-		return l
+	if ri, ok := ctx.Value(keyRequest).(*requestInfo); ok {
+		return ri.logger()
 	}
 	return slog.Default()
 }
@@ -121,16 +142,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		w.Header().Set(inference.ServerHeader, "jan") // engine detection never mistakes jan for an engine
-		log := s.log.With("request_id", id)
+		h := w.Header()
+		h["X-Request-Id"] = []string{id}
+		h[inference.ServerHeader] = serverJan // engine detection never mistakes jan for an engine
+		ri := &requestInfo{id: id, base: s.log}
 
 		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		ctx, span := s.tracer.Start(ctx, r.Method+" "+routeOf(r), trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
 				attribute.String("jan.request_id", id)))
-		ctx = context.WithValue(ctx, keyRequestID, id)
-		ctx = context.WithValue(ctx, keyLogger, log)
+		ctx = context.WithValue(ctx, keyRequest, ri)
 		ctx = store.WithStart(ctx, start)
 		rec := &statusRecorder{ResponseWriter: w}
 		s.metrics.inflight.Add(1)
@@ -141,7 +162,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", "panic", v, "stack", string(debug.Stack()))
+				ri.logger().Error("panic", "panic", v, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					writeError(rec, r, errInternal)
 				}
@@ -157,16 +178,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				span.SetStatus(codes.Error, http.StatusText(status))
 			}
 			span.End()
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			if !s.log.Enabled(context.Background(), level) {
+				return
+			}
 			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
 				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rec.bytes}
 			if p, ok := auth.FromContext(r.Context()); ok {
 				attrs = append(attrs, "principal", p.ID)
 			}
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError
-			}
-			log.Log(context.Background(), level, "request", attrs...)
+			ri.logger().Log(context.Background(), level, "request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
