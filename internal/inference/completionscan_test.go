@@ -86,3 +86,21 @@ func FuzzParseCompletionAsDecoded(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { sameCompletion(t, b) })
 }
+
+// BenchmarkParseCompletion: an engine's answer read in one pass against the
+// encoding/json reference (the baseline, in the same run).
+func BenchmarkParseCompletion(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-fake-123","object":"chat.completion","created":1764154076,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello hello hello hello hello hello hello hello"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":8,"total_tokens":20}}`)
+	for _, c := range []struct {
+		name  string
+		parse func([]byte) (string, string, *Usage, error)
+	}{{"onepass", ParseCompletion}, {"encoding-json", parseCompletionDecoded}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, _, err := c.parse(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

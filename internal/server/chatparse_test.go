@@ -212,3 +212,42 @@ func FuzzParseChatRequestAsDecoded(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte, streamQuery bool) { sameParse(t, b, streamQuery) })
 }
+
+// BenchmarkParseChatRequest: a full-path request's parse and the turn's
+// reads of its messages, one pass against the encoding/json reference (the
+// baseline, in the same run).
+func BenchmarkParseChatRequest(b *testing.B) {
+	body := []byte(`{"model":"bench-model","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Say hello."}],"conversation":"conv_0PxR4vG2dH8a0xTqYb1n9zKc"}`)
+	b.Run("onepass", func(b *testing.B) {
+		for b.Loop() {
+			req, err := parseChatRequest(body, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range req.parsed {
+				if _, err := contentText(m.Content, "content"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			req, err := parseChatRequestDecoded(body, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, raw := range req.Messages {
+				var m struct {
+					Role    string          `json:"role"`
+					Content json.RawMessage `json:"content"`
+				}
+				_ = json.Unmarshal(raw, &m)
+				var s string
+				if err := json.Unmarshal(m.Content, &s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
