@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/janhq/jan/internal/rawjson"
 )
 
 // Usage is an answer's token counts, as OpenAI-compatible engines report them.
@@ -115,7 +117,7 @@ func (a *Accumulator) AddChunk(data []byte) error {
 	isError, badChoices := false, ""
 	p := &a.pending
 	*p = choiceFields{calls: p.calls[:0]}
-	end, ok := walkObject(data, skipSpace(data, 0), func(name []byte, v int) int {
+	end, ok := walkObject(data, rawjson.SkipSpace(data, 0), func(name []byte, v int) int {
 		switch string(name) {
 		case "choices":
 			switch data[v] {
@@ -153,7 +155,7 @@ func (a *Accumulator) AddChunk(data []byte) error {
 		}
 		return skipIt
 	})
-	if !ok || skipSpace(data, end) != len(data) {
+	if !ok || rawjson.SkipSpace(data, end) != len(data) {
 		return badResponse(a.Provider, "sent a stream event that is not a JSON object",
 			fmt.Errorf("invalid chunk %q", oneLine(string(data), 100)))
 	}
@@ -360,27 +362,27 @@ func walkObject(b []byte, i int, field func(name []byte, v int) int) (end int, o
 	if i >= len(b) || b[i] != '{' {
 		return i, false
 	}
-	i = skipSpace(b, i+1)
+	i = rawjson.SkipSpace(b, i+1)
 	for i < len(b) && b[i] == '"' {
-		keyEnd := skipString(b, i)
-		colon := skipSpace(b, keyEnd)
+		keyEnd := rawjson.SkipString(b, i)
+		colon := rawjson.SkipSpace(b, keyEnd)
 		if colon >= len(b) || b[colon] != ':' {
 			return colon, false
 		}
-		v := skipSpace(b, colon+1)
+		v := rawjson.SkipSpace(b, colon+1)
 		if v >= len(b) {
 			return v, false
 		}
 		vEnd := field(keyName(b[i:keyEnd]), v)
 		if vEnd == skipIt {
-			vEnd = skipValue(b, v)
+			vEnd = rawjson.SkipValue(b, v)
 		}
 		if vEnd <= v || vEnd >= len(b) { // an object's value is followed by at least its closing brace
 			return v, false
 		}
-		i = skipSpace(b, vEnd)
+		i = rawjson.SkipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
+			i = rawjson.SkipSpace(b, i+1)
 		}
 	}
 	if i < len(b) && b[i] == '}' {
@@ -395,18 +397,18 @@ func walkArray(b []byte, i int, elem func(v int) int) (end int, ok bool) {
 	if i >= len(b) || b[i] != '[' {
 		return i, false
 	}
-	i = skipSpace(b, i+1)
+	i = rawjson.SkipSpace(b, i+1)
 	for i < len(b) && b[i] != ']' {
 		vEnd := elem(i)
 		if vEnd == skipIt {
-			vEnd = skipValue(b, i)
+			vEnd = rawjson.SkipValue(b, i)
 		}
 		if vEnd <= i || vEnd >= len(b) {
 			return i, false
 		}
-		i = skipSpace(b, vEnd)
+		i = rawjson.SkipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
+			i = rawjson.SkipSpace(b, i+1)
 		}
 	}
 	if i < len(b) && b[i] == ']' {
@@ -425,7 +427,7 @@ func take(b []byte, v int, dst *[]byte) int {
 // valueAt is the raw value starting at b[v] (possibly cut short, if b is
 // malformed: a walk then fails).
 func valueAt(b []byte, v int) []byte {
-	return b[v:min(skipValue(b, v), len(b))]
+	return b[v:min(rawjson.SkipValue(b, v), len(b))]
 }
 
 // keyName is a quoted key without its quotes, unescaped.
@@ -464,6 +466,11 @@ func ParseCompletion(body []byte) (content, finishReason string, usage *Usage, e
 			return "", "", nil, badResponse("", "sent a response that is not a JSON object", err)
 		}
 	}
+	return c.answer(body)
+}
+
+// answer is what ParseCompletion returns for the decoded answer c of body.
+func (c *completion) answer(body []byte) (content, finishReason string, usage *Usage, err error) {
 	if (len(c.Error) > 0 && string(c.Error) != "null") || c.Object == "error" {
 		return "", "", nil, upstreamErrorEvent("", body)
 	}
@@ -506,9 +513,9 @@ func UsageOf(b []byte) *Usage {
 		return nil
 	}
 	rest = rest[1:]
-	v := skipSpace(rest, 0)
+	v := rawjson.SkipSpace(rest, 0)
 	var u *Usage
-	if err := json.Unmarshal(rest[v:skipValue(rest, v)], &u); err != nil {
+	if err := json.Unmarshal(rest[v:rawjson.SkipValue(rest, v)], &u); err != nil {
 		return nil
 	}
 	return u

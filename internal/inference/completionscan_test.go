@@ -7,30 +7,14 @@ import (
 )
 
 // parseCompletionDecoded is ParseCompletion decoding with encoding/json
-// only: the reference the one-pass scan must agree with.
+// only: the reference the one-pass scan must agree with (the answer read
+// from the decoded completion is the same code for both).
 func parseCompletionDecoded(body []byte) (content, finishReason string, usage *Usage, err error) {
 	var c completion
 	if err := unmarshalObject(body, &c); err != nil {
 		return "", "", nil, badResponse("", "sent a response that is not a JSON object", err)
 	}
-	if (len(c.Error) > 0 && string(c.Error) != "null") || c.Object == "error" {
-		return "", "", nil, upstreamErrorEvent("", body)
-	}
-	if c.Choices == nil {
-		return "", "", nil, badResponse("", "sent a response without choices", errors.New("no choices in completion"))
-	}
-	for i := range c.Choices {
-		ch := &c.Choices[i]
-		if ch.Index != 0 {
-			continue
-		}
-		content = ch.Message.Content + ch.Text
-		if ch.FinishReason != nil {
-			finishReason = *ch.FinishReason
-		}
-		break
-	}
-	return content, finishReason, c.Usage, nil
+	return c.answer(body)
 }
 
 func sameCompletion(t *testing.T, body []byte) {

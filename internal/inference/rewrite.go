@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/janhq/jan/internal/rawjson"
 )
 
 var errNotObject = errors.New("request body is not a JSON object")
@@ -29,26 +31,26 @@ func SetModel(body []byte, model string) ([]byte, error) {
 // other input it returns an error or a body the engine will refuse, never
 // panics.
 func setModel(body []byte, model string) ([]byte, error) {
-	start := skipSpace(body, 0)
+	start := rawjson.SkipSpace(body, 0)
 	if start >= len(body) || body[start] != '{' {
 		return nil, errNotObject
 	}
 	value := AppendJSONString(nil, model)
 
 	var spans [][2]int // value spans of top-level "model" keys
-	i := skipSpace(body, start+1)
+	i := rawjson.SkipSpace(body, start+1)
 	for i < len(body) && body[i] == '"' {
-		keyEnd := skipString(body, i)
+		keyEnd := rawjson.SkipString(body, i)
 		isModel := keyIs(body[i:keyEnd], "model")
-		i = skipSpace(body, keyEnd)
-		i = skipSpace(body, i+1) // ':'
-		valEnd := skipValue(body, i)
+		i = rawjson.SkipSpace(body, keyEnd)
+		i = rawjson.SkipSpace(body, i+1) // ':'
+		valEnd := rawjson.SkipValue(body, i)
 		if isModel {
 			spans = append(spans, [2]int{i, valEnd})
 		}
-		i = skipSpace(body, valEnd)
+		i = rawjson.SkipSpace(body, valEnd)
 		if i < len(body) && body[i] == ',' {
-			i = skipSpace(body, i+1)
+			i = rawjson.SkipSpace(body, i+1)
 		}
 	}
 
@@ -57,7 +59,7 @@ func setModel(body []byte, model string) ([]byte, error) {
 		out = append(out, body[:start+1]...)
 		out = append(out, `"model":`...)
 		out = append(out, value...)
-		if j := skipSpace(body, start+1); j < len(body) && body[j] != '}' {
+		if j := rawjson.SkipSpace(body, start+1); j < len(body) && body[j] != '}' {
 			out = append(out, ',')
 		}
 		return append(out, body[start+1:]...), nil
@@ -87,64 +89,6 @@ func keyIs(key []byte, name string) bool {
 	return json.Unmarshal(key, &s) == nil && s == name
 }
 
-// The skip functions scan JSON that has been validated, so they need no
-// error handling (on anything else they stop at its end); each returns the
-// index just past what it skipped.
-
-func skipSpace(b []byte, i int) int {
-	i = min(i, len(b)) // past the end of a truncated body
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString skips the string starting at the quote b[i].
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	default: // number, true, false, null
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				return i
-			}
-		}
-		return i
-	}
-}
-
 // RewriteModel replaces the first `"model":"from"` (spaces around the colon
 // allowed) in a response body or SSE chunk with `"model":"to"`. It is a byte
 // search, not a parse: cheap enough to run on every streamed chunk. It
@@ -164,9 +108,9 @@ func RewriteModel(body []byte, from, to string) []byte {
 			return body
 		}
 		k += off
-		i := skipSpace(body, k+len(key))
+		i := rawjson.SkipSpace(body, k+len(key))
 		if i < len(body) && body[i] == ':' {
-			i = skipSpace(body, i+1)
+			i = rawjson.SkipSpace(body, i+1)
 			if bytes.HasPrefix(body[i:], fromQ) {
 				out := make([]byte, 0, len(body)-len(fromQ)+len(to)+8)
 				out = append(out, body[:i]...)

@@ -7,7 +7,9 @@
 // times as much there.
 //
 // Given text that is not valid JSON, these functions do not panic, but
-// what they report is unspecified: validate first.
+// what they report is unspecified: validate first. The Skip functions are
+// the steps they take, for walkers of their own (internal/inference's,
+// which check as they go).
 package rawjson
 
 import (
@@ -22,13 +24,13 @@ import (
 // stops early when fn returns false. It reports false when b is not an
 // object.
 func Object(b []byte, fn func(name, value []byte) bool) bool {
-	i := skipSpace(b, 0)
+	i := SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
 	}
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	for i < len(b) && b[i] == '"' {
-		end := skipString(b, i)
+		end := SkipString(b, i)
 		name := b[i+1 : max(end-1, i+1)]
 		if hasEscape(name) || !utf8.Valid(name) {
 			var s string
@@ -36,18 +38,18 @@ func Object(b []byte, fn func(name, value []byte) bool) bool {
 				name = []byte(s)
 			}
 		}
-		i = skipSpace(b, end)
+		i = SkipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return true
 		}
-		i = skipSpace(b, i+1)
-		vend := skipValue(b, i)
+		i = SkipSpace(b, i+1)
+		vend := SkipValue(b, i)
 		if !fn(name, b[i:vend]) {
 			return true
 		}
-		i = skipSpace(b, vend)
+		i = SkipSpace(b, vend)
 		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		}
 	}
 	return true
@@ -57,19 +59,19 @@ func Object(b []byte, fn func(name, value []byte) bool) bool {
 // stops early when fn returns false. It reports false when b is not an
 // array.
 func Array(b []byte, fn func(value []byte) bool) bool {
-	i := skipSpace(b, 0)
+	i := SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return false
 	}
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	for i < len(b) && b[i] != ']' {
-		end := skipValue(b, i)
+		end := SkipValue(b, i)
 		if end == i || !fn(b[i:end]) {
 			return true
 		}
-		i = skipSpace(b, end)
+		i = SkipSpace(b, end)
 		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		}
 	}
 	return true
@@ -104,16 +106,19 @@ func hasEscape(b []byte) bool {
 	return false
 }
 
-func skipSpace(b []byte, i int) int {
+// SkipSpace returns the index of the first byte at or after i that is not
+// JSON white space (len(b) if none; i past the end is taken as the end).
+func SkipSpace(b []byte, i int) int {
+	i = min(i, len(b))
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
 }
 
-// skipString returns the index just past the string starting at the quote
-// b[i].
-func skipString(b []byte, i int) int {
+// SkipString returns the index just past the string starting at the quote
+// b[i] (len(b) if it does not end).
+func SkipString(b []byte, i int) int {
 	for i++; i < len(b); i++ {
 		switch b[i] {
 		case '\\':
@@ -125,20 +130,22 @@ func skipString(b []byte, i int) int {
 	return len(b)
 }
 
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
+// SkipValue returns the index just past the value starting at b[i], by
+// its quotes and brackets (len(b) if it does not end): it does not check
+// the value, and never reads past b.
+func SkipValue(b []byte, i int) int {
 	if i >= len(b) {
 		return i
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return SkipString(b, i)
 	case '{', '[':
 		depth := 0
 		for ; i < len(b); i++ {
 			switch b[i] {
 			case '"':
-				i = skipString(b, i) - 1
+				i = SkipString(b, i) - 1
 			case '{', '[':
 				depth++
 			case '}', ']':
