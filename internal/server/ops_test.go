@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,5 +119,36 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 	if r := e.do("GET", "/healthz", "", nil, nil); r.status != 200 {
 		t.Errorf("healthz: %d", r.status)
+	}
+}
+
+// TestRequestLogsCarryTheRequestID: the access log line and what a handler
+// logs (logFrom) carry the id the response's X-Request-Id names — the
+// logger observe makes on first use is the request's, not another's.
+func TestRequestLogsCarryTheRequestID(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	h := e.srv.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logFrom(r.Context()).Warn("from the handler", "path", r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	for _, id := range []string{"trace-me-1", "trace-me-2"} {
+		req := httptest.NewRequest(http.MethodGet, "/x/"+id, nil)
+		req.Header.Set("X-Request-Id", id)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("X-Request-Id"); got != id {
+			t.Errorf("X-Request-Id %q, want %q", got, id)
+		}
+	}
+	logs := e.logs.String()
+	for _, id := range []string{"trace-me-1", "trace-me-2"} {
+		for _, want := range []string{
+			`msg="from the handler" request_id=` + id + ` path=/x/` + id,
+			`msg=request request_id=` + id + ` method=GET path=/x/` + id + ` status=418`,
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("no log line with %q in:\n%s", want, logs)
+			}
+		}
 	}
 }
