@@ -159,7 +159,7 @@ func rawServer(t *testing.T, serve func(c net.Conn)) (base string) {
 }
 
 // readRequest reads one request with its body.
-func readRequest(c net.Conn, br *bufio.Reader) error {
+func readRequest(br *bufio.Reader) error {
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func TestEngineTransportStaleConnection(t *testing.T) {
 	t.Parallel()
 	base := rawServer(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
-		if readRequest(c, br) == nil {
+		if readRequest(br) == nil {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 		// and closes it: keep-alive as far as the client can tell
@@ -192,7 +192,7 @@ func TestEngineTransportBytesAfterResponse(t *testing.T) {
 	t.Parallel()
 	base := rawServer(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
-		for readRequest(c, br) == nil {
+		for readRequest(br) == nil {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
 		}
 	})
@@ -209,7 +209,7 @@ func TestEngineTransportNoRetryOnNewConnection(t *testing.T) {
 	t.Parallel()
 	var requests atomic.Int64
 	base := rawServer(t, func(c net.Conn) {
-		if readRequest(c, bufio.NewReader(c)) == nil {
+		if readRequest(bufio.NewReader(c)) == nil {
 			requests.Add(1)
 		}
 	})
@@ -228,11 +228,11 @@ func TestEngineTransportResponseHeads(t *testing.T) {
 	t.Parallel()
 	base := rawServer(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
-		if readRequest(c, br) != nil {
+		if readRequest(br) != nil {
 			return
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		if readRequest(c, br) != nil {
+		if readRequest(br) != nil {
 			return
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n")
@@ -330,7 +330,7 @@ func TestEngineTransportCancelMidBody(t *testing.T) {
 	t.Parallel()
 	closed := make(chan struct{})
 	base := rawServer(t, func(c net.Conn) {
-		if readRequest(c, bufio.NewReader(c)) != nil {
+		if readRequest(bufio.NewReader(c)) != nil {
 			return
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
