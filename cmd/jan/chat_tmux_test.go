@@ -390,8 +390,13 @@ func TestChatDailyDriverInTmux(t *testing.T) {
 	// Quit and relaunch: the last conversation is open.
 	tm.send("C-c")
 	tm.waitFor("jan-exited-0")
-	tm.cmd("kill-session", "-t", "chat")
-	tm.cmd("new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", shell)
+	// Relaunch in the same pane: killing the only session would end the
+	// tmux server, and a new-session racing its exit fails ("server exited
+	// unexpectedly", seen in CI).
+	tm.cmd("respawn-pane", "-k", "-t", "chat", shell)
+	if s := tm.screen(); strings.Contains(s, "jan-exited") {
+		t.Fatalf("the respawned pane still shows the last run:\n%s", s)
+	}
 	tm.waitFor("While you were away", "● connected")
 	tm.send("C-c")
 	tm.waitFor("jan-exited-0")
