@@ -88,19 +88,34 @@ func newStackRun(t *testing.T) *stackRun {
 var portVars = []string{"JAN_GATEWAY_PORT", "JAN_OTEL_HTTP_PORT", "JAN_OTEL_GRPC_PORT", "JAN_KEYCLOAK_PORT",
 	"JAN_API_DB_PORT", "JAN_KEYCLOAK_DB_PORT", "JAN_VLLM_PORT"}
 
+// drawn are the ports freeHostPort handed out: never twice in one test
+// process, so a stack's server and its published ports cannot collide
+// (jan up found the server's port taken by the stack's own container once
+// in CI, a 1-in-1,700 draw).
+var (
+	drawnMu sync.Mutex
+	drawn   = map[string]bool{}
+)
+
 // freeHostPort is a free port below the kernel's ephemeral range (32768
 // on): Docker and the kernel hand out ephemeral ports to other tests'
 // containers and connections, so a port picked there can be taken before
 // jan up publishes it; below it only another test's pick can collide.
 func freeHostPort(t *testing.T) string {
 	t.Helper()
+	drawnMu.Lock()
+	defer drawnMu.Unlock()
 	for range 200 {
 		p := strconv.Itoa(20000 + mrand.IntN(12000))
+		if drawn[p] {
+			continue
+		}
 		ln, err := net.Listen("tcp", "0.0.0.0:"+p)
 		if err != nil {
 			continue
 		}
 		ln.Close()
+		drawn[p] = true
 		return p
 	}
 	t.Fatal("no free port in 20000-31999")
@@ -358,6 +373,26 @@ func TestStackUpPortTaken(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("%q not in:\n%s", want, out)
 		}
+	}
+	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
+		t.Errorf("jan up created %v %v before failing", cs, vs)
+	}
+
+	// The server set on the gateway's port: free now, but taken by the
+	// gateway before the server would listen. Found before anything starts.
+	ln.Close()
+	r.env = append(r.env, "JAN_ADDR=127.0.0.1:"+r.gateway)
+	out, err = r.jan("doctor")
+	if err == nil || !strings.Contains(out, "✗ port "+r.gateway+": set for both llm-api and kong") ||
+		!strings.Contains(out, "fix: move one with --publish gateway=PORT or JAN_GATEWAY_PORT") {
+		t.Errorf("jan doctor with the server on the gateway's port (err %v):\n%s", err, out)
+	}
+	out, err = r.jan("up", "-d")
+	if err == nil {
+		t.Fatalf("jan up succeeded with the server on the gateway's port %s:\n%s", r.gateway, out)
+	}
+	if want := "port " + r.gateway + " (kong) is also set for llm-api: choose another with --publish gateway=PORT or JAN_GATEWAY_PORT"; !strings.Contains(out, want) {
+		t.Errorf("%q not in:\n%s", want, out)
 	}
 	if cs, vs := r.owned(); len(cs)+len(vs) != 0 {
 		t.Errorf("jan up created %v %v before failing", cs, vs)

@@ -317,6 +317,36 @@ func TestCheckPortsNamesOwners(t *testing.T) {
 	}
 }
 
+// A port set for two of the stack's ports is a conflict even while it is
+// free: the second bind would fail once the first is up.
+func TestCheckPortsFindsAPortSetTwice(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	p := freePort(t)
+	cs := f.containers(t, "ENGINE_PORT", p) // vllm-cpu on 127.0.0.1:p
+	server := []stack.HostPort{{Service: "llm-api", Addr: "127.0.0.1:" + p, Fix: "--addr"}}
+	err := f.st.CheckPorts(ctx, cs, server)
+	var pe stack.PortsError
+	if !errors.As(err, &pe) || len(pe) != 1 || pe[0].Also != "llm-api" || pe[0].Service != "vllm-cpu" {
+		t.Fatalf("CheckPorts = %#v, want vllm-cpu's port also set for llm-api", err)
+	}
+	if want := "port " + p + " (vllm-cpu) is also set for llm-api: choose another with --publish vllm=PORT or JAN_VLLM_PORT"; err.Error() != want {
+		t.Errorf("got  %q\nwant %q", err, want)
+	}
+
+	// The same port on another loopback address does not collide; a
+	// second port of the same container on it does.
+	server[0].Addr = "127.0.0.2:" + p
+	if err := f.st.CheckPorts(ctx, cs, server); err != nil {
+		t.Errorf("on 127.0.0.2: %v", err)
+	}
+	cs[0].Ports = append(cs[0].Ports, stack.Port{HostIP: "", HostPort: p, ContainerPort: 9000, Protocol: "tcp"})
+	if err := f.st.CheckPorts(ctx, cs, nil); !errors.As(err, &pe) || len(pe) != 1 || pe[0].Also != "vllm-cpu" {
+		t.Errorf("two ports of one container on %s: %v", p, err)
+	}
+}
+
 // The GPU profile asks for the GPU; on an engine without the NVIDIA
 // runtime the start fails as ErrGPU with the fix, the probe says the same,
 // and nothing is left behind.

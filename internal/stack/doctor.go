@@ -159,6 +159,10 @@ func Doctor(ctx context.Context, in DoctorInput) []Check {
 	switch err := st.CheckPorts(ctx, plan.Containers, own); {
 	case errors.As(err, &taken):
 		for _, c := range taken {
+			if c.Also != "" {
+				fail("port "+c.Port, fmt.Sprintf("set for both %s and %s", c.Also, c.Service), "move one with "+c.Fix)
+				continue
+			}
 			fail("port "+c.Port, fmt.Sprintf("needed by %s, taken by %s", c.Service, c.Owner), "stop it, or move jan's with "+c.Fix)
 		}
 	case err != nil:

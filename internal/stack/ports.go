@@ -65,10 +65,14 @@ type PortConflict struct {
 	HostIP  string // "" = all interfaces
 	Service string // who needs it: a service, or "llm-api"
 	Owner   string // "container web (3f2a…)", "process nginx (pid 812)", "another program"
+	Also    string // instead of Owner: another of the stack's ports set to the same one ("kong")
 	Fix     string // the flag / variable that moves it
 }
 
 func (p PortConflict) String() string {
+	if p.Also != "" {
+		return fmt.Sprintf("port %s (%s) is also set for %s: choose another with %s", p.Port, p.Service, p.Also, p.Fix)
+	}
 	return fmt.Sprintf("port %s (%s) is taken by %s: free it, or choose another with %s", p.Port, p.Service, p.Owner, p.Fix)
 }
 
@@ -117,12 +121,29 @@ func (s *Stack) CheckPorts(ctx context.Context, containers []Container, extra []
 		}
 	}
 	var conflicts PortsError
-	seen := map[string]bool{}
-	check := func(service, hostIP, port, fix string) {
-		if seen[port] {
+	// Each port once; a port set for two of the stack's ports (the
+	// server's and a container's, two containers', or one container's two)
+	// is a conflict of its own: the second bind would fail only once the
+	// first is up.
+	type claim struct {
+		service       string
+		containerPort uint32 // 0 for jan's own
+		hostIP        string
+	}
+	claims := map[string][]claim{}
+	check := func(service string, containerPort uint32, hostIP, port, fix string) {
+		this := claim{service, containerPort, hostIP}
+		prior := claims[port]
+		claims[port] = append(prior, this)
+		if len(prior) > 0 {
+			for _, c := range prior {
+				if (c.service != service || c.containerPort != containerPort) && sameHost(c.hostIP, hostIP) {
+					conflicts = append(conflicts, PortConflict{Port: port, HostIP: hostIP, Service: service, Also: c.service, Fix: fix})
+					break
+				}
+			}
 			return
 		}
-		seen[port] = true
 		if ours[port] {
 			return
 		}
@@ -139,7 +160,7 @@ func (s *Stack) CheckPorts(ctx context.Context, containers []Container, extra []
 		if err != nil {
 			return fmt.Errorf("stack: %s address %q: %w", h.Service, h.Addr, err)
 		}
-		check(h.Service, host, port, h.Fix)
+		check(h.Service, 0, host, port, h.Fix)
 	}
 	for _, c := range containers {
 		for _, p := range c.Ports {
@@ -147,13 +168,20 @@ func (s *Stack) CheckPorts(ctx context.Context, containers []Container, extra []
 			if ps, ok := PortSettingFor(c.Service, p.ContainerPort); ok {
 				fix = fmt.Sprintf("--publish %s=PORT or %s", ps.Name, ps.Env)
 			}
-			check(c.Service, p.HostIP, p.HostPort, fix)
+			check(c.Service, p.ContainerPort, p.HostIP, p.HostPort, fix)
 		}
 	}
 	if len(conflicts) > 0 {
 		return conflicts
 	}
 	return nil
+}
+
+// sameHost reports whether binds on a and b collide: either is all
+// interfaces, or both are the same address.
+func sameHost(a, b string) bool {
+	all := func(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
+	return all(a) || all(b) || a == b
 }
 
 // tryListen binds hostIP:port for a moment.
