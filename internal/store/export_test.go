@@ -35,6 +35,23 @@ func Checkpoints(st Store) (passes, restarts, rewinds int64) {
 	return c.passes.Load(), c.restarts.Load(), c.rewinds.Load()
 }
 
+// QuickRestarts turns on or off what keeps st's RESTART checkpoints short:
+// passive ones first until few pages are left, and holding the committer
+// instead of waiting for a gap in its writes. Off is the way before.
+func QuickRestarts(st Store, on bool) { st.(*sqlStore).ckpt.quick.Store(on) }
+
+// HoldCommitter holds st's committer between batches as a RESTART does,
+// until the returned func is called.
+func HoldCommitter(st Store) (release func()) {
+	c := st.(*sqlStore).ckpt
+	c.hold()
+	return c.release
+}
+
+// LeftToRestarts is how many pages st's RESTART checkpoints had left to
+// copy, summed.
+func LeftToRestarts(st Store) int64 { return st.(*sqlStore).ckpt.leftToRestarts.Load() }
+
 // WriterPragma reads a pragma on st's writer connection.
 func WriterPragma(st Store, name string) (v string, err error) {
 	err = st.(*sqlStore).write.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v)

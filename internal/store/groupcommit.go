@@ -225,9 +225,11 @@ func (g *groupCommitter) run() {
 			}
 			g.batches.Add(1)
 			g.ops.Add(int64(len(batch)))
+			g.s.ckpt.hold()
 			for ops := batch; len(ops) > 0; {
 				ops = g.commit(ops)
 			}
+			g.s.ckpt.release()
 			clear(batch)
 			g.s.ckpt.wrote()
 		case <-g.quit:

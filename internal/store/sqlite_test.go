@@ -300,8 +300,8 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	passes, restarts, rewinds := store.Checkpoints(st)
-	t.Logf("%d writes; %d passive checkpoints, %d restarts, %d times the WAL had started over; the WAL file reached %d pages",
-		writes.Load(), passes, restarts, rewinds, maxWAL.Load())
+	t.Logf("%d writes; %d passive checkpoints, %d restarts (%d pages left to them), %d times the WAL had started over; the WAL file reached %d pages",
+		writes.Load(), passes, restarts, store.LeftToRestarts(st), rewinds, maxWAL.Load())
 	// Passive checkpoints alone never let a writer that never pauses start
 	// the WAL over: it would only grow.
 	if restarts == 0 || rewinds == 0 {
@@ -313,6 +313,40 @@ func TestSQLiteCheckpointsOffTheWriter(t *testing.T) {
 	}
 	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after Close the WAL is still there (%v)", err)
+	}
+}
+
+// A RESTART checkpoint holds the committer between batches rather than
+// waiting for a gap in its writes: while held, a write waits; released, it
+// commits.
+func TestSQLiteRestartHoldsTheCommitter(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "jan.db"), store.Options{AutoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	conv := &store.Conversation{UserID: store.NewID(store.PrefixUser)}
+	if err := st.CreateConversation(ctx, conv, nil); err != nil {
+		t.Fatal(err)
+	}
+	release := store.HoldCommitter(st)
+	done := make(chan error, 1)
+	go func() {
+		done <- st.AppendMessages(ctx, conv.UserID, conv.ID, []*store.Message{{Role: store.RoleUser, Content: "held"}})
+	}()
+	select {
+	case err := <-done:
+		release()
+		t.Fatalf("a write finished while the committer was held (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, err := st.ListMessages(ctx, conv.UserID, conv.ID, store.Page{Limit: 10}); err != nil || len(msgs) != 1 {
+		t.Fatalf("after release: %d messages, %v", len(msgs), err)
 	}
 }
 
