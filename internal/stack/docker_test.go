@@ -345,6 +345,13 @@ func TestCheckPortsFindsAPortSetTwice(t *testing.T) {
 	if err := f.st.CheckPorts(ctx, cs, nil); !errors.As(err, &pe) || len(pe) != 1 || pe[0].Also != "vllm-cpu" {
 		t.Errorf("two ports of one container on %s: %v", p, err)
 	}
+
+	// Ports the engine picks (0) are never the same one.
+	cs = f.containers(t) // vllm-cpu on 127.0.0.1:0
+	cs[0].Ports = append(cs[0].Ports, stack.Port{HostIP: "127.0.0.1", HostPort: "0", ContainerPort: 9000, Protocol: "tcp"})
+	if err := f.st.CheckPorts(ctx, cs, nil); err != nil {
+		t.Errorf("two ports the engine picks: %v", err)
+	}
 }
 
 // The GPU profile asks for the GPU; on an engine without the NVIDIA

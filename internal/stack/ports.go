@@ -132,6 +132,9 @@ func (s *Stack) CheckPorts(ctx context.Context, containers []Container, extra []
 	}
 	claims := map[string][]claim{}
 	check := func(service string, containerPort uint32, hostIP, port, fix string) {
+		if port == "" || port == "0" {
+			return // the engine picks a free one
+		}
 		this := claim{service, containerPort, hostIP}
 		prior := claims[port]
 		claims[port] = append(prior, this)
