@@ -9,14 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,7 +56,7 @@ func newStackRun(t *testing.T) *stackRun {
 	// there, this test process's own connections can take it before jan up
 	// listens ("port … is taken by process jan.test", seen in CI).
 	r := &stackRun{t: t, bin: bin, dataDir: t.TempDir(), project: "jane2e" + hex.EncodeToString(b), cli: cli,
-		addr: "127.0.0.1:" + freeHostPort(t)}
+		addr: "127.0.0.1:" + stacktest.HostPort(t)}
 	env := map[string]string{
 		"JAN_DATA_DIR": r.dataDir, "XDG_CONFIG_HOME": t.TempDir(), stack.ProjectEnv: r.project, "JAN_ADDR": r.addr,
 		"LOG_FORMAT": "json",
@@ -88,40 +86,6 @@ func newStackRun(t *testing.T) *stackRun {
 var portVars = []string{"JAN_GATEWAY_PORT", "JAN_OTEL_HTTP_PORT", "JAN_OTEL_GRPC_PORT", "JAN_KEYCLOAK_PORT",
 	"JAN_API_DB_PORT", "JAN_KEYCLOAK_DB_PORT", "JAN_VLLM_PORT"}
 
-// drawn are the ports freeHostPort handed out: never twice in one test
-// process, so a stack's server and its published ports cannot collide
-// (jan up found the server's port taken by the stack's own container once
-// in CI, a 1-in-1,700 draw).
-var (
-	drawnMu sync.Mutex
-	drawn   = map[string]bool{}
-)
-
-// freeHostPort is a free port below the kernel's ephemeral range (32768
-// on): Docker and the kernel hand out ephemeral ports to other tests'
-// containers and connections, so a port picked there can be taken before
-// jan up publishes it; below it only another test's pick can collide.
-func freeHostPort(t *testing.T) string {
-	t.Helper()
-	drawnMu.Lock()
-	defer drawnMu.Unlock()
-	for range 200 {
-		p := strconv.Itoa(20000 + mrand.IntN(12000))
-		if drawn[p] {
-			continue
-		}
-		ln, err := net.Listen("tcp", "0.0.0.0:"+p)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		drawn[p] = true
-		return p
-	}
-	t.Fatal("no free port in 20000-31999")
-	return ""
-}
-
 // drawPorts picks free host ports for the stack (again, when another test
 // process took one between the pick and Docker's bind).
 func (r *stackRun) drawPorts() {
@@ -131,7 +95,7 @@ func (r *stackRun) drawPorts() {
 	})
 	ports := map[string]string{}
 	for _, k := range portVars {
-		p := freeHostPort(r.t)
+		p := stacktest.HostPort(r.t)
 		ports[k] = p
 		r.env = append(r.env, k+"="+p)
 	}

@@ -135,15 +135,8 @@ func (f *fixture) leftovers(t *testing.T) []string {
 	return out
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
+// freePort is a host port for a container to publish (stacktest.HostPort).
+func freePort(t *testing.T) string { return stacktest.HostPort(t) }
 
 // Up creates and starts in order; a second Up changes nothing; changing
 // one service's configuration recreates only it; Down keeps volumes
